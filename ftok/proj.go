@@ -1,0 +1,60 @@
+package ftok
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// projHelp is the tail of every proj parse error: it says what is accepted.
+const projHelp = "write a character (l), a quoted character ('1'), decimal (108) or hex (0x6c)"
+
+// ParseProj reads a proj id the way people write the second argument of
+// ftok in C: a single character (l), a quoted character ('1' is 0x31),
+// decimal (108, or a negative int such as -1) or hex (0x6c). A bare digit is
+// decimal: 1 is 1, not '1'. Multi-digit decimals with a leading zero are
+// rejected because C reads 010 as octal 8 and a reader cannot tell which was
+// meant. Values outside 0..255 are returned as written; ftok uses only their
+// low byte, which callers report.
+func ParseProj(s string) (int, error) {
+	bad := func(why string) (int, error) {
+		return 0, fmt.Errorf("proj id %q %s: %s", s, why, projHelp)
+	}
+	switch {
+	case s == "":
+		return bad("is empty")
+	case len(s) == 3 && s[0] == '\'' && s[2] == '\'':
+		return int(s[1]), nil
+	case len(s) == 1 && (s[0] < '0' || s[0] > '9'):
+		if s[0] <= ' ' || s[0] >= 0x7f {
+			return bad("is not a printable character")
+		}
+		return int(s[0]), nil
+	}
+	if h, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
+		v, err := strconv.ParseUint(h, 16, 32)
+		if err != nil || h == "" {
+			return bad("is not valid hex")
+		}
+		return int(v), nil
+	}
+	digits := strings.TrimPrefix(s, "-")
+	if len(digits) > 1 && digits[0] == '0' {
+		return bad("has a leading zero (C would read it as octal)")
+	}
+	v, err := strconv.ParseInt(s, 10, 32)
+	if err != nil {
+		return bad("is not a proj id")
+	}
+	return int(v), nil
+}
+
+// ProjString formats a proj id for people: the number, and the character
+// when its low byte is printable (108 'l').
+func ProjString(proj int) string {
+	b := byte(proj)
+	if b > ' ' && b < 0x7f {
+		return fmt.Sprintf("%d '%c'", proj, b)
+	}
+	return strconv.Itoa(proj)
+}

@@ -1,0 +1,108 @@
+// Package oracle builds and runs a tiny C program that calls the C library's
+// own ftok(3), so tests can hold ipckeys' key arithmetic against the real
+// thing instead of against itself.
+package oracle
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Result is one ftok call's outcome: the key as key_t and errno (0 on success).
+type Result struct {
+	Key   int32
+	Errno int
+}
+
+var (
+	once     sync.Once
+	binary   string
+	buildErr string
+)
+
+// source is the C program, kept in the repository's testdata.
+func source() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "oracle", "ftok.c")
+}
+
+// Binary compiles the oracle once per test binary and returns its path. Without
+// a C compiler the test is skipped, unless IPCKEYS_REQUIRE_ORACLE is set (CI
+// sets it), in which case it fails: the oracle must not silently go missing.
+func Binary(t testing.TB) string {
+	t.Helper()
+	once.Do(func() {
+		cc, err := exec.LookPath("gcc")
+		if err != nil {
+			if cc, err = exec.LookPath("cc"); err != nil {
+				buildErr = "no C compiler (gcc or cc) on PATH"
+				return
+			}
+		}
+		dir, err := os.MkdirTemp("", "ipckeys-oracle")
+		if err != nil {
+			buildErr = err.Error()
+			return
+		}
+		out := filepath.Join(dir, "ftok")
+		if msg, err := exec.Command(cc, "-O2", "-Wall", "-o", out, source()).CombinedOutput(); err != nil {
+			buildErr = "compile oracle: " + err.Error() + ": " + string(msg)
+			return
+		}
+		binary = out
+	})
+	if buildErr != "" {
+		if os.Getenv("IPCKEYS_REQUIRE_ORACLE") != "" {
+			t.Fatalf("C library ftok oracle unavailable: %s", buildErr)
+		}
+		t.Skipf("C library ftok oracle unavailable: %s (install gcc)", buildErr)
+	}
+	return binary
+}
+
+// Keys runs the C library's ftok for every path and proj, in that order
+// (path-major), and returns the results.
+func Keys(t testing.TB, projs []int, paths []string) []Result {
+	t.Helper()
+	bin := Binary(t)
+	list := make([]string, len(projs))
+	for i, p := range projs {
+		list[i] = strconv.Itoa(p)
+	}
+	var results []Result
+	// Batch the paths: a command line has a length limit.
+	const batch = 200
+	for start := 0; start < len(paths); start += batch {
+		end := min(start+batch, len(paths))
+		args := append([]string{strings.Join(list, ",")}, paths[start:end]...)
+		out, err := exec.Command(bin, args...).Output()
+		if err != nil {
+			t.Fatalf("run oracle: %v", err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) != 2 {
+				t.Fatalf("oracle printed %q", sc.Text())
+			}
+			k, err1 := strconv.ParseInt(f[0], 10, 32)
+			e, err2 := strconv.Atoi(f[1])
+			if err1 != nil || err2 != nil {
+				t.Fatalf("oracle printed %q", sc.Text())
+			}
+			results = append(results, Result{Key: int32(k), Errno: e})
+		}
+	}
+	if want := len(projs) * len(paths); len(results) != want {
+		t.Fatalf("oracle gave %d results, want %d", len(results), want)
+	}
+	return results
+}
