@@ -1,0 +1,300 @@
+// Package manifest reads the channel manifest: the named System V IPC
+// channels a deployment expects, one per line, in an fstab-like layout.
+//
+//	# name     path                 proj  type  nattch  owner
+//	orders     /etc/app/orders.conf l     shm   2       app
+//	audit-q    /etc/app/audit.conf  0x41  msg   -       -
+//	locks      /etc/app/locks.conf  '1'
+//
+// Fields are separated by white space; '#' starts a comment (at the start of
+// a field); '-' leaves an optional field unset. name, path and proj are
+// required; type (shm, sem or msg), nattch (N, N-M, N+) and owner (a user
+// name or a numeric uid) are optional. As in fstab, a path holding a space,
+// tab, newline or backslash writes it as an octal escape: \040, \011, \012,
+// \134. A relative path is taken relative to the manifest's directory.
+//
+// Parse errors name the file, the line and the field.
+package manifest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ipckeys/ipckeys/ftok"
+)
+
+// Channel is one named IPC channel the deployment expects.
+type Channel struct {
+	Name   string
+	Path   string // as written, unescaped; see Resolved
+	Proj   int
+	Type   string // "shm", "sem", "msg" or "" (unset)
+	Nattch *Range // nil when unset
+	Owner  string // user name or numeric uid; "" when unset
+
+	File string // the manifest it came from
+	Line int    // its line number there, from 1
+}
+
+// Resolved returns the channel's path, made absolute against the manifest's
+// directory when it was written relative.
+func (c Channel) Resolved() string {
+	if filepath.IsAbs(c.Path) || c.File == "" {
+		return c.Path
+	}
+	return filepath.Join(filepath.Dir(c.File), c.Path)
+}
+
+// Range is an expected attach count: Min..Max inclusive, Max < 0 for "N+".
+type Range struct {
+	Min int
+	Max int
+}
+
+// Contains reports whether n is within the range.
+func (r Range) Contains(n int) bool {
+	return n >= r.Min && (r.Max < 0 || n <= r.Max)
+}
+
+// String writes the range as the manifest does: N, N-M or N+.
+func (r Range) String() string {
+	switch {
+	case r.Max < 0:
+		return fmt.Sprintf("%d+", r.Min)
+	case r.Min == r.Max:
+		return strconv.Itoa(r.Min)
+	default:
+		return fmt.Sprintf("%d-%d", r.Min, r.Max)
+	}
+}
+
+// Error is a problem at one place in a manifest.
+type Error struct {
+	File  string
+	Line  int
+	Field string // "" when the problem is the line as a whole
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Field, e.Msg)
+}
+
+var fieldNames = []string{"name", "path", "proj", "type", "nattch", "owner"}
+
+var (
+	nameRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:@/+-]*$`)
+	ownerRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*\$?$`)
+)
+
+// maxLine bounds one manifest line; a longer one is an error, not a hang.
+const maxLine = 64 * 1024
+
+// Load reads and parses the manifest at path.
+func Load(path string) ([]Channel, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Parse(f, path)
+}
+
+// Parse reads a manifest from r; file names it in errors and channels.
+// It stops at the first error.
+func Parse(r io.Reader, file string) ([]Channel, error) {
+	var chans []Channel
+	seen := map[string]int{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), maxLine)
+	n := 0
+	for sc.Scan() {
+		n++
+		c, ok, err := parseLine(sc.Text(), file, n)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		if prev, dup := seen[c.Name]; dup {
+			return nil, &Error{file, n, "name", fmt.Sprintf("channel %q is already defined on line %d: give each channel its own name", c.Name, prev)}
+		}
+		seen[c.Name] = n
+		chans = append(chans, c)
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, &Error{file, n + 1, "", fmt.Sprintf("line longer than %d bytes", maxLine)}
+		}
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return chans, nil
+}
+
+// parseLine parses one line; ok is false for blank and comment lines.
+func parseLine(line, file string, n int) (c Channel, ok bool, err error) {
+	fail := func(field int, format string, args ...any) (Channel, bool, error) {
+		name := ""
+		if field >= 0 {
+			name = fmt.Sprintf("field %d (%s)", field+1, fieldNames[field])
+		}
+		return Channel{}, false, &Error{file, n, name, fmt.Sprintf(format, args...)}
+	}
+	if !utf8.ValidString(line) {
+		// Paths with other bytes are written with octal escapes.
+		return fail(-1, "not valid UTF-8: write such bytes in a path as octal escapes (\\377)")
+	}
+	fields := strings.Fields(line)
+	for i, f := range fields {
+		if strings.HasPrefix(f, "#") {
+			fields = fields[:i]
+			break
+		}
+	}
+	if len(fields) == 0 {
+		return Channel{}, false, nil
+	}
+	if len(fields) < 3 {
+		return fail(-1, "want at least name, path and proj, got %d field(s): name path proj [type] [nattch] [owner]", len(fields))
+	}
+	if len(fields) > len(fieldNames) {
+		return fail(-1, "%d fields, at most %d: name path proj [type] [nattch] [owner] (write spaces in a path as \\040)", len(fields), len(fieldNames))
+	}
+	c = Channel{File: file, Line: n}
+
+	c.Name = fields[0]
+	if !nameRE.MatchString(c.Name) {
+		return fail(0, "%q is not a channel name: use letters, digits and _ . : @ / + -", c.Name)
+	}
+
+	path, err := unescape(fields[1])
+	if err != nil {
+		return fail(1, "%v", err)
+	}
+	if path == "-" || path == "" {
+		return fail(1, "a channel needs the path its programs pass to ftok")
+	}
+	if strings.IndexByte(path, 0) >= 0 {
+		return fail(1, "a path cannot hold a NUL byte")
+	}
+	c.Path = path
+
+	if fields[2] == "-" {
+		return fail(2, "a channel needs the proj id its programs pass to ftok")
+	}
+	if c.Proj, err = ftok.ParseProj(fields[2]); err != nil {
+		return fail(2, "%v", err)
+	}
+
+	if len(fields) > 3 && fields[3] != "-" {
+		switch fields[3] {
+		case "shm", "sem", "msg":
+			c.Type = fields[3]
+		default:
+			return fail(3, "%q is not an IPC type: use shm, sem, msg or -", fields[3])
+		}
+	}
+	if len(fields) > 4 && fields[4] != "-" {
+		r, err := ParseRange(fields[4])
+		if err != nil {
+			return fail(4, "%v", err)
+		}
+		c.Nattch = &r
+	}
+	if len(fields) > 5 && fields[5] != "-" {
+		o := fields[5]
+		if _, err := strconv.ParseUint(o, 10, 32); err != nil && !ownerRE.MatchString(o) {
+			return fail(5, "%q is neither a user name nor a numeric uid", o)
+		}
+		c.Owner = o
+	}
+	return c, true, nil
+}
+
+// ParseRange reads an attach-count expectation: N, N-M or N+.
+func ParseRange(s string) (Range, error) {
+	bad := fmt.Errorf("%q is not an attach count: use N, N-M or N+ (2, 1-3, 1+)", s)
+	num := func(t string) (int, bool) {
+		if t == "" || t[0] < '0' || t[0] > '9' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(t, 10, 31)
+		return int(v), err == nil && v <= math.MaxInt32
+	}
+	if t, ok := strings.CutSuffix(s, "+"); ok {
+		v, ok := num(t)
+		if !ok {
+			return Range{}, bad
+		}
+		return Range{Min: v, Max: -1}, nil
+	}
+	if lo, hi, ok := strings.Cut(s, "-"); ok {
+		a, ok1 := num(lo)
+		b, ok2 := num(hi)
+		if !ok1 || !ok2 {
+			return Range{}, bad
+		}
+		if a > b {
+			return Range{}, fmt.Errorf("attach count range %q runs backwards: write %d-%d", s, b, a)
+		}
+		return Range{Min: a, Max: b}, nil
+	}
+	v, ok := num(s)
+	if !ok {
+		return Range{}, bad
+	}
+	return Range{Min: v, Max: v}, nil
+}
+
+// unescape decodes fstab-style octal escapes (\040 is a space).
+func unescape(s string) (string, error) {
+	if !strings.Contains(s, `\`) {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+4 > len(s) {
+			return "", fmt.Errorf("incomplete escape %q: write a byte as a backslash and three octal digits (\\040 is a space)", s[i:])
+		}
+		v, err := strconv.ParseUint(s[i+1:i+4], 8, 8)
+		if err != nil {
+			return "", fmt.Errorf("bad escape %q: write a byte as a backslash and three octal digits (\\040 is a space)", s[i:i+4])
+		}
+		b.WriteByte(byte(v))
+		i += 3
+	}
+	return b.String(), nil
+}
+
+// Escape writes a path the way the manifest needs it: spaces, tabs,
+// newlines, backslashes, '#' and bytes that are not printable ASCII as octal
+// escapes.
+func Escape(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c <= ' ' || c >= 0x7f || c == '\\' || c == '#' {
+			fmt.Fprintf(&b, `\%03o`, c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
