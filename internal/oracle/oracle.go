@@ -6,6 +6,8 @@ package oracle
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,11 +36,11 @@ func source() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "oracle", "ftok.c")
 }
 
-// Binary compiles the oracle once per test binary and returns its path. Without
-// a C compiler the test is skipped, unless IPCKEYS_REQUIRE_ORACLE is set (CI
-// sets it), in which case it fails: the oracle must not silently go missing.
-func Binary(t testing.TB) string {
-	t.Helper()
+// ErrUnavailable is returned when the oracle cannot be built here.
+var ErrUnavailable = errors.New("C library ftok oracle unavailable")
+
+// build compiles the oracle once per test binary and returns its path.
+func build() (string, error) {
 	once.Do(func() {
 		cc, err := exec.LookPath("gcc")
 		if err != nil {
@@ -60,19 +62,23 @@ func Binary(t testing.TB) string {
 		binary = out
 	})
 	if buildErr != "" {
-		if os.Getenv("IPCKEYS_REQUIRE_ORACLE") != "" {
-			t.Fatalf("C library ftok oracle unavailable: %s", buildErr)
-		}
-		t.Skipf("C library ftok oracle unavailable: %s (install gcc)", buildErr)
+		return "", fmt.Errorf("%w: %s", ErrUnavailable, buildErr)
 	}
-	return binary
+	return binary, nil
 }
 
-// Keys runs the C library's ftok for every path and proj, in that order
+// Required reports whether a missing oracle must fail the tests rather than
+// skip them: CI sets IPCKEYS_REQUIRE_ORACLE so the oracle never silently goes
+// missing there.
+func Required() bool { return os.Getenv("IPCKEYS_REQUIRE_ORACLE") != "" }
+
+// Run calls the C library's ftok for every path and proj, in that order
 // (path-major), and returns the results.
-func Keys(t testing.TB, projs []int, paths []string) []Result {
-	t.Helper()
-	bin := Binary(t)
+func Run(projs []int, paths []string) ([]Result, error) {
+	bin, err := build()
+	if err != nil {
+		return nil, err
+	}
 	list := make([]string, len(projs))
 	for i, p := range projs {
 		list[i] = strconv.Itoa(p)
@@ -85,24 +91,38 @@ func Keys(t testing.TB, projs []int, paths []string) []Result {
 		args := append([]string{strings.Join(list, ",")}, paths[start:end]...)
 		out, err := exec.Command(bin, args...).Output()
 		if err != nil {
-			t.Fatalf("run oracle: %v", err)
+			return nil, fmt.Errorf("run oracle: %w", err)
 		}
 		sc := bufio.NewScanner(bytes.NewReader(out))
 		for sc.Scan() {
 			f := strings.Fields(sc.Text())
 			if len(f) != 2 {
-				t.Fatalf("oracle printed %q", sc.Text())
+				return nil, fmt.Errorf("oracle printed %q", sc.Text())
 			}
 			k, err1 := strconv.ParseInt(f[0], 10, 32)
 			e, err2 := strconv.Atoi(f[1])
 			if err1 != nil || err2 != nil {
-				t.Fatalf("oracle printed %q", sc.Text())
+				return nil, fmt.Errorf("oracle printed %q", sc.Text())
 			}
 			results = append(results, Result{Key: int32(k), Errno: e})
 		}
 	}
 	if want := len(projs) * len(paths); len(results) != want {
-		t.Fatalf("oracle gave %d results, want %d", len(results), want)
+		return nil, fmt.Errorf("oracle gave %d results, want %d", len(results), want)
 	}
-	return results
+	return results, nil
+}
+
+// Keys is Run for tests: it skips when the oracle cannot be built, or
+// fails when Required, and fails on any other error.
+func Keys(t testing.TB, projs []int, paths []string) []Result {
+	t.Helper()
+	r, err := Run(projs, paths)
+	switch {
+	case errors.Is(err, ErrUnavailable) && !Required():
+		t.Skipf("%v (install gcc)", err)
+	case err != nil:
+		t.Fatal(err)
+	}
+	return r
 }

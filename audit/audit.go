@@ -1,0 +1,486 @@
+// Package audit decides which findings a set of key entries produces: the
+// paths and manifest channels whose ftok keys collide, could collide, or are
+// unusable. It does no I/O; the entries arrive with their stat results.
+//
+// Every finding has a stable code, a severity and a message that says what
+// to do, and names the entries it concerns. The codes are the project's
+// public interface (CI jobs and suppressions refer to them): never rename
+// one.
+package audit
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/ipcscan"
+	"github.com/ipckeys/ipckeys/manifest"
+)
+
+// Severity orders findings; the gate fails on findings at or above a
+// threshold.
+type Severity int
+
+// Severities, lowest first.
+const (
+	Info Severity = iota + 1
+	Warning
+	Error
+)
+
+func (s Severity) String() string {
+	switch s {
+	case Info:
+		return "info"
+	case Warning:
+		return "warning"
+	case Error:
+		return "error"
+	}
+	return fmt.Sprintf("severity(%d)", int(s))
+}
+
+// Never is a threshold no finding reaches.
+const Never Severity = Error + 1
+
+// ParseThreshold reads a --fail-on value.
+func ParseThreshold(s string) (Severity, error) {
+	switch s {
+	case "error":
+		return Error, nil
+	case "warning":
+		return Warning, nil
+	case "info":
+		return Info, nil
+	case "never":
+		return Never, nil
+	}
+	return 0, fmt.Errorf("--fail-on %q: use error, warning, info or never", s)
+}
+
+// Finding codes. Stable: scripts and suppressions name them.
+const (
+	KeyCollision         = "key-collision"
+	FingerprintCollision = "fingerprint-collision"
+	SameFile             = "same-file"
+	KeyPrivate           = "key-private"
+	KeyErrorValue        = "key-error-value"
+	ProjZero             = "proj-zero"
+	ProjTruncated        = "proj-truncated"
+	PathUnusable         = "path-unusable"
+	UnstableFilesystem   = "unstable-filesystem"
+)
+
+// Rule describes one finding code for documentation and machine formats.
+type Rule struct {
+	Code     string
+	Severity Severity // default severity
+	Summary  string
+	Fix      string
+}
+
+// Rules lists every code this package produces, in the order reports use.
+var Rules = []Rule{
+	{KeyCollision, Error, "two distinct channels get the same IPC key", "give one of the channels another proj id, or another key file whose inode differs in its low 16 bits; every program using that channel must change together"},
+	{KeyPrivate, Error, "the key is 0, IPC_PRIVATE: every shmget/semget/msgget creates a new private object and nothing is shared", "use another proj id (proj 0 is the usual cause) or another key file"},
+	{KeyErrorValue, Error, "the key is 0xffffffff, the value ftok returns on error", "use another proj id or another key file, so a real key cannot be mistaken for a failed ftok"},
+	{PathUnusable, Error, "the path cannot be stat'ed (missing, unreadable, dangling link, or a glob matching nothing): ftok returns -1", "create the key file before the programs start, fix the path, or make it readable to the programs"},
+	{ProjTruncated, Warning, "the proj id is outside 0..255; ftok keeps only its low byte (an error when that makes two channels collide)", "use a proj id from 1 to 255, ideally a printable character"},
+	{FingerprintCollision, Warning, "two different files have the same device byte and inode low 16 bits: any proj id they share gives both the same key", "keep the proj ids of these files apart, or use other key files"},
+	{ProjZero, Warning, "proj id 0: ftok's behaviour is undefined per the man page and unspecified per POSIX", "use a proj id from 1 to 255"},
+	{UnstableFilesystem, Warning, "the key file is on a filesystem where inode or device numbers change across reboot, remount, copy-up or host", "put key files on a local disk filesystem such as ext4 or xfs, outside tmpfs, overlayfs and network mounts"},
+	{SameFile, Info, "two paths are the same file (hard link or symbolic link) and give the same keys on purpose", "nothing, if the programs are meant to share; otherwise give them separate files"},
+}
+
+// RuleFor returns the rule of a code.
+func RuleFor(code string) Rule {
+	for _, r := range Rules {
+		if r.Code == code {
+			return r
+		}
+	}
+	return Rule{Code: code}
+}
+
+// Entry is one key a deployment uses: a path given on the command line with
+// one proj id (or none), or a manifest channel.
+type Entry struct {
+	Channel *manifest.Channel // nil for a path given on the command line
+	Pattern string            // the glob it came from, when it came from one
+	Path    string            // the path as ftok is given it
+	Proj    int
+	HasProj bool // false for a path scanned without -p: fingerprint only
+
+	File ipcscan.KeyFile
+	Err  error // why stat failed: ftok returns -1
+}
+
+// Name returns the channel name, or "" for a command-line path.
+func (e *Entry) Name() string {
+	if e.Channel != nil {
+		return e.Channel.Name
+	}
+	return ""
+}
+
+// OK reports whether the path could be stat'ed.
+func (e *Entry) OK() bool { return e.Err == nil }
+
+// Key returns the entry's key; ok is false without a proj or a file.
+func (e *Entry) Key() (key int32, ok bool) {
+	if !e.HasProj {
+		return 0, false
+	}
+	if e.Err != nil {
+		return ftok.ErrorValue, true
+	}
+	return e.File.Key(e.Proj), true
+}
+
+// Finding is one problem, with the entries it concerns.
+type Finding struct {
+	Code     string
+	Severity Severity
+	Key      *int32 // the key it is about, where there is one
+	Message  string
+	Entries  []int // indexes into the checked entries
+}
+
+// identity tells channels apart: a manifest channel is its name; a
+// command-line path is its file and proj.
+func identity(e *Entry) string {
+	if e.Channel != nil {
+		return "channel " + e.Channel.Name
+	}
+	return fmt.Sprintf("file %d:%d proj %d", e.File.Dev, e.File.Ino, e.Proj)
+}
+
+// Check returns the findings for entries, most severe first.
+func Check(entries []Entry) []Finding {
+	var out []Finding
+	out = append(out, keyCollisions(entries)...)
+	out = append(out, fingerprintCollisions(entries, out)...)
+	out = append(out, sameFiles(entries)...)
+	out = append(out, perEntry(entries, out)...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		if a.Code != b.Code {
+			return a.Code < b.Code
+		}
+		return a.Entries[0] < b.Entries[0]
+	})
+	return out
+}
+
+func keyCollisions(entries []Entry) []Finding {
+	// A command-line path that is also a manifest channel (same file, same
+	// proj) is that channel, not a second one.
+	inManifest := map[string]bool{}
+	for i := range entries {
+		e := &entries[i]
+		if e.Channel != nil && e.OK() {
+			inManifest[fmt.Sprintf("file %d:%d proj %d", e.File.Dev, e.File.Ino, e.Proj)] = true
+		}
+	}
+	byKey := map[int32][]int{}
+	var keys []int32
+	for i := range entries {
+		e := &entries[i]
+		if !e.OK() || !e.HasProj || (e.Channel == nil && inManifest[identity(e)]) {
+			continue
+		}
+		k, _ := e.Key()
+		if k == ftok.Private {
+			// IPC_PRIVATE never shares: key-private covers it.
+			continue
+		}
+		if byKey[k] == nil {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], i)
+	}
+	var out []Finding
+	for _, k := range keys {
+		idx := byKey[k]
+		ids := map[string]bool{}
+		for _, i := range idx {
+			ids[identity(&entries[i])] = true
+		}
+		if len(ids) < 2 {
+			continue
+		}
+		k := k
+		out = append(out, Finding{
+			Code:     KeyCollision,
+			Severity: Error,
+			Key:      &k,
+			Message:  collisionMessage(entries, idx, k),
+			Entries:  idx,
+		})
+	}
+	return out
+}
+
+func collisionMessage(entries []Entry, idx []int, key int32) string {
+	var parts []string
+	files := map[ftok.File]bool{}
+	projs := map[int]bool{}
+	ids := map[string]bool{}
+	for _, i := range idx {
+		e := &entries[i]
+		files[e.File.File] = true
+		projs[e.Proj] = true
+		// A symlink or hard link to a file already named adds nothing.
+		if id := identity(e); !ids[id] {
+			ids[id] = true
+			parts = append(parts, describe(e))
+		}
+	}
+	var why string
+	switch {
+	case len(files) > 1:
+		p := ftok.Decode(key)
+		why = fmt.Sprintf("different files with the same device byte 0x%02x and inode low 16 bits 0x%04x", p.DevByte, p.InoBits)
+	case len(projs) > 1:
+		why = "the same file with proj ids that agree in their low byte, the only part ftok keeps"
+	default:
+		why = "differently named channels on the same file and proj id"
+	}
+	return fmt.Sprintf("%s get the same key %s (%s): their programs would share one IPC object without any error; give one of them another proj id or key file",
+		strings.Join(parts, ", "), ftok.Hex(key), why)
+}
+
+// describe names an entry for a message: its channel and path, proj, and
+// the numbers that made its key.
+func describe(e *Entry) string {
+	var b strings.Builder
+	if e.Channel != nil {
+		fmt.Fprintf(&b, "channel %s (%s, ", e.Channel.Name, Display(e.Path))
+	} else {
+		fmt.Fprintf(&b, "%s (", Display(e.Path))
+	}
+	if e.HasProj {
+		fmt.Fprintf(&b, "proj %s, ", ftok.ProjString(e.Proj))
+	}
+	if e.OK() {
+		fmt.Fprintf(&b, "dev %d:%d, ino %d = 0x%x", e.File.Major(), e.File.Minor(), e.File.Ino, e.File.Ino)
+	} else {
+		b.WriteString("unusable")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+func fingerprintCollisions(entries []Entry, keyFindings []Finding) []Finding {
+	// Which files were already reported together in one key collision.
+	together := make([]map[ftok.File]bool, len(keyFindings))
+	for n, f := range keyFindings {
+		together[n] = map[ftok.File]bool{}
+		for _, i := range f.Entries {
+			together[n][entries[i].File.File] = true
+		}
+	}
+	byFP := map[ftok.Fingerprint][]int{}
+	var fps []ftok.Fingerprint
+	for i := range entries {
+		e := &entries[i]
+		if !e.OK() {
+			continue
+		}
+		fp := e.File.Fingerprint()
+		if byFP[fp] == nil {
+			fps = append(fps, fp)
+		}
+		byFP[fp] = append(byFP[fp], i)
+	}
+	var out []Finding
+	for _, fp := range fps {
+		idx := byFP[fp]
+		files := map[ftok.File]bool{}
+		var shown []int // one entry per distinct file
+		for _, i := range idx {
+			if f := entries[i].File.File; !files[f] {
+				files[f] = true
+				shown = append(shown, i)
+			}
+		}
+		if len(files) < 2 || coveredByOne(files, together) {
+			continue
+		}
+		var parts []string
+		for _, i := range shown {
+			parts = append(parts, describe(&entries[i]))
+		}
+		out = append(out, Finding{
+			Code:     FingerprintCollision,
+			Severity: Warning,
+			Message: fmt.Sprintf("%s are different files with the same device byte 0x%02x and inode low 16 bits 0x%04x: given the same proj id they get the same key; keep their proj ids apart or use other key files",
+				strings.Join(parts, ", "), fp.DevByte(), fp.InoBits()),
+			Entries: shown,
+		})
+	}
+	return out
+}
+
+func coveredByOne(files map[ftok.File]bool, groups []map[ftok.File]bool) bool {
+	for _, g := range groups {
+		all := true
+		for f := range files {
+			if !g[f] {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+func sameFiles(entries []Entry) []Finding {
+	byFile := map[ftok.File][]int{}
+	var order []ftok.File
+	for i := range entries {
+		e := &entries[i]
+		if !e.OK() || e.Channel != nil {
+			continue
+		}
+		if byFile[e.File.File] == nil {
+			order = append(order, e.File.File)
+		}
+		byFile[e.File.File] = append(byFile[e.File.File], i)
+	}
+	var out []Finding
+	for _, f := range order {
+		paths := map[string]bool{}
+		var shown []int
+		for _, i := range byFile[f] {
+			if p := entries[i].Path; !paths[p] {
+				paths[p] = true
+				shown = append(shown, i)
+			}
+		}
+		if len(shown) < 2 {
+			continue
+		}
+		var names []string
+		for _, i := range shown {
+			names = append(names, Display(entries[i].Path))
+		}
+		out = append(out, Finding{
+			Code:     SameFile,
+			Severity: Info,
+			Message: fmt.Sprintf("%s are the same file (dev %d:%d, ino %d): hard or symbolic links give the same keys on purpose; if their programs are meant to be separate, give them separate files",
+				strings.Join(names, " and "), entries[shown[0]].File.Major(), entries[shown[0]].File.Minor(), f.Ino),
+			Entries: shown,
+		})
+	}
+	return out
+}
+
+// perEntry finds what is wrong with single entries: unusable paths,
+// dangerous keys and proj ids, unstable filesystems.
+func perEntry(entries []Entry, collisions []Finding) []Finding {
+	// Entries whose truncated proj made them collide with a differently
+	// written proj on the same key.
+	truncCollides := map[int]bool{}
+	for _, f := range collisions {
+		if f.Code != KeyCollision {
+			continue
+		}
+		projs := map[int]bool{}
+		for _, i := range f.Entries {
+			projs[entries[i].Proj] = true
+		}
+		if len(projs) > 1 {
+			for _, i := range f.Entries {
+				truncCollides[i] = true
+			}
+		}
+	}
+	var out []Finding
+	reportedPath := map[string]bool{}
+	for i := range entries {
+		e := &entries[i]
+		one := []int{i}
+		if !e.OK() {
+			if !reportedPath[e.Path] {
+				reportedPath[e.Path] = true
+				out = append(out, Finding{Code: PathUnusable, Severity: Error, Key: keyOf(e), Message: unusableMessage(e), Entries: one})
+			}
+			continue
+		}
+		if e.File.Unstable != "" && !reportedPath[e.Path] {
+			reportedPath[e.Path] = true
+			out = append(out, Finding{
+				Code:     UnstableFilesystem,
+				Severity: Warning,
+				Message: fmt.Sprintf("%s is on %s: %s; put the key file on a local disk filesystem such as ext4 or xfs",
+					Display(e.Path), e.File.FSType, e.File.Unstable),
+				Entries: one,
+			})
+		}
+		if !e.HasProj {
+			continue
+		}
+		k, _ := e.Key()
+		switch k {
+		case ftok.Private:
+			out = append(out, Finding{Code: KeyPrivate, Severity: Error, Key: keyOf(e),
+				Message: fmt.Sprintf("%s gets key 0x00000000, which is IPC_PRIVATE: every shmget/semget/msgget with it creates a new private object, so its programs never share anything; use another proj id or key file", describe(e)),
+				Entries: one})
+		case ftok.ErrorValue:
+			out = append(out, Finding{Code: KeyErrorValue, Severity: Error, Key: keyOf(e),
+				Message: fmt.Sprintf("%s gets key 0xffffffff, the value ftok returns on error: a program cannot tell this key from a failed ftok; use another proj id or key file", describe(e)),
+				Entries: one})
+		}
+		if e.Proj&0xff == 0 {
+			out = append(out, Finding{Code: ProjZero, Severity: Warning, Key: keyOf(e),
+				Message: fmt.Sprintf("%s uses proj id %d, whose low byte is 0: ftok's behaviour with it is undefined per the man page and unspecified per POSIX; use a proj id from 1 to 255", describe(e), e.Proj),
+				Entries: one})
+		}
+		if e.Proj < 0 || e.Proj > 255 {
+			sev, tail := Warning, "use a proj id from 1 to 255"
+			if truncCollides[i] {
+				sev, tail = Error, "and here that makes it collide with another channel; use a proj id from 1 to 255"
+			}
+			out = append(out, Finding{Code: ProjTruncated, Severity: sev, Key: keyOf(e),
+				Message: fmt.Sprintf("%s: ftok keeps only the low byte of proj id %d (0x%02x), so it is the same as proj %d; %s",
+					describe(e), e.Proj, e.Proj&0xff, e.Proj&0xff, tail),
+				Entries: one})
+		}
+	}
+	return out
+}
+
+func unusableMessage(e *Entry) string {
+	if e.Pattern != "" && e.Err == ipcscan.ErrNoMatch {
+		return fmt.Sprintf("pattern %s matches no file: the programs' key files are missing or the pattern is wrong; create the files or fix the pattern", Display(e.Pattern))
+	}
+	return fmt.Sprintf("%s: %v: ftok returns -1 for it, so its programs fail or all share key 0xffffffff; create the key file before the programs start, or fix the path", Display(e.Path), e.Err)
+}
+
+func keyOf(e *Entry) *int32 {
+	k, ok := e.Key()
+	if !ok {
+		return nil
+	}
+	return &k
+}
+
+// Display returns a path as it can be shown on one line: unchanged when it
+// is printable UTF-8, otherwise Go-quoted (newlines as \n, other bytes as
+// \xff).
+func Display(p string) string {
+	for _, r := range p {
+		if r == '\uFFFD' || r < ' ' || r == 0x7f {
+			return fmt.Sprintf("%q", p)
+		}
+	}
+	return p
+}

@@ -1,0 +1,187 @@
+// Command ipckeys finds System V IPC key collisions before they corrupt
+// production.
+//
+// ftok(3) keeps 8 bits of the proj id, 8 bits of the device number and 16
+// bits of the inode number, so unrelated key files can give the same key and
+// two services then share one IPC object without any error. ipckeys computes
+// keys bit for bit as the C library does and fails a deploy when the paths
+// and channels it is given collide:
+//
+//	ipckeys key [-p PROJ]... PATH...
+//	ipckeys scan [-p PROJ]... [-m MANIFEST]... [PATH|GLOB]...
+//
+// Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or
+// operational error. Run `ipckeys help` for the rest.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Exit statuses: what CI jobs and deploy scripts branch on.
+const (
+	exitClean    = 0
+	exitFindings = 1
+	exitUsage    = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	usage   string // the synopsis and flag help, printed by help
+	run     func(c *command, args []string, stdout, stderr io.Writer) int
+}
+
+var commands []*command
+
+func init() {
+	commands = []*command{keyCommand, scanCommand, versionCommand}
+}
+
+const mainUsage = `ipckeys finds System V IPC key collisions before they corrupt production.
+
+Usage:
+  ipckeys key [-p PROJ]... PATH...                     show the ftok keys of paths
+  ipckeys scan [-p PROJ]... [-m MANIFEST]... [PATH]... check paths and channels for collisions
+  ipckeys version                                      print the version
+  ipckeys help [COMMAND]                               show help
+
+A proj id is a character (l), a quoted character ('1'), decimal (108) or
+hex (0x6c). Exit status: 0 clean, 1 findings at or above --fail-on (scan) or
+a path ftok cannot use (key), 2 usage or operational error.
+`
+
+// usageError is a bad command line: exit 2 with one line naming the problem
+// and what to do.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Sprintf(format, args...)}
+}
+
+func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, mainUsage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "--help":
+		return help(args[1:], stdout, stderr)
+	case "--version":
+		return versionCommand.run(versionCommand, nil, stdout, stderr)
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(c, args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "ipckeys: unknown command %q: run 'ipckeys help' for the list\n", args[0])
+	return exitUsage
+}
+
+func help(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, mainUsage)
+		return exitClean
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			fmt.Fprint(stdout, c.usage)
+			return exitClean
+		}
+	}
+	fmt.Fprintf(stderr, "ipckeys: no help for %q: run 'ipckeys help' for the list of commands\n", args[0])
+	return exitUsage
+}
+
+// parseFlags parses a subcommand's flags. It returns done when --help was
+// asked for (the usage is printed, exit 0) and a usageError for bad flags.
+func parseFlags(fs *pflag.FlagSet, c *command, args []string, stdout io.Writer) (done bool, err error) {
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	err = fs.Parse(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		fmt.Fprint(stdout, c.usage)
+		return true, nil
+	}
+	if err != nil {
+		return false, usagef("%s: %v (see 'ipckeys help %s')", c.name, err, c.name)
+	}
+	return false, nil
+}
+
+// exitFor is exitClean for a nil error and fail's status otherwise.
+func exitFor(stderr io.Writer, err error) int {
+	if err == nil {
+		return exitClean
+	}
+	return fail(stderr, err)
+}
+
+// fail reports err on stderr in the one-line form and returns its exit
+// status: 2 for every error that reaches here.
+func fail(stderr io.Writer, err error) int {
+	msg := strings.ReplaceAll(err.Error(), "\n", `\n`)
+	fmt.Fprintf(stderr, "ipckeys: %s\n", msg)
+	return exitUsage
+}
+
+var versionCommand = &command{
+	name:    "version",
+	summary: "print the version",
+	usage:   "Usage: ipckeys version\n\nPrints the module version and the VCS revision the binary was built from.\n",
+	run: func(c *command, args []string, stdout, stderr io.Writer) int {
+		fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
+		if done, err := parseFlags(fs, c, args, stdout); done || err != nil {
+			return exitFor(stderr, err)
+		}
+		if fs.NArg() > 0 {
+			return fail(stderr, usagef("version takes no arguments"))
+		}
+		fmt.Fprintln(stdout, versionString())
+		return exitClean
+	},
+}
+
+// versionString reads the module version and VCS stamp the Go toolchain
+// embedded in the binary.
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "ipckeys (unknown version)"
+	}
+	version := bi.Main.Version
+	if version == "" {
+		version = "(devel)"
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "+dirty"
+			}
+		}
+	}
+	out := "ipckeys " + version
+	if rev != "" {
+		out += " " + rev + modified
+	}
+	return out + " " + bi.GoVersion
+}

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/ipckeys/ipckeys/internal/oracle"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected output in testdata/script when cmp fails")
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"ipckeys": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the end-to-end CLI scripts in testdata/script.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:           filepath.Join("..", "..", "testdata", "script"),
+		UpdateScripts: *update,
+		Setup: func(env *testscript.Env) error {
+			// tablewriter measures widths by locale; pin it.
+			env.Setenv("LANG", "C.UTF-8")
+			env.Setenv("LC_ALL", "C.UTF-8")
+			env.Setenv("NO_COLOR", "1")
+			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "root":
+				return os.Geteuid() == 0, nil
+			case "oracle":
+				// The C library ftok oracle can be built (always true
+				// where it is required, so a missing compiler fails).
+				_, err := oracle.Run(nil, nil)
+				return err == nil || !errors.Is(err, oracle.ErrUnavailable) || oracle.Required(), nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"mkcollision": cmdMkcollision,
+			"cftok":       cmdCftok,
+			"inode":       cmdInode,
+			"mkfile":      cmdMkfile,
+			"exits":       cmdExits,
+		},
+	})
+}
+
+// cmdMkcollision makes a real ftok collision: it creates files in DIR until
+// two have inode numbers equal in their low 16 bits, keeps those two as A and
+// B, and removes the rest. It sets $INO_A and $INO_B to their inode numbers.
+//
+//	mkcollision DIR A B
+func cmdMkcollision(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: mkcollision DIR A B")
+	}
+	dir := ts.MkAbs(args[0])
+	if _, err := os.Stat(dir); err == nil {
+		ts.Fatalf("mkcollision: %s exists: give it a fresh directory", dir)
+	}
+	ts.Check(os.MkdirAll(dir, 0o755))
+	if !strings.HasPrefix(dir, ts.Getenv("WORK")+string(filepath.Separator)) {
+		ts.Defer(func() { os.RemoveAll(dir) })
+	}
+	seen := map[uint64]string{}
+	var made []string
+	const limit = 300_000 // ext4 needs ~25k here, tmpfs 65537
+	for i := 0; i < limit; i++ {
+		p := filepath.Join(dir, "f"+strconv.Itoa(i))
+		f, err := os.Create(p)
+		ts.Check(err)
+		ts.Check(f.Close())
+		var st syscall.Stat_t
+		ts.Check(syscall.Stat(p, &st))
+		made = append(made, p)
+		other, dup := seen[st.Ino&0xffff]
+		if !dup {
+			seen[st.Ino&0xffff] = p
+			continue
+		}
+		a, b := filepath.Join(dir, args[1]), filepath.Join(dir, args[2])
+		ts.Check(os.Rename(other, a))
+		ts.Check(os.Rename(p, b))
+		for _, m := range made {
+			if m != other && m != p {
+				ts.Check(os.Remove(m))
+			}
+		}
+		ts.Setenv("INO_A", strconv.FormatUint(inode(ts, a), 10))
+		ts.Setenv("INO_B", strconv.FormatUint(st.Ino, 10))
+		ts.Logf("collision after %d files: inodes %s and %s", i+1, ts.Getenv("INO_A"), ts.Getenv("INO_B"))
+		return
+	}
+	ts.Fatalf("no low-16-bit inode collision among %d files in %s", limit, dir)
+}
+
+func inode(ts *testscript.TestScript, path string) uint64 {
+	var st syscall.Stat_t
+	ts.Check(syscall.Stat(path, &st))
+	return st.Ino
+}
+
+// cmdCftok asks the C library's own ftok for a key and stores it, as ipcs
+// prints it, in an environment variable. Scripts guard it with [oracle].
+//
+//	cftok VAR PROJ PATH
+func cmdCftok(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: cftok VAR PROJ PATH")
+	}
+	proj, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	rs, err := oracle.Run([]int{proj}, []string{ts.MkAbs(args[2])})
+	ts.Check(err)
+	r := rs[0]
+	if r.Errno != 0 {
+		ts.Fatalf("C ftok(%s, %d) failed: errno %d", args[2], proj, r.Errno)
+	}
+	ts.Setenv(args[0], fmt.Sprintf("0x%08x", uint32(r.Key)))
+}
+
+// cmdInode stores a file's inode number (from stat, following links).
+//
+//	inode VAR PATH
+func cmdInode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: inode VAR PATH")
+	}
+	ts.Setenv(args[0], strconv.FormatUint(inode(ts, ts.MkAbs(args[1])), 10))
+}
+
+// cmdMkfile creates an empty file whose name is a Go-quoted string, so
+// scripts can make names with newlines and bytes that are not UTF-8.
+//
+//	mkfile "name\nwith\xffbytes"
+func cmdMkfile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mkfile QUOTED-NAME")
+	}
+	name, err := strconv.Unquote(args[0])
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(name), nil, 0o644))
+}
+
+// cmdExits runs a command like exec and asserts its exact exit status;
+// stdout and stderr stay available to the next assertions.
+//
+//	exits N COMMAND ARGS...
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits N COMMAND ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("%s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+// TestExitStatus asserts the exit codes CI jobs and deploy scripts branch
+// on, directly: 0 clean, 1 findings at or above --fail-on, 2 usage or
+// operational error.
+func TestExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.conf")
+	b := filepath.Join(dir, "b.conf")
+	for _, p := range []string{a, b} {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(a, link); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "good.manifest")
+	if err := os.WriteFile(good, []byte("a "+a+" l\nb "+b+" l\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	twice := filepath.Join(dir, "twice.manifest")
+	if err := os.WriteFile(twice, []byte("a "+a+" l\nb "+a+" l\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.manifest")
+	if err := os.WriteFile(bad, []byte("a "+a+" nope\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing")
+	tests := []struct {
+		args []string
+		want int
+	}{
+		{[]string{"scan", "-p", "l", a, b}, 0},
+		{[]string{"scan", "-m", good}, 0},
+		{[]string{"scan", "-m", twice}, 1},
+		{[]string{"scan", "-m", twice, "--fail-on", "never"}, 0},
+		{[]string{"scan", "-p", "l", missing}, 1},
+		{[]string{"scan", "-p", "l", filepath.Join(dir, "*.none")}, 1},
+		{[]string{"scan", "-p", "l", a, link}, 0},                      // same-file is info
+		{[]string{"scan", "-p", "l", a, link, "--fail-on", "info"}, 1}, // … unless info fails
+		{[]string{"scan", "-p", "0", a, "--fail-on", "error"}, 0},      // proj-zero is a warning
+		{[]string{"scan", "-p", "0", a, "--fail-on", "warning"}, 1},    // … that can fail the gate
+		{[]string{"scan", "-p", "256", a, "--fail-on", "warning"}, 1},  // proj-truncated
+		{[]string{"scan", "-p", "1", "-p", "257", a}, 1},               // truncation collides
+		{[]string{"scan", "-m", bad}, 2},
+		{[]string{"scan", "-m", missing}, 2},
+		{[]string{"scan", "-p", "zz", a}, 2},
+		{[]string{"scan", "--bogus", a}, 2},
+		{[]string{"scan", "--fail-on", "sometimes", a}, 2},
+		{[]string{"scan", "-o", "xml", a}, 2},
+		{[]string{"scan"}, 2},
+		{[]string{"scan", "-p", "l", "["}, 2},
+		{[]string{"scan", "--help"}, 0},
+		{[]string{"key", "-p", "l", a}, 0},
+		{[]string{"key", "-p", "l", a, missing}, 1},
+		{[]string{"key"}, 2},
+		{[]string{"key", "-p", "010", a}, 2},
+		{[]string{"frobnicate"}, 2},
+		{[]string{}, 2},
+		{[]string{"help"}, 0},
+		{[]string{"help", "scan"}, 0},
+		{[]string{"help", "nothing"}, 2},
+		{[]string{"version"}, 0},
+		{[]string{"--version"}, 0},
+		{[]string{"version", "extra"}, 2},
+	}
+	for _, tc := range tests {
+		var stdout, stderr bytes.Buffer
+		got := run(tc.args, nil, &stdout, &stderr)
+		if got != tc.want {
+			t.Errorf("ipckeys %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(tc.args, " "), got, tc.want, stdout.String(), stderr.String())
+		}
+		// Errors are one line with the ipckeys: prefix.
+		if got == exitUsage && len(tc.args) > 0 {
+			msg := stderr.String()
+			if !strings.HasPrefix(msg, "ipckeys: ") || strings.Count(msg, "\n") != 1 {
+				t.Errorf("ipckeys %s: error is not one 'ipckeys:' line: %q", strings.Join(tc.args, " "), msg)
+			}
+		}
+	}
+}

@@ -1,0 +1,165 @@
+// Package report turns checked entries and findings into what people and
+// programs read: the versioned JSON report and tables.
+//
+// The JSON report is a stable interface. Its top-level object carries a
+// schema string ("ipckeys/scan/v1"); fields are only ever added within a
+// version, never renamed or removed.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/ftok"
+)
+
+// Schema names the JSON report's version.
+const Schema = "ipckeys/scan/v1"
+
+// Entry is one key entry as JSON shows it.
+type Entry struct {
+	Name     string `json:"name,omitempty"`
+	Manifest string `json:"manifest,omitempty"`
+	Line     int    `json:"line,omitempty"`
+	Pattern  string `json:"pattern,omitempty"`
+	// Path is the path as given. When it is not valid UTF-8 it is written
+	// Go-quoted ("\xff") and PathQuoted is true.
+	Path        string  `json:"path"`
+	PathQuoted  bool    `json:"path_quoted,omitempty"`
+	Proj        *int    `json:"proj"`                  // null when scanned without -p
+	ProjByte    *int    `json:"proj_byte,omitempty"`   // the low byte ftok keeps
+	Key         *string `json:"key"`                   // "0x%08x", as ipcs prints it; null without proj
+	KeyDecimal  *int32  `json:"key_decimal"`           // signed, as /proc/sysvipc prints it
+	Dev         string  `json:"dev,omitempty"`         // "major:minor"
+	DevByte     *int    `json:"dev_byte,omitempty"`    // st_dev & 0xff
+	Ino         *uint64 `json:"ino,omitempty"`         // full inode number
+	InoBits     *int    `json:"ino_bits,omitempty"`    // st_ino & 0xffff
+	Fingerprint string  `json:"fingerprint,omitempty"` // "0x%06x": device byte and inode bits
+	FSType      string  `json:"fs_type,omitempty"`
+	Type        string  `json:"type,omitempty"`
+	Nattch      string  `json:"nattch,omitempty"`
+	Owner       string  `json:"owner,omitempty"`
+	Error       string  `json:"error,omitempty"` // why stat failed: ftok returns -1
+}
+
+// Finding is one finding as JSON shows it, with copies of its entries so
+// each finding reads on its own.
+type Finding struct {
+	Code     string  `json:"code"`
+	Severity string  `json:"severity"`
+	Key      string  `json:"key,omitempty"`
+	Message  string  `json:"message"`
+	Entries  []Entry `json:"entries"`
+}
+
+// Summary counts what a scan found and says whether the gate failed.
+type Summary struct {
+	Entries  int    `json:"entries"`
+	Findings int    `json:"findings"`
+	Errors   int    `json:"errors"`
+	Warnings int    `json:"warnings"`
+	Info     int    `json:"info"`
+	FailOn   string `json:"fail_on"`
+	Failed   bool   `json:"failed"`
+}
+
+// Scan is the versioned JSON report of `ipckeys scan`.
+type Scan struct {
+	Schema   string    `json:"schema"`
+	Entries  []Entry   `json:"entries"`
+	Findings []Finding `json:"findings"`
+	Summary  Summary   `json:"summary"`
+}
+
+// NewEntry converts an audit entry.
+func NewEntry(e *audit.Entry) Entry {
+	out := Entry{Path: e.Path, Pattern: e.Pattern}
+	if !utf8.ValidString(e.Path) {
+		out.Path, out.PathQuoted = strconv.Quote(e.Path), true
+	}
+	if c := e.Channel; c != nil {
+		out.Name, out.Manifest, out.Line = c.Name, c.File, c.Line
+		out.Type, out.Owner = c.Type, c.Owner
+		if c.Nattch != nil {
+			out.Nattch = c.Nattch.String()
+		}
+	}
+	if e.HasProj {
+		proj, b := e.Proj, e.Proj&0xff
+		out.Proj, out.ProjByte = &proj, &b
+	}
+	if k, ok := e.Key(); ok {
+		hex := ftok.Hex(k)
+		out.Key, out.KeyDecimal = &hex, &k
+	}
+	if !e.OK() {
+		out.Error = e.Err.Error()
+		return out
+	}
+	f := e.File
+	ino, db, bits := f.Ino, int(f.Dev&0xff), int(f.Ino&0xffff)
+	out.Dev = fmt.Sprintf("%d:%d", f.Major(), f.Minor())
+	out.DevByte, out.Ino, out.InoBits = &db, &ino, &bits
+	out.Fingerprint = f.Fingerprint().String()
+	out.FSType = f.FSType
+	return out
+}
+
+// NewScan builds the JSON report; failOn is the gate's threshold.
+func NewScan(entries []audit.Entry, findings []audit.Finding, failOn audit.Severity) Scan {
+	s := Scan{Schema: Schema, Entries: make([]Entry, len(entries)), Findings: make([]Finding, 0, len(findings))}
+	for i := range entries {
+		s.Entries[i] = NewEntry(&entries[i])
+	}
+	s.Summary = Summarize(len(entries), findings, failOn)
+	for _, f := range findings {
+		jf := Finding{Code: f.Code, Severity: f.Severity.String(), Message: f.Message, Entries: make([]Entry, len(f.Entries))}
+		if f.Key != nil {
+			jf.Key = ftok.Hex(*f.Key)
+		}
+		for n, i := range f.Entries {
+			jf.Entries[n] = s.Entries[i]
+		}
+		s.Findings = append(s.Findings, jf)
+	}
+	return s
+}
+
+// Summarize counts findings by severity and applies the threshold.
+func Summarize(entries int, findings []audit.Finding, failOn audit.Severity) Summary {
+	s := Summary{Entries: entries, Findings: len(findings), FailOn: ThresholdName(failOn)}
+	for _, f := range findings {
+		switch f.Severity {
+		case audit.Error:
+			s.Errors++
+		case audit.Warning:
+			s.Warnings++
+		case audit.Info:
+			s.Info++
+		}
+		if f.Severity >= failOn {
+			s.Failed = true
+		}
+	}
+	return s
+}
+
+// ThresholdName writes a --fail-on value back.
+func ThresholdName(s audit.Severity) string {
+	if s == audit.Never {
+		return "never"
+	}
+	return s.String()
+}
+
+// WriteJSON writes v indented, with a final newline.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

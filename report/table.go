@@ -1,0 +1,124 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// messageWidth is where the findings table wraps its message column.
+const messageWidth = 72
+
+// newTable returns a table with left-aligned cells and headers kept as
+// written, the same look everywhere.
+func newTable(w io.Writer, header ...string) *tablewriter.Table {
+	t := tablewriter.NewTable(w,
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+		tablewriter.WithRowAutoWrap(tw.WrapNormal),
+	)
+	t.Header(header)
+	return t
+}
+
+// cells returns the columns the entry tables share.
+func cells(e *audit.Entry) (proj, key, dev, ino, fp string) {
+	proj, key, dev, ino, fp = "-", "-", "-", "-", "-"
+	if e.HasProj {
+		proj = ftok.ProjString(e.Proj)
+	}
+	if k, ok := e.Key(); ok {
+		key = ftok.Hex(k)
+	}
+	if e.OK() {
+		dev = fmt.Sprintf("%d:%d", e.File.Major(), e.File.Minor())
+		ino = strconv.FormatUint(e.File.Ino, 10)
+		fp = e.File.Fingerprint().String()
+	}
+	return
+}
+
+// KeyTable writes the table of `ipckeys key`.
+func KeyTable(w io.Writer, entries []audit.Entry) error {
+	t := newTable(w, "PATH", "PROJ", "KEY", "DECIMAL", "DEV", "INODE", "FINGERPRINT")
+	for i := range entries {
+		e := &entries[i]
+		proj, key, dev, ino, fp := cells(e)
+		dec := "-"
+		if k, ok := e.Key(); ok {
+			dec = strconv.Itoa(int(k))
+		}
+		if err := t.Append([]string{audit.Display(e.Path), proj, key, dec, dev, ino, fp}); err != nil {
+			return err
+		}
+	}
+	return t.Render()
+}
+
+// ScanTable writes the entries and findings of a scan for people, then a
+// one-line summary.
+func ScanTable(w io.Writer, entries []audit.Entry, findings []audit.Finding, failOn audit.Severity) error {
+	t := newTable(w, "CHANNEL", "PATH", "PROJ", "KEY", "DEV", "INODE", "FINGERPRINT", "FS")
+	for i := range entries {
+		e := &entries[i]
+		proj, key, dev, ino, fp := cells(e)
+		name := e.Name()
+		if name == "" {
+			name = "-"
+		}
+		fs := e.File.FSType
+		if !e.OK() {
+			fs = "unusable"
+		}
+		if err := t.Append([]string{name, audit.Display(e.Path), proj, key, dev, ino, fp, fs}); err != nil {
+			return err
+		}
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	if len(findings) > 0 {
+		fmt.Fprintln(w)
+		ft := newTable(w, "SEVERITY", "CODE", "KEY", "MESSAGE")
+		ft.Options(tablewriter.WithColumnWidths(tw.NewMapper[int, int]().Set(3, messageWidth)))
+		for _, f := range findings {
+			key := "-"
+			if f.Key != nil {
+				key = ftok.Hex(*f.Key)
+			}
+			if err := ft.Append([]string{f.Severity.String(), f.Code, key, f.Message}); err != nil {
+				return err
+			}
+		}
+		if err := ft.Render(); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintln(w, SummaryLine(Summarize(len(entries), findings, failOn)))
+	return err
+}
+
+// SummaryLine is the last line of a human-readable scan.
+func SummaryLine(s Summary) string {
+	verdict := "pass"
+	if s.Failed {
+		verdict = "FAIL"
+	}
+	return fmt.Sprintf("%s: %d %s, %d %s, %d %s, %d info (--fail-on %s)",
+		verdict, s.Entries, plural(s.Entries, "entry", "entries"),
+		s.Errors, plural(s.Errors, "error", "errors"),
+		s.Warnings, plural(s.Warnings, "warning", "warnings"), s.Info, s.FailOn)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
