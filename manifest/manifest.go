@@ -109,6 +109,9 @@ func Load(path string) ([]Channel, error) {
 		return nil, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, &os.PathError{Op: "read", Path: path, Err: errors.New("is a directory, not a manifest file")}
+	}
 	return Parse(f, path)
 }
 

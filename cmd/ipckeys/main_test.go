@@ -41,6 +41,9 @@ func TestScripts(t *testing.T) {
 			switch cond {
 			case "root":
 				return os.Geteuid() == 0, nil
+			case "shmtmpfs":
+				var st syscall.Statfs_t
+				return syscall.Statfs("/dev/shm", &st) == nil && st.Type == 0x01021994, nil
 			case "oracle":
 				// The C library ftok oracle can be built (always true
 				// where it is required, so a missing compiler fails).
@@ -61,7 +64,9 @@ func TestScripts(t *testing.T) {
 
 // cmdMkcollision makes a real ftok collision: it creates files in DIR until
 // two have inode numbers equal in their low 16 bits, keeps those two as A and
-// B, and removes the rest. It sets $INO_A and $INO_B to their inode numbers.
+// B, and removes the rest. It sets $DIR to the directory and $INO_A and
+// $INO_B to the inode numbers. A DIR ending in / gets a fresh directory made
+// below it and removed at the end.
 //
 //	mkcollision DIR A B
 func cmdMkcollision(ts *testscript.TestScript, neg bool, args []string) {
@@ -69,13 +74,19 @@ func cmdMkcollision(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: mkcollision DIR A B")
 	}
 	dir := ts.MkAbs(args[0])
-	if _, err := os.Stat(dir); err == nil {
-		ts.Fatalf("mkcollision: %s exists: give it a fresh directory", dir)
-	}
-	ts.Check(os.MkdirAll(dir, 0o755))
-	if !strings.HasPrefix(dir, ts.Getenv("WORK")+string(filepath.Separator)) {
+	if strings.HasSuffix(args[0], "/") {
+		// A fresh directory below the one named, removed afterwards.
+		var err error
+		dir, err = os.MkdirTemp(dir, "ipckeys-test")
+		ts.Check(err)
 		ts.Defer(func() { os.RemoveAll(dir) })
+	} else {
+		if _, err := os.Stat(dir); err == nil {
+			ts.Fatalf("mkcollision: %s exists: give it a fresh directory", dir)
+		}
+		ts.Check(os.MkdirAll(dir, 0o755))
 	}
+	ts.Setenv("DIR", dir)
 	seen := map[uint64]string{}
 	var made []string
 	const limit = 300_000 // ext4 needs ~25k here, tmpfs 65537

@@ -1,0 +1,154 @@
+package audit_test
+
+import (
+	"fmt"
+	"io/fs"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/ipcscan"
+	"github.com/ipckeys/ipckeys/manifest"
+)
+
+// file makes a key file with the given device and inode numbers on ext4.
+func file(path string, dev, ino uint64) ipcscan.KeyFile {
+	return ipcscan.KeyFile{Path: path, File: ftok.File{Dev: dev, Ino: ino}, FSType: "ext4"}
+}
+
+func arg(path string, proj int, f ipcscan.KeyFile) audit.Entry {
+	return audit.Entry{Path: path, Proj: proj, HasProj: true, File: f}
+}
+
+func channel(name string, proj int, f ipcscan.KeyFile) audit.Entry {
+	return audit.Entry{Channel: &manifest.Channel{Name: name, Path: f.Path, Proj: proj}, Path: f.Path, Proj: proj, HasProj: true, File: f}
+}
+
+// summary renders findings as "code severity key [entries]" for comparison.
+func summary(fs []audit.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		key := "-"
+		if f.Key != nil {
+			key = ftok.Hex(*f.Key)
+		}
+		out = append(out, fmt.Sprintf("%s %s %s %v", f.Code, f.Severity, key, f.Entries))
+	}
+	return out
+}
+
+func TestCheck(t *testing.T) {
+	// The incident's inodes on sda1 (8:1): equal low 16 bits 0x4001.
+	b := file("/etc/app/b.conf", 0x801, 0x1E64001)
+	c := file("/etc/app/c.conf", 0x801, 0x1EC4001)
+	d := file("/etc/app/d.conf", 0x801, 0x1EC4002)
+	// dev byte 0 (254:0) and inode bits 0: proj 0 gives IPC_PRIVATE.
+	zero := file("/srv/zero", 0xfe00, 0x30000)
+	// dev byte 0xff (minor 255) and inode bits 0xffff: proj 255 gives -1.
+	ones := file("/srv/ones", 0x8ff, 0x2ffff)
+	tmp := ipcscan.KeyFile{Path: "/dev/shm/k", File: ftok.File{Dev: 0x1b, Ino: 5}, FSType: "tmpfs", Unstable: "it lives in memory"}
+	missing := audit.Entry{Path: "/etc/app/gone", Proj: 'l', HasProj: true, Err: fs.ErrNotExist}
+
+	tests := []struct {
+		name    string
+		entries []audit.Entry
+		want    []string
+	}{
+		{"incident: different files, same proj", []audit.Entry{arg(b.Path, 'l', b), arg(c.Path, 'l', c)},
+			[]string{"key-collision error 0x6c014001 [0 1]"}},
+		{"different proj ids: fingerprint only", []audit.Entry{arg(b.Path, 'l', b), arg(c.Path, 'm', c)},
+			[]string{"fingerprint-collision warning - [0 1]"}},
+		{"no proj ids at all", []audit.Entry{{Path: b.Path, File: b}, {Path: c.Path, File: c}},
+			[]string{"fingerprint-collision warning - [0 1]"}},
+		{"no collision", []audit.Entry{arg(b.Path, 'l', b), arg(d.Path, 'l', d)}, nil},
+		{"proj 1 and 257 on one file", []audit.Entry{arg(d.Path, 1, d), arg(d.Path, 257, d)},
+			[]string{"key-collision error 0x01014002 [0 1]", "proj-truncated error 0x01014002 [1]"}},
+		{"proj 257 alone", []audit.Entry{arg(d.Path, 257, d)},
+			[]string{"proj-truncated warning 0x01014002 [0]"}},
+		{"two channels, one file and proj", []audit.Entry{channel("a", 'l', d), channel("b", 'l', d)},
+			[]string{"key-collision error 0x6c014002 [0 1]"}},
+		{"argument that is also a channel", []audit.Entry{channel("a", 'l', d), arg(d.Path, 'l', d)}, nil},
+		{"symlink twin", []audit.Entry{arg(d.Path, 'l', d), arg("/link", 'l', d)},
+			[]string{"same-file info - [0 1]"}},
+		{"IPC_PRIVATE", []audit.Entry{arg(zero.Path, 0, zero)},
+			[]string{"key-private error 0x00000000 [0]", "proj-zero warning 0x00000000 [0]"}},
+		{"two IPC_PRIVATE files do not share", []audit.Entry{arg(zero.Path, 0, zero), arg("/srv/zero2", 0, file("/srv/zero2", 0xfe00, 0x40000))},
+			[]string{"key-private error 0x00000000 [0]", "key-private error 0x00000000 [1]", "fingerprint-collision warning - [0 1]", "proj-zero warning 0x00000000 [0]", "proj-zero warning 0x00000000 [1]"}},
+		{"ftok's error value", []audit.Entry{arg(ones.Path, 255, ones)},
+			[]string{"key-error-value error 0xffffffff [0]"}},
+		{"error value by truncation", []audit.Entry{arg(ones.Path, -1, ones)},
+			[]string{"key-error-value error 0xffffffff [0]", "proj-truncated warning 0xffffffff [0]"}},
+		{"missing file", []audit.Entry{missing, arg(d.Path, 'l', d)},
+			[]string{"path-unusable error 0xffffffff [0]"}},
+		{"tmpfs", []audit.Entry{arg(tmp.Path, 'l', tmp), arg(tmp.Path, 'm', tmp)},
+			[]string{"unstable-filesystem warning - [0]"}},
+		{"three files, two colliding", []audit.Entry{arg(b.Path, 'l', b), arg(c.Path, 'l', c), arg("/x", 'm', file("/x", 0x801, 0x4001))},
+			[]string{"key-collision error 0x6c014001 [0 1]", "fingerprint-collision warning - [0 1 2]"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := summary(audit.Check(tc.entries))
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Check:\n got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCollisionMessageNamesEverything(t *testing.T) {
+	b := file("/etc/app/b.conf", 0x801, 0x1E64001)
+	c := file("/etc/app/c.conf", 0x801, 0x1EC4001)
+	f := audit.Check([]audit.Entry{channel("orders", 'l', b), channel("audit", 'l', c)})
+	if len(f) != 1 {
+		t.Fatalf("got %d findings", len(f))
+	}
+	for _, want := range []string{
+		"channel orders (/etc/app/b.conf, proj 108 'l', dev 8:1, ino 31866881 = 0x1e64001)",
+		"channel audit (/etc/app/c.conf, proj 108 'l', dev 8:1, ino 32260097 = 0x1ec4001)",
+		"0x6c014001", "device byte 0x01", "inode low 16 bits 0x4001",
+	} {
+		if !strings.Contains(f[0].Message, want) {
+			t.Errorf("message lacks %q:\n%s", want, f[0].Message)
+		}
+	}
+}
+
+func TestParseThreshold(t *testing.T) {
+	for in, want := range map[string]audit.Severity{"error": audit.Error, "warning": audit.Warning, "info": audit.Info, "never": audit.Never} {
+		if got, err := audit.ParseThreshold(in); err != nil || got != want {
+			t.Errorf("ParseThreshold(%q) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := audit.ParseThreshold("Error"); err == nil {
+		t.Error("ParseThreshold accepted Error")
+	}
+}
+
+func TestRulesCoverEveryCode(t *testing.T) {
+	codes := []string{audit.KeyCollision, audit.FingerprintCollision, audit.SameFile, audit.KeyPrivate,
+		audit.KeyErrorValue, audit.ProjZero, audit.ProjTruncated, audit.PathUnusable, audit.UnstableFilesystem}
+	for _, c := range codes {
+		if r := audit.RuleFor(c); r.Summary == "" || r.Fix == "" || r.Severity == 0 {
+			t.Errorf("code %s has no complete rule: %+v", c, r)
+		}
+	}
+	if len(audit.Rules) != len(codes) {
+		t.Errorf("%d rules for %d codes", len(audit.Rules), len(codes))
+	}
+}
+
+func TestDisplay(t *testing.T) {
+	for in, want := range map[string]string{
+		"/etc/a b":   "/etc/a b",
+		"/etc/é":     "/etc/é",
+		"/new\nl":    `"/new\nl"`,
+		"/bad\xff":   `"/bad\xff"`,
+		"/tab\there": `"/tab\there"`,
+	} {
+		if got := audit.Display(in); got != want {
+			t.Errorf("Display(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
