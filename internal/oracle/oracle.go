@@ -37,7 +37,7 @@ func source() string {
 }
 
 // ErrUnavailable is returned when the oracle cannot be built here.
-var ErrUnavailable = errors.New("C library ftok oracle unavailable")
+var ErrUnavailable = errors.New("the C library ftok oracle is unavailable")
 
 // build compiles the oracle once per test binary and returns its path.
 func build() (string, error) {
