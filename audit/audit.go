@@ -186,26 +186,17 @@ func keyCollisions(entries []Entry) []Finding {
 			inManifest[fmt.Sprintf("file %d:%d proj %d", e.File.Dev, e.File.Ino, e.Proj)] = true
 		}
 	}
-	byKey := map[int32][]int{}
-	var keys []int32
-	for i := range entries {
-		e := &entries[i]
+	groups := groupBy(entries, func(e *Entry) (int32, bool) {
 		if !e.OK() || !e.HasProj || (e.Channel == nil && inManifest[identity(e)]) {
-			continue
+			return 0, false
 		}
 		k, _ := e.Key()
-		if k == ftok.Private {
-			// IPC_PRIVATE never shares: key-private covers it.
-			continue
-		}
-		if byKey[k] == nil {
-			keys = append(keys, k)
-		}
-		byKey[k] = append(byKey[k], i)
-	}
+		// IPC_PRIVATE never shares: key-private covers it.
+		return k, k != ftok.Private
+	})
 	var out []Finding
-	for _, k := range keys {
-		idx := byKey[k]
+	for _, idx := range groups {
+		k, _ := entries[idx[0]].Key()
 		ids := map[string]bool{}
 		for _, i := range idx {
 			ids[identity(&entries[i])] = true
@@ -213,7 +204,6 @@ func keyCollisions(entries []Entry) []Finding {
 		if len(ids) < 2 {
 			continue
 		}
-		k := k
 		out = append(out, Finding{
 			Code:     KeyCollision,
 			Severity: Error,
@@ -284,22 +274,12 @@ func fingerprintCollisions(entries []Entry, keyFindings []Finding) []Finding {
 			together[n][entries[i].File.File] = true
 		}
 	}
-	byFP := map[ftok.Fingerprint][]int{}
-	var fps []ftok.Fingerprint
-	for i := range entries {
-		e := &entries[i]
-		if !e.OK() {
-			continue
-		}
-		fp := e.File.Fingerprint()
-		if byFP[fp] == nil {
-			fps = append(fps, fp)
-		}
-		byFP[fp] = append(byFP[fp], i)
-	}
+	groups := groupBy(entries, func(e *Entry) (ftok.Fingerprint, bool) {
+		return e.File.Fingerprint(), e.OK()
+	})
 	var out []Finding
-	for _, fp := range fps {
-		idx := byFP[fp]
+	for _, idx := range groups {
+		fp := entries[idx[0]].File.Fingerprint()
 		files := map[ftok.File]bool{}
 		var shown []int // one entry per distinct file
 		for _, i := range idx {
@@ -326,6 +306,27 @@ func fingerprintCollisions(entries []Entry, keyFindings []Finding) []Finding {
 	return out
 }
 
+// groupBy groups the indexes of the entries for which key reports ok by the
+// key's value; groups come in the order their first entry does.
+func groupBy[K comparable](entries []Entry, key func(*Entry) (K, bool)) [][]int {
+	at := map[K]int{}
+	var groups [][]int
+	for i := range entries {
+		k, ok := key(&entries[i])
+		if !ok {
+			continue
+		}
+		n, seen := at[k]
+		if !seen {
+			n = len(groups)
+			at[k] = n
+			groups = append(groups, nil)
+		}
+		groups[n] = append(groups[n], i)
+	}
+	return groups
+}
+
 func coveredByOne(files map[ftok.File]bool, groups []map[ftok.File]bool) bool {
 	for _, g := range groups {
 		all := true
@@ -343,23 +344,15 @@ func coveredByOne(files map[ftok.File]bool, groups []map[ftok.File]bool) bool {
 }
 
 func sameFiles(entries []Entry) []Finding {
-	byFile := map[ftok.File][]int{}
-	var order []ftok.File
-	for i := range entries {
-		e := &entries[i]
-		if !e.OK() || e.Channel != nil {
-			continue
-		}
-		if byFile[e.File.File] == nil {
-			order = append(order, e.File.File)
-		}
-		byFile[e.File.File] = append(byFile[e.File.File], i)
-	}
+	groups := groupBy(entries, func(e *Entry) (ftok.File, bool) {
+		return e.File.File, e.OK() && e.Channel == nil
+	})
 	var out []Finding
-	for _, f := range order {
+	for _, idx := range groups {
+		f := entries[idx[0]].File.File
 		paths := map[string]bool{}
 		var shown []int
-		for _, i := range byFile[f] {
+		for _, i := range idx {
 			if p := entries[i].Path; !paths[p] {
 				paths[p] = true
 				shown = append(shown, i)
