@@ -265,31 +265,31 @@ func NewFS(root string) FS {
 	return FS{Root: root}
 }
 
-func (fs FS) path(elem ...string) string {
-	return filepath.Join(append([]string{fs.Root}, elem...)...)
+func (p FS) path(elem ...string) string {
+	return filepath.Join(append([]string{p.Root}, elem...)...)
 }
 
 // readTable opens a sysvipc file and hands it to parse, reading to EOF
 // (procfs reports a size of 0).
-func readTable[T any](fs FS, name string, parse func(io.Reader) ([]T, error)) ([]T, error) {
-	p := fs.path("sysvipc", name)
-	f, err := os.Open(p)
+func readTable[T any](p FS, name string, parse func(io.Reader) ([]T, error)) ([]T, error) {
+	path := p.path("sysvipc", name)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	out, err := parse(bufio.NewReaderSize(f, 64<<10))
 	if err != nil {
-		return nil, fmt.Errorf("parse %s: %w", p, err)
+		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
 	return out, nil
 }
 
 // Shm reads the shared-memory table.
-func (fs FS) Shm() ([]Segment, error) { return readTable(fs, "shm", ParseShm) }
+func (p FS) Shm() ([]Segment, error) { return readTable(p, "shm", ParseShm) }
 
 // Sem reads the semaphore table.
-func (fs FS) Sem() ([]SemSet, error) { return readTable(fs, "sem", ParseSem) }
+func (p FS) Sem() ([]SemSet, error) { return readTable(p, "sem", ParseSem) }
 
 // Msg reads the message-queue table.
-func (fs FS) Msg() ([]Queue, error) { return readTable(fs, "msg", ParseMsg) }
+func (p FS) Msg() ([]Queue, error) { return readTable(p, "msg", ParseMsg) }

@@ -1,0 +1,221 @@
+package ipcscan
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// The kernel keeps an attach count per segment, not a list of who is
+// attached. Each attached mapping shows in /proc/PID/maps as a shared mapping
+// named "/SYSV%08x (deleted)", the key in hex, whose inode field is the
+// shmid. The name keeps the original key even after IPC_RMID set the
+// table's key to 0. shmids repeat across IPC namespaces, so every mapping
+// is labelled with its process's namespace.
+
+// SegmentRef names one segment on the host: its IPC namespace (the inode
+// of /proc/PID/ns/ipc) and its shmid there.
+type SegmentRef struct {
+	NS    uint64
+	ShmID int
+}
+
+// Holder is a process attached to a segment.
+type Holder struct {
+	PID      int
+	Comm     string // the command name, from /proc/PID/comm
+	Mappings int    // its mappings of the segment: nattch counts these
+}
+
+// Attachments is what a scan of every /proc/PID/maps found.
+type Attachments struct {
+	Holders map[SegmentRef][]Holder // sorted by pid
+	Keys    map[SegmentRef]int32    // the key in the mapping's name
+	// Processes is how many processes were looked at; Unreadable how many
+	// maps could not be read (permission), Vanished how many exited during
+	// the scan. Neither is an error: together they say how complete the
+	// picture is.
+	Processes  int
+	Unreadable int
+	Vanished   int
+}
+
+// Complete reports whether every process's maps could be read.
+func (a *Attachments) Complete() bool { return a.Unreadable == 0 }
+
+// In returns the holders of shmid in namespace ns.
+func (a *Attachments) In(ns uint64, shmid int) []Holder {
+	return a.Holders[SegmentRef{ns, shmid}]
+}
+
+// Mappings returns the total number of mappings of a segment.
+func Mappings(hs []Holder) int {
+	n := 0
+	for _, h := range hs {
+		n += h.Mappings
+	}
+	return n
+}
+
+// IPCNamespace returns the IPC namespace of process pid ("self" for the
+// reader): the inode number in the /proc/PID/ns/ipc link, "ipc:[4026531839]".
+func (p FS) IPCNamespace(pid string) (uint64, error) {
+	link, err := os.Readlink(p.path(pid, "ns", "ipc"))
+	if err != nil {
+		return 0, err
+	}
+	inner, ok := strings.CutPrefix(link, "ipc:[")
+	inner, ok2 := strings.CutSuffix(inner, "]")
+	if !ok || !ok2 {
+		return 0, fmt.Errorf("%s: unexpected link %q", p.path(pid, "ns", "ipc"), link)
+	}
+	return strconv.ParseUint(inner, 10, 64)
+}
+
+// sysvMarker starts the name of every System V shared-memory mapping.
+var sysvMarker = []byte("/SYSV")
+
+// Attachments reads /proc/PID/maps of every process and collects the
+// System V shared-memory mappings, by namespace and shmid.
+func (p FS) Attachments() (*Attachments, error) {
+	dir, err := os.Open(p.Root)
+	if err != nil {
+		return nil, err
+	}
+	names, err := dir.Readdirnames(-1)
+	dir.Close()
+	if err != nil {
+		return nil, err
+	}
+	a := &Attachments{Holders: map[SegmentRef][]Holder{}, Keys: map[SegmentRef]int32{}}
+	buf := make([]byte, 0, 64<<10)
+	found := map[int]int32{} // shmid -> key, for one process
+	count := map[int]int{}   // shmid -> mappings, for one process
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil || pid <= 0 {
+			continue
+		}
+		a.Processes++
+		buf, err = readAll(p.path(name, "maps"), buf[:0])
+		switch {
+		case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ESRCH):
+			a.Vanished++
+			continue
+		case errors.Is(err, fs.ErrPermission):
+			a.Unreadable++
+			continue
+		case err != nil:
+			a.Unreadable++
+			continue
+		}
+		clear(found)
+		clear(count)
+		if !parseMaps(buf, found, count) {
+			continue
+		}
+		ns, err := p.IPCNamespace(name)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				a.Vanished++
+			} else {
+				a.Unreadable++
+			}
+			continue
+		}
+		comm := readComm(p.path(name, "comm"))
+		for id, n := range count {
+			ref := SegmentRef{ns, id}
+			a.Holders[ref] = append(a.Holders[ref], Holder{PID: pid, Comm: comm, Mappings: n})
+			a.Keys[ref] = found[id]
+		}
+	}
+	for _, hs := range a.Holders {
+		sort.Slice(hs, func(i, j int) bool { return hs[i].PID < hs[j].PID })
+	}
+	return a, nil
+}
+
+// parseMaps finds the System V mappings in one maps file, counting them by
+// shmid and noting each one's key. It reports whether there were any.
+func parseMaps(b []byte, keys map[int]int32, count map[int]int) bool {
+	found := false
+	for {
+		i := bytes.Index(b, sysvMarker)
+		if i < 0 {
+			return found
+		}
+		start := bytes.LastIndexByte(b[:i], '\n') + 1
+		end := bytes.IndexByte(b[i:], '\n')
+		if end < 0 {
+			end = len(b)
+		} else {
+			end += i
+		}
+		if id, key, ok := parseMapsLine(b[start:end]); ok {
+			keys[id] = key
+			count[id]++
+			found = true
+		}
+		b = b[end:]
+	}
+}
+
+// parseMapsLine reads one mapping: "addr perms offset dev inode /SYSVkkkkkkkk (deleted)".
+// Only shared mappings whose name is exactly a SYSV name count.
+func parseMapsLine(line []byte) (shmid int, key int32, ok bool) {
+	f := bytes.Fields(line)
+	if len(f) < 6 || len(f[1]) != 4 || f[1][3] != 's' {
+		return 0, 0, false
+	}
+	name := f[5]
+	if len(name) != len("/SYSV")+8 || !bytes.HasPrefix(name, sysvMarker) {
+		return 0, 0, false
+	}
+	k, err := strconv.ParseUint(string(name[5:]), 16, 32)
+	if err != nil {
+		return 0, 0, false
+	}
+	id, err := strconv.ParseUint(string(f[4]), 10, 31)
+	if err != nil {
+		return 0, 0, false
+	}
+	return int(id), int32(uint32(k)), true
+}
+
+// readAll reads a file to EOF into buf (procfs files report size 0).
+func readAll(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return buf, err
+	}
+	defer f.Close()
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+func readComm(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(string(b), "\n")
+}
