@@ -10,12 +10,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/ipckeys/ipckeys/internal/cbuild"
 )
 
 // Result is one ftok call's outcome: the key as key_t and errno (0 on success).
@@ -24,47 +23,15 @@ type Result struct {
 	Errno int
 }
 
-var (
-	once     sync.Once
-	binary   string
-	buildErr string
-)
-
-// source is the C program, kept in the repository's testdata.
-func source() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "oracle", "ftok.c")
-}
-
 // ErrUnavailable is returned when the oracle cannot be built here.
 var ErrUnavailable = errors.New("the C library ftok oracle is unavailable")
 
-// build compiles the oracle once per test binary and returns its path.
 func build() (string, error) {
-	once.Do(func() {
-		cc, err := exec.LookPath("gcc")
-		if err != nil {
-			if cc, err = exec.LookPath("cc"); err != nil {
-				buildErr = "no C compiler (gcc or cc) on PATH"
-				return
-			}
-		}
-		dir, err := os.MkdirTemp("", "ipckeys-oracle")
-		if err != nil {
-			buildErr = err.Error()
-			return
-		}
-		out := filepath.Join(dir, "ftok")
-		if msg, err := exec.Command(cc, "-O2", "-Wall", "-o", out, source()).CombinedOutput(); err != nil {
-			buildErr = "compile oracle: " + err.Error() + ": " + string(msg)
-			return
-		}
-		binary = out
-	})
-	if buildErr != "" {
-		return "", fmt.Errorf("%w: %s", ErrUnavailable, buildErr)
+	bin, err := cbuild.Build(cbuild.Source("oracle/ftok.c"))
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	return binary, nil
+	return bin, nil
 }
 
 // Required reports whether a missing oracle must fail the tests rather than
