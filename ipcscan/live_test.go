@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/ipckeys/ipckeys/internal/nstest"
+	"github.com/ipckeys/ipckeys/ipcscan"
 )
 
 // lsipc runs util-linux lsipc --json for one facility with the given
