@@ -47,7 +47,7 @@ type command struct {
 var commands []*command
 
 func init() {
-	commands = []*command{keyCommand, scanCommand, versionCommand}
+	commands = []*command{keyCommand, scanCommand, lsCommand, versionCommand}
 }
 
 const mainUsage = `ipckeys finds System V IPC key collisions before they corrupt production.
@@ -55,6 +55,8 @@ const mainUsage = `ipckeys finds System V IPC key collisions before they corrupt
 Usage:
   ipckeys key [-p PROJ]... PATH...                     show the ftok keys of paths
   ipckeys scan [-p PROJ]... [-m MANIFEST]... [PATH]... check paths and channels for collisions
+                                                       (and the live objects that hold their keys)
+  ipckeys ls [--shm] [--sem] [--msg] [-m MANIFEST]...  show live IPC objects and who is attached
   ipckeys version                                      print the version
   ipckeys help [COMMAND]                               show help
 
@@ -122,6 +124,11 @@ func parseFlags(fs *pflag.FlagSet, c *command, args []string, stdout io.Writer) 
 		return false, usagef("%s: %v (see 'ipckeys help %s')", c.name, err, c.name)
 	}
 	return false, nil
+}
+
+// liveError words a failure to read the live tables.
+func liveError(err error) error {
+	return fmt.Errorf("%v (is /proc mounted? use --proc for another procfs tree)", err)
 }
 
 // exitFor is exitClean for a nil error and fail's status otherwise.

@@ -1,0 +1,301 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/ipcscan"
+)
+
+// LsSchema names the version of the `ipckeys ls` JSON document.
+const LsSchema = "ipckeys/ls/v1"
+
+// KeyFile is a configured path or channel whose key a live object holds.
+type KeyFile struct {
+	Channel string `json:"channel,omitempty"`
+	Path    string `json:"path"`
+	Proj    int    `json:"proj"`
+}
+
+// KeyFiles maps keys to the configured paths and channels that give them.
+type KeyFiles map[int32][]KeyFile
+
+// NewKeyFiles indexes the usable entries that have a proj id by key.
+func NewKeyFiles(entries []audit.Entry) KeyFiles {
+	kf := KeyFiles{}
+	for i := range entries {
+		e := &entries[i]
+		k, ok := e.Key()
+		if !ok || !e.OK() {
+			continue
+		}
+		f := KeyFile{Channel: e.Name(), Path: e.Path, Proj: e.Proj}
+		dup := false
+		for _, have := range kf[k] {
+			dup = dup || have == f
+		}
+		if !dup {
+			kf[k] = append(kf[k], f)
+		}
+	}
+	return kf
+}
+
+// Object is what every live object shows in JSON.
+type Object struct {
+	Key        string    `json:"key"`         // 0x%08x
+	KeyDecimal int32     `json:"key_decimal"` // as /proc/sysvipc prints it
+	ID         int       `json:"id"`
+	Owner      string    `json:"owner"` // user name, or the uid when it has none
+	UID        uint32    `json:"uid"`
+	GID        uint32    `json:"gid"`
+	CUID       uint32    `json:"cuid"`
+	CGID       uint32    `json:"cgid"`
+	Perms      string    `json:"perms"` // octal permission bits, "0600"
+	Mode       uint32    `json:"mode"`  // full mode including SHM_DEST and SHM_LOCKED
+	Ctime      int64     `json:"ctime"`
+	Files      []KeyFile `json:"files,omitempty"`
+}
+
+// HolderJSON is an attached process.
+type HolderJSON struct {
+	PID      int    `json:"pid"`
+	Comm     string `json:"comm"`
+	Mappings int    `json:"mappings"`
+}
+
+// ShmJSON is a shared-memory segment.
+type ShmJSON struct {
+	Object
+	Size         uint64 `json:"size"`
+	Nattch       int    `json:"nattch"` // mappings, as the kernel counts
+	Removed      bool   `json:"removed"`
+	Locked       bool   `json:"locked"`
+	OriginalKey  string `json:"original_key,omitempty"` // of a removed segment, from its mappings
+	CPID         int    `json:"cpid"`
+	CreatorAlive bool   `json:"creator_alive"` // a process with that pid exists (it may be a reused pid)
+	CreatorComm  string `json:"creator_comm,omitempty"`
+	LPID         int    `json:"lpid"`
+	Atime        int64  `json:"atime"`
+	Dtime        int64  `json:"dtime"`
+	RSS          uint64 `json:"rss"`
+	Swap         uint64 `json:"swap"`
+	// Attached lists the processes mapping the segment; null when the
+	// process table could not be read.
+	Attached []HolderJSON `json:"attached"`
+}
+
+// SemJSON is a semaphore set.
+type SemJSON struct {
+	Object
+	NSems int   `json:"nsems"`
+	Otime int64 `json:"otime"`
+}
+
+// MsgJSON is a message queue.
+type MsgJSON struct {
+	Object
+	Bytes    uint64 `json:"bytes"`
+	Messages uint64 `json:"messages"`
+	LSPID    int    `json:"lspid"`
+	LRPID    int    `json:"lrpid"`
+	Stime    int64  `json:"stime"`
+	Rtime    int64  `json:"rtime"`
+}
+
+// Completeness says what the attachment scan could not see.
+type Completeness struct {
+	Known      bool   `json:"known"` // false: /proc could not be listed at all
+	Complete   bool   `json:"complete"`
+	Processes  int    `json:"processes"`
+	Unreadable int    `json:"unreadable"` // maps not readable (permission)
+	Vanished   int    `json:"vanished"`   // exited during the scan
+	Note       string `json:"note,omitempty"`
+}
+
+// Ls is the `ipckeys ls` JSON document. A facility that was not asked for
+// is absent; one that was asked for and is empty is [].
+type Ls struct {
+	Schema      string       `json:"schema"`
+	Source      string       `json:"source"`
+	Namespace   uint64       `json:"ipc_namespace,omitempty"`
+	Shm         []ShmJSON    `json:"shm,omitempty"`
+	Sem         []SemJSON    `json:"sem,omitempty"`
+	Msg         []MsgJSON    `json:"msg,omitempty"`
+	Attachments Completeness `json:"attachments"`
+}
+
+// Facilities selects what ls shows.
+type Facilities struct{ Shm, Sem, Msg bool }
+
+func object(p ipcscan.Perm, ctime int64, kf KeyFiles, key int32) Object {
+	return Object{
+		Key: ftok.Hex(p.Key), KeyDecimal: p.Key, ID: p.ID,
+		Owner: ipcscan.UserName(p.UID), UID: p.UID, GID: p.GID, CUID: p.CUID, CGID: p.CGID,
+		Perms: fmt.Sprintf("%04o", p.Perms()), Mode: p.Mode, Ctime: ctime,
+		Files: kf[key],
+	}
+}
+
+// NewLs builds the ls document.
+func NewLs(s *ipcscan.Snapshot, kf KeyFiles, f Facilities) Ls {
+	out := Ls{Schema: LsSchema, Source: s.Source, Namespace: s.NS, Attachments: AttachCompleteness(s.Attach)}
+	if f.Shm {
+		out.Shm = []ShmJSON{}
+		for _, sg := range s.Shm {
+			key, known := s.OriginalKey(sg)
+			j := ShmJSON{
+				Object: object(sg.Perm, sg.Ctime, kf, key),
+				Size:   sg.Size, Nattch: sg.Nattch, Removed: sg.Removed(), Locked: sg.Locked(),
+				CPID: sg.CPID, CreatorAlive: s.Procs[sg.CPID].Alive, CreatorComm: s.Procs[sg.CPID].Comm,
+				LPID: sg.LPID, Atime: sg.Atime, Dtime: sg.Dtime, RSS: sg.RSS, Swap: sg.Swap,
+			}
+			if sg.Removed() && known && key != 0 {
+				j.OriginalKey = ftok.Hex(key)
+			}
+			if s.Attach != nil {
+				j.Attached = []HolderJSON{}
+				for _, h := range s.Holders(sg.ID) {
+					j.Attached = append(j.Attached, HolderJSON(h))
+				}
+			}
+			out.Shm = append(out.Shm, j)
+		}
+	}
+	if f.Sem {
+		out.Sem = []SemJSON{}
+		for _, st := range s.Sem {
+			out.Sem = append(out.Sem, SemJSON{Object: object(st.Perm, st.Ctime, kf, st.Key), NSems: st.NSems, Otime: st.Otime})
+		}
+	}
+	if f.Msg {
+		out.Msg = []MsgJSON{}
+		for _, q := range s.Msg {
+			out.Msg = append(out.Msg, MsgJSON{
+				Object: object(q.Perm, q.Ctime, kf, q.Key),
+				Bytes:  q.CBytes, Messages: q.QNum, LSPID: q.LSPID, LRPID: q.LRPID, Stime: q.Stime, Rtime: q.Rtime,
+			})
+		}
+	}
+	return out
+}
+
+// AttachCompleteness summarizes what an attachment scan could see.
+func AttachCompleteness(a *ipcscan.Attachments) Completeness {
+	if a == nil {
+		return Completeness{Note: "attachments unknown: the process table could not be read"}
+	}
+	c := Completeness{Known: true, Complete: a.Complete(), Processes: a.Processes, Unreadable: a.Unreadable, Vanished: a.Vanished}
+	if a.Unreadable > 0 {
+		c.Note = fmt.Sprintf("attachments unknown for %d of %d processes: permission denied (run as root to see every process)", a.Unreadable, a.Processes)
+	}
+	return c
+}
+
+// LsTables writes the ls tables for people.
+func LsTables(w io.Writer, doc Ls, f Facilities) error {
+	if f.Shm {
+		fmt.Fprintf(w, "Shared memory segments: %d\n", len(doc.Shm))
+		t := newTable(w, "KEY", "ID", "OWNER", "PERMS", "SIZE", "NATTCH", "STATUS", "CPID", "LPID", "ATTACHED", "FILE")
+		for _, s := range doc.Shm {
+			key := s.Key
+			if s.OriginalKey != "" {
+				key += " (was " + s.OriginalKey + ")"
+			}
+			var status []string
+			if s.Removed {
+				status = append(status, "dest")
+			}
+			if s.Locked {
+				status = append(status, "locked")
+			}
+			cpid := strconv.Itoa(s.CPID)
+			if !s.CreatorAlive {
+				cpid += " (gone)"
+			}
+			if err := t.Append([]string{key, strconv.Itoa(s.ID), s.Owner, s.Perms, strconv.FormatUint(s.Size, 10),
+				strconv.Itoa(s.Nattch), dash(strings.Join(status, ",")), cpid, strconv.Itoa(s.LPID),
+				holders(s.Attached), files(s.Files)}); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	if f.Sem {
+		fmt.Fprintf(w, "Semaphore sets: %d\n", len(doc.Sem))
+		t := newTable(w, "KEY", "ID", "OWNER", "PERMS", "NSEMS", "FILE")
+		for _, s := range doc.Sem {
+			if err := t.Append([]string{s.Key, strconv.Itoa(s.ID), s.Owner, s.Perms, strconv.Itoa(s.NSems), files(s.Files)}); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	if f.Msg {
+		fmt.Fprintf(w, "Message queues: %d\n", len(doc.Msg))
+		t := newTable(w, "KEY", "ID", "OWNER", "PERMS", "MESSAGES", "BYTES", "LSPID", "LRPID", "FILE")
+		for _, q := range doc.Msg {
+			if err := t.Append([]string{q.Key, strconv.Itoa(q.ID), q.Owner, q.Perms, strconv.FormatUint(q.Messages, 10),
+				strconv.FormatUint(q.Bytes, 10), strconv.Itoa(q.LSPID), strconv.Itoa(q.LRPID), files(q.Files)}); err != nil {
+				return err
+			}
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "source: %s", doc.Source)
+	if doc.Namespace != 0 {
+		fmt.Fprintf(w, ", IPC namespace ipc:[%d]", doc.Namespace)
+	}
+	fmt.Fprintln(w)
+	if doc.Attachments.Note != "" {
+		fmt.Fprintln(w, "note: "+doc.Attachments.Note)
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// holders writes attached processes as "1234 app x3, 1240 app".
+func holders(hs []HolderJSON) string {
+	if hs == nil {
+		return "?"
+	}
+	sort.Slice(hs, func(i, j int) bool { return hs[i].PID < hs[j].PID })
+	var parts []string
+	for _, h := range hs {
+		p := fmt.Sprintf("%d %s", h.PID, h.Comm)
+		if h.Mappings > 1 {
+			p += fmt.Sprintf(" x%d", h.Mappings)
+		}
+		parts = append(parts, p)
+	}
+	return dash(strings.Join(parts, ", "))
+}
+
+func files(fs []KeyFile) string {
+	var parts []string
+	for _, f := range fs {
+		if f.Channel != "" {
+			parts = append(parts, f.Channel+": "+audit.Display(f.Path))
+		} else {
+			parts = append(parts, audit.Display(f.Path))
+		}
+	}
+	return dash(strings.Join(parts, ", "))
+}
