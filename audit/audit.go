@@ -144,7 +144,8 @@ type Finding struct {
 	Severity Severity
 	Key      *int32 // the key it is about, where there is one
 	Message  string
-	Entries  []int // indexes into the checked entries
+	Entries  []int      // indexes into the checked entries
+	Object   *ObjectRef // the live object it is about, if any
 }
 
 // identity tells channels apart: a manifest channel is its name; a
@@ -163,6 +164,12 @@ func Check(entries []Entry) []Finding {
 	out = append(out, fingerprintCollisions(entries, out)...)
 	out = append(out, sameFiles(entries)...)
 	out = append(out, perEntry(entries, out)...)
+	Sort(out)
+	return out
+}
+
+// Sort orders findings most severe first, then by code and place.
+func Sort(out []Finding) {
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Severity != b.Severity {
@@ -171,9 +178,20 @@ func Check(entries []Entry) []Finding {
 		if a.Code != b.Code {
 			return a.Code < b.Code
 		}
-		return a.Entries[0] < b.Entries[0]
+		return firstEntry(a) < firstEntry(b)
 	})
-	return out
+}
+
+// firstEntry orders findings of one code: by their first entry, live
+// objects without entries last, by id.
+func firstEntry(f Finding) int {
+	if len(f.Entries) > 0 {
+		return f.Entries[0]
+	}
+	if f.Object != nil {
+		return 1<<30 + f.Object.ID
+	}
+	return 1 << 31
 }
 
 func keyCollisions(entries []Entry) []Finding {

@@ -27,3 +27,17 @@ func UserName(uid uint32) string {
 	users[uid] = name
 	return name
 }
+
+// LookupOwner returns the uid of an owner as a manifest names it: a
+// numeric uid, or a user name known to this host.
+func LookupOwner(owner string) (uint32, error) {
+	if uid, err := strconv.ParseUint(owner, 10, 32); err == nil {
+		return uint32(uid), nil
+	}
+	u, err := user.Lookup(owner)
+	if err != nil {
+		return 0, err
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	return uint32(uid), err
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/ipcscan"
 )
 
 // Schema names the JSON report's version.
@@ -49,11 +50,28 @@ type Entry struct {
 // Finding is one finding as JSON shows it, with copies of its entries so
 // each finding reads on its own.
 type Finding struct {
-	Code     string  `json:"code"`
-	Severity string  `json:"severity"`
-	Key      string  `json:"key,omitempty"`
-	Message  string  `json:"message"`
-	Entries  []Entry `json:"entries"`
+	Code     string     `json:"code"`
+	Severity string     `json:"severity"`
+	Key      string     `json:"key,omitempty"`
+	Message  string     `json:"message"`
+	Entries  []Entry    `json:"entries"`
+	Object   *ObjectRef `json:"object,omitempty"` // the live object, for live findings
+}
+
+// ObjectRef names a live object in a finding.
+type ObjectRef struct {
+	Facility string `json:"facility"`
+	ID       int    `json:"id"`
+	Key      string `json:"key"`
+}
+
+// LiveSummary says whether the live checks ran and what they could see.
+type LiveSummary struct {
+	Checked     bool          `json:"checked"`
+	Reason      string        `json:"reason,omitempty"` // why not
+	Source      string        `json:"source,omitempty"`
+	Namespace   uint64        `json:"ipc_namespace,omitempty"`
+	Attachments *Completeness `json:"attachments,omitempty"`
 }
 
 // Summary counts what a scan found and says whether the gate failed.
@@ -69,10 +87,21 @@ type Summary struct {
 
 // Scan is the versioned JSON report of `ipckeys scan`.
 type Scan struct {
-	Schema   string    `json:"schema"`
-	Entries  []Entry   `json:"entries"`
-	Findings []Finding `json:"findings"`
-	Summary  Summary   `json:"summary"`
+	Schema   string      `json:"schema"`
+	Entries  []Entry     `json:"entries"`
+	Findings []Finding   `json:"findings"`
+	Live     LiveSummary `json:"live"`
+	Summary  Summary     `json:"summary"`
+}
+
+// NewLiveSummary describes a snapshot the live checks used; nil means they
+// did not run, for the reason given.
+func NewLiveSummary(s *ipcscan.Snapshot, reason string) LiveSummary {
+	if s == nil {
+		return LiveSummary{Reason: reason}
+	}
+	c := AttachCompleteness(s.Attach)
+	return LiveSummary{Checked: true, Source: s.Source, Namespace: s.NS, Attachments: &c}
 }
 
 // NewEntry converts an audit entry.
@@ -110,8 +139,8 @@ func NewEntry(e *audit.Entry) Entry {
 }
 
 // NewScan builds the JSON report; failOn is the gate's threshold.
-func NewScan(entries []audit.Entry, findings []audit.Finding, failOn audit.Severity) Scan {
-	s := Scan{Schema: Schema, Entries: make([]Entry, len(entries)), Findings: make([]Finding, 0, len(findings))}
+func NewScan(entries []audit.Entry, findings []audit.Finding, live LiveSummary, failOn audit.Severity) Scan {
+	s := Scan{Schema: Schema, Entries: make([]Entry, len(entries)), Findings: make([]Finding, 0, len(findings)), Live: live}
 	for i := range entries {
 		s.Entries[i] = NewEntry(&entries[i])
 	}
@@ -123,6 +152,9 @@ func NewScan(entries []audit.Entry, findings []audit.Finding, failOn audit.Sever
 		}
 		for n, i := range f.Entries {
 			jf.Entries[n] = s.Entries[i]
+		}
+		if o := f.Object; o != nil {
+			jf.Object = &ObjectRef{Facility: o.Facility, ID: o.ID, Key: ftok.Hex(o.Key)}
 		}
 		s.Findings = append(s.Findings, jf)
 	}

@@ -63,7 +63,7 @@ func KeyTable(w io.Writer, entries []audit.Entry) error {
 
 // ScanTable writes the entries and findings of a scan for people, then a
 // one-line summary.
-func ScanTable(w io.Writer, entries []audit.Entry, findings []audit.Finding, failOn audit.Severity) error {
+func ScanTable(w io.Writer, entries []audit.Entry, findings []audit.Finding, live LiveSummary, failOn audit.Severity) error {
 	t := newTable(w, "CHANNEL", "PATH", "PROJ", "KEY", "DEV", "INODE", "FINGERPRINT", "FS")
 	for i := range entries {
 		e := &entries[i]
@@ -99,6 +99,19 @@ func ScanTable(w io.Writer, entries []audit.Entry, findings []audit.Finding, fai
 		if err := ft.Render(); err != nil {
 			return err
 		}
+	}
+	switch {
+	case live.Checked:
+		fmt.Fprintf(w, "live: checked against %s", live.Source)
+		if live.Namespace != 0 {
+			fmt.Fprintf(w, " in IPC namespace ipc:[%d]", live.Namespace)
+		}
+		fmt.Fprintln(w)
+		if live.Attachments != nil && live.Attachments.Note != "" {
+			fmt.Fprintln(w, "note: "+live.Attachments.Note)
+		}
+	case live.Reason != "":
+		fmt.Fprintln(w, "live: not checked: "+live.Reason)
 	}
 	_, err := fmt.Fprintln(w, SummaryLine(Summarize(len(entries), findings, failOn)))
 	return err

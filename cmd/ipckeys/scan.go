@@ -3,6 +3,9 @@ package main
 import (
 	"io"
 
+	"github.com/ipckeys/ipckeys/ipcscan"
+	"github.com/ipckeys/ipckeys/manifest"
+
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/report"
 	"github.com/spf13/pflag"
@@ -32,6 +35,14 @@ Flags:
   -o, --output FMT       table (default) or json
       --fail-on LEVEL    exit 1 when a finding is at least LEVEL:
                          error (default), warning, info or never
+      --no-live          skip the live checks
+      --live             require the live checks: exit 2 when the live
+                         tables cannot be read
+      --proc DIR         read this procfs tree instead of /proc
+
+Live checks (on by default when the tables can be read) hold each key
+against the running objects: nattch-mismatch, missing-object, key-in-use,
+type-mismatch, and for every segment stale-object and removed-attached.
 
 Exit status: 0 no finding at or above --fail-on, 1 there is one,
 2 usage or operational error (bad flag, unreadable or malformed manifest).
@@ -45,6 +56,9 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	manifests := fs.StringArrayP("manifest", "m", nil, "")
 	output := fs.StringP("output", "o", "table", "")
 	failOnFlag := fs.String("fail-on", "error", "")
+	noLive := fs.Bool("no-live", false, "")
+	forceLive := fs.Bool("live", false, "")
+	procRoot := fs.String("proc", ipcscan.DefaultRoot, "")
 	if done, err := parseFlags(fs, c, args, stdout); done || err != nil {
 		return exitFor(stderr, err)
 	}
@@ -54,6 +68,9 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	failOn, err := audit.ParseThreshold(*failOnFlag)
 	if err != nil {
 		return fail(stderr, usageError{err.Error()})
+	}
+	if *noLive && *forceLive {
+		return fail(stderr, usagef("scan: --live and --no-live contradict each other: give one"))
 	}
 	if fs.NArg() == 0 && len(*manifests) == 0 {
 		return fail(stderr, usagef("scan: nothing to scan: give the paths programs pass to ftok, or a manifest with -m"))
@@ -71,10 +88,24 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	findings := audit.Check(entries)
+	live := report.LiveSummary{Reason: "--no-live"}
+	if !*noLive {
+		snap, err := ipcscan.NewFS(*procRoot).Snapshot()
+		switch {
+		case err != nil && *forceLive:
+			return fail(stderr, liveError(err))
+		case err != nil:
+			live = report.NewLiveSummary(nil, err.Error())
+		default:
+			live = report.NewLiveSummary(snap, "")
+			findings = append(findings, audit.CheckLive(entries, audit.Live{Snap: snap, OwnerUIDs: ownerUIDs(chans)})...)
+			audit.Sort(findings)
+		}
+	}
 	if *output == "json" {
-		err = report.WriteJSON(stdout, report.NewScan(entries, findings, failOn))
+		err = report.WriteJSON(stdout, report.NewScan(entries, findings, live, failOn))
 	} else {
-		err = report.ScanTable(stdout, entries, findings, failOn)
+		err = report.ScanTable(stdout, entries, findings, live, failOn)
 	}
 	if err != nil {
 		return fail(stderr, err)
@@ -83,4 +114,19 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 		return exitFindings
 	}
 	return exitClean
+}
+
+// ownerUIDs resolves the owners the manifests name; one this host does not
+// know is left out, and a live object holding its key cannot be its.
+func ownerUIDs(chans []manifest.Channel) map[string]uint32 {
+	uids := map[string]uint32{}
+	for _, c := range chans {
+		if c.Owner == "" {
+			continue
+		}
+		if uid, err := ipcscan.LookupOwner(c.Owner); err == nil {
+			uids[c.Owner] = uid
+		}
+	}
+	return uids
 }

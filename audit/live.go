@@ -1,0 +1,281 @@
+package audit
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/ipcscan"
+)
+
+// Live finding codes: what the running objects say about the configured
+// channels. Stable, like the others.
+const (
+	NattchMismatch  = "nattch-mismatch"
+	MissingObject   = "missing-object"
+	KeyInUse        = "key-in-use"
+	StaleObject     = "stale-object"
+	RemovedAttached = "removed-attached"
+	TypeMismatch    = "type-mismatch"
+)
+
+func init() {
+	Rules = append(Rules,
+		Rule{NattchMismatch, Error, "a channel's live segment is attached by more or fewer processes than the manifest expects: often two services sharing one key", "find which processes are attached (ipckeys ls) and give the channel that should not be there its own key"},
+		Rule{KeyInUse, Error, "a configured key is already held by a live object: owned by another user (error), or, with no owner in the manifest, held at all (info: a previous instance, or another application)", "check the holder named in the message; remove a leftover object with ipcrm, or give the channel another key"},
+		Rule{MissingObject, Warning, "a channel expected to be attached has no live object with its key", "start the service that creates it, or check that its programs compute the same key (a replaced key file changes it)"},
+		Rule{StaleObject, Warning, "a segment nothing is attached to and whose creator is gone: leaked, since System V IPC has no reference count", "remove it with ipcrm -m ID once nothing will attach again"},
+		Rule{RemovedAttached, Warning, "a segment removed while attached: it lives, with key 0, until its last holder detaches, and no new process can find it", "restart the holders listed, so they create or attach the current segment"},
+		Rule{TypeMismatch, Warning, "the channel's key is live, but as another facility than the manifest says", "fix the manifest's type, or find the program using the key for the other facility"},
+	)
+}
+
+// ObjectRef names a live object a finding is about.
+type ObjectRef struct {
+	Facility string // "shm", "sem" or "msg"
+	ID       int
+	Key      int32
+}
+
+// liveObject is any object, with what the checks need of it.
+type liveObject struct {
+	ref   ObjectRef
+	perm  ipcscan.Perm
+	shm   *ipcscan.Segment
+	cpid  int
+	extra string // "12288 bytes", "3 semaphores", "2 messages"
+}
+
+// Live is what the live checks look at: the snapshot, and the uids of the
+// owners the manifests name.
+type Live struct {
+	Snap      *ipcscan.Snapshot
+	OwnerUIDs map[string]uint32
+}
+
+// CheckLive returns the findings of the live checks: each configured key
+// against the objects that hold it, and every segment for leaks.
+func CheckLive(entries []Entry, live Live) []Finding {
+	s := live.Snap
+	byKey := map[string]map[int32]*liveObject{"shm": {}, "sem": {}, "msg": {}}
+	for i := range s.Shm {
+		sg := &s.Shm[i]
+		if sg.Key != 0 {
+			byKey["shm"][sg.Key] = &liveObject{ref: ObjectRef{"shm", sg.ID, sg.Key}, perm: sg.Perm, shm: sg, cpid: sg.CPID, extra: fmt.Sprintf("%d bytes", sg.Size)}
+		}
+	}
+	for _, st := range s.Sem {
+		if st.Key != 0 {
+			byKey["sem"][st.Key] = &liveObject{ref: ObjectRef{"sem", st.ID, st.Key}, perm: st.Perm, extra: fmt.Sprintf("%d semaphores", st.NSems)}
+		}
+	}
+	for _, q := range s.Msg {
+		if q.Key != 0 {
+			byKey["msg"][q.Key] = &liveObject{ref: ObjectRef{"msg", q.ID, q.Key}, perm: q.Perm, cpid: q.LSPID, extra: fmt.Sprintf("%d messages", q.QNum)}
+		}
+	}
+	var out []Finding
+	seen := map[string]bool{} // one key-in-use per key and facility per channel
+	for i := range entries {
+		e := &entries[i]
+		k, ok := e.Key()
+		if !ok || !e.OK() || k == ftok.Private {
+			continue
+		}
+		want := ""
+		if e.Channel != nil {
+			want = e.Channel.Type
+			if want == "" && e.Channel.Nattch != nil {
+				want = "shm" // an attach count means a segment
+			}
+		}
+		var held []*liveObject
+		for _, fac := range []string{"shm", "sem", "msg"} {
+			if o := byKey[fac][k]; o != nil {
+				held = append(held, o)
+			}
+		}
+		var mine *liveObject
+		for _, o := range held {
+			if want == "" || o.ref.Facility == want {
+				mine = o
+			}
+		}
+		one := []int{i}
+		if want != "" && mine == nil && len(held) > 0 {
+			o := held[0]
+			out = append(out, Finding{Code: TypeMismatch, Severity: Warning, Key: &k, Entries: one, Object: &o.ref,
+				Message: fmt.Sprintf("%s is configured as %s, but key %s is live as %s id %d (%s): fix the manifest's type, or find the program using the key for %s",
+					describe(e), want, ftok.Hex(k), facilityName(o.ref.Facility), o.ref.ID, ownerOf(s, o), facilityName(o.ref.Facility))})
+		}
+		if mine == nil {
+			if e.Channel != nil && e.Channel.Nattch != nil && e.Channel.Nattch.Min >= 1 {
+				out = append(out, Finding{Code: MissingObject, Severity: Warning, Key: &k, Entries: one,
+					Message: fmt.Sprintf("%s expects %s attached, but no %s has key %s: the service is down, or its programs compute another key (was the key file replaced?)",
+						describe(e), plural(e.Channel.Nattch.String(), "process"), facilityName(want), ftok.Hex(k))})
+			}
+			continue
+		}
+		for _, o := range held {
+			if want != "" && o != mine {
+				continue
+			}
+			id := fmt.Sprintf("%s %d %d", o.ref.Facility, o.ref.ID, i)
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			if f, ok := keyInUse(e, o, k, live, one); ok {
+				out = append(out, f)
+			}
+		}
+		if mine.shm != nil && e.Channel != nil && e.Channel.Nattch != nil {
+			if f, ok := nattchMismatch(e, mine, k, s, one); ok {
+				out = append(out, f)
+			}
+		}
+	}
+	out = append(out, segmentHygiene(s)...)
+	return out
+}
+
+func keyInUse(e *Entry, o *liveObject, k int32, live Live, one []int) (Finding, bool) {
+	s := live.Snap
+	holder := ownerOf(s, o)
+	if e.Channel != nil && e.Channel.Owner != "" {
+		uid, ok := live.OwnerUIDs[e.Channel.Owner]
+		if ok && uid == o.perm.UID {
+			return Finding{}, false
+		}
+		owner := e.Channel.Owner
+		if !ok {
+			owner += " (not a user on this host)"
+		}
+		return Finding{Code: KeyInUse, Severity: Error, Key: &k, Entries: one, Object: &o.ref,
+			Message: fmt.Sprintf("%s should be owned by %s, but key %s is held by %s id %d owned by %s: another application holds this key; give the channel another key, or remove the object with ipcrm if it is a leftover",
+				describe(e), owner, ftok.Hex(k), facilityName(o.ref.Facility), o.ref.ID, holder)}, true
+	}
+	return Finding{Code: KeyInUse, Severity: Info, Key: &k, Entries: one, Object: &o.ref,
+		Message: fmt.Sprintf("key %s of %s is already held by %s id %d (%s, owned by %s): a previous instance of the service, or another application",
+			ftok.Hex(k), describe(e), facilityName(o.ref.Facility), o.ref.ID, o.extra, holder)}, true
+}
+
+// nattchMismatch compares the channel's expected attach count with the
+// distinct attached processes when every process could be read, and with
+// the kernel's nattch (which counts mappings) otherwise.
+func nattchMismatch(e *Entry, o *liveObject, k int32, s *ipcscan.Snapshot, one []int) (Finding, bool) {
+	r := *e.Channel.Nattch
+	sg := o.shm
+	hs := s.Holders(sg.ID)
+	known := s.Attach != nil && s.Attach.Complete()
+	compared, n := "nattch (mappings)", sg.Nattch
+	if known {
+		compared, n = "attached processes", len(hs)
+	}
+	if r.Contains(n) {
+		return Finding{}, false
+	}
+	var who string
+	switch {
+	case known && len(hs) == 0:
+		who = "no process is attached"
+	case known:
+		who = "attached: " + holderList(hs)
+	case len(hs) > 0:
+		who = "attached as far as readable: " + holderList(hs) + " (some processes could not be read)"
+	default:
+		who = "attached processes unknown (run as root)"
+	}
+	return Finding{Code: NattchMismatch, Severity: Error, Key: &k, Entries: one, Object: &o.ref,
+		Message: fmt.Sprintf("%s expects %s attached; segment id %d has nattch %d and %d distinct processes (%s), compared: %s; if another service is attached it computed the same key: give one of them another key",
+			describe(e), plural(r.String(), "process"), sg.ID, sg.Nattch, len(hs), who, compared)}, true
+}
+
+// segmentHygiene finds leaked segments and segments removed while attached.
+func segmentHygiene(s *ipcscan.Snapshot) []Finding {
+	var out []Finding
+	for i := range s.Shm {
+		sg := &s.Shm[i]
+		ref := ObjectRef{"shm", sg.ID, sg.Key}
+		switch {
+		case sg.Removed() && sg.Nattch > 0:
+			key, known := s.OriginalKey(*sg)
+			orig := "unknown (no readable process maps it)"
+			var kp *int32
+			if known {
+				orig = ftok.Hex(key)
+				kp = &key
+				ref.Key = key
+			}
+			hs := s.Holders(sg.ID)
+			who := "holders unknown (run as root)"
+			if len(hs) > 0 {
+				who = "held by " + holderList(hs)
+			}
+			out = append(out, Finding{Code: RemovedAttached, Severity: Warning, Key: kp, Object: &ref,
+				Message: fmt.Sprintf("segment id %d (original key %s, %d bytes) was removed while attached and lives on with key 0 until its last holder detaches; %s; nattch %d: new processes cannot find it, so these holders no longer share with them: restart them",
+					sg.ID, orig, sg.Size, who, sg.Nattch)})
+		case sg.Nattch == 0 && sg.CPID > 0 && !s.Procs[sg.CPID].Alive:
+			k := sg.Key
+			out = append(out, Finding{Code: StaleObject, Severity: Warning, Key: &k, Object: &ref,
+				Message: fmt.Sprintf("segment id %d (key %s, %d bytes, owned by %s) has nothing attached and its creator pid %d is gone: leaked, System V IPC has no reference count; remove it with 'ipcrm -m %d' once nothing will attach again",
+					sg.ID, ftok.Hex(sg.Key), sg.Size, ipcscan.UserName(sg.UID), sg.CPID, sg.ID)})
+		}
+	}
+	return out
+}
+
+// ownerOf names an object's owner and the process that made it (or last
+// sent to it), so a person can tell a previous instance from another
+// application.
+func ownerOf(s *ipcscan.Snapshot, o *liveObject) string {
+	who := fmt.Sprintf("%s (uid %d)", ipcscan.UserName(o.perm.UID), o.perm.UID)
+	if o.cpid <= 0 {
+		return who
+	}
+	role := "creator"
+	if o.ref.Facility == "msg" {
+		role = "last sender"
+	}
+	p := s.Procs[o.cpid]
+	switch {
+	case !p.Alive:
+		return fmt.Sprintf("%s, %s pid %d (gone)", who, role, o.cpid)
+	case p.Comm != "":
+		return fmt.Sprintf("%s, %s pid %d (%s)", who, role, o.cpid, p.Comm)
+	}
+	return fmt.Sprintf("%s, %s pid %d", who, role, o.cpid)
+}
+
+func facilityName(f string) string {
+	switch f {
+	case "shm":
+		return "shared-memory segment"
+	case "sem":
+		return "semaphore set"
+	case "msg":
+		return "message queue"
+	}
+	return "IPC object"
+}
+
+// plural writes a count expectation with its noun: "1 process",
+// "2 processes", "1-3 processes".
+func plural(count, noun string) string {
+	if count == "1" {
+		return count + " " + noun
+	}
+	return count + " " + noun + "es"
+}
+
+// holderList writes holders as "4242 (app) x3, 4243 (app)".
+func holderList(hs []ipcscan.Holder) string {
+	parts := make([]string, len(hs))
+	for i, h := range hs {
+		parts[i] = fmt.Sprintf("%d (%s)", h.PID, h.Comm)
+		if h.Mappings > 1 {
+			parts[i] += fmt.Sprintf(" x%d", h.Mappings)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
