@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/ipckeys/ipckeys/ftok"
@@ -161,13 +162,15 @@ func keyInUse(e *Entry, o *liveObject, k int32, live Live, one []int) (Finding, 
 }
 
 // nattchMismatch compares the channel's expected attach count with the
-// distinct attached processes when every process could be read, and with
-// the kernel's nattch (which counts mappings) otherwise.
+// distinct attached processes when all of them are known, and with the
+// kernel's nattch (which counts mappings, not processes) otherwise.
 func nattchMismatch(e *Entry, o *liveObject, k int32, s *ipcscan.Snapshot, one []int) (Finding, bool) {
 	r := *e.Channel.Nattch
 	sg := o.shm
 	hs := s.Holders(sg.ID)
-	known := s.Attach != nil && s.Attach.Complete()
+	// The holders are all known when their mappings add up to the
+	// kernel's count, even if some other processes could not be read.
+	known := s.Attach != nil && ipcscan.Mappings(hs) == sg.Nattch
 	compared, n := "nattch (mappings)", sg.Nattch
 	if known {
 		compared, n = "attached processes", len(hs)
@@ -229,7 +232,10 @@ func segmentHygiene(s *ipcscan.Snapshot) []Finding {
 // sent to it), so a person can tell a previous instance from another
 // application.
 func ownerOf(s *ipcscan.Snapshot, o *liveObject) string {
-	who := fmt.Sprintf("%s (uid %d)", ipcscan.UserName(o.perm.UID), o.perm.UID)
+	who := "uid " + strconv.FormatUint(uint64(o.perm.UID), 10)
+	if name := ipcscan.UserName(o.perm.UID); name != who[4:] {
+		who = fmt.Sprintf("%s (uid %d)", name, o.perm.UID)
+	}
 	if o.cpid <= 0 {
 		return who
 	}

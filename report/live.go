@@ -86,8 +86,10 @@ type ShmJSON struct {
 	RSS          uint64 `json:"rss"`
 	Swap         uint64 `json:"swap"`
 	// Attached lists the processes mapping the segment; null when the
-	// process table could not be read.
-	Attached []HolderJSON `json:"attached"`
+	// process table could not be read. AttachedComplete is true when their
+	// mappings add up to nattch: then no holder is missing from the list.
+	Attached         []HolderJSON `json:"attached"`
+	AttachedComplete bool         `json:"attached_complete"`
 }
 
 // SemJSON is a semaphore set.
@@ -160,9 +162,11 @@ func NewLs(s *ipcscan.Snapshot, kf KeyFiles, f Facilities) Ls {
 			}
 			if s.Attach != nil {
 				j.Attached = []HolderJSON{}
-				for _, h := range s.Holders(sg.ID) {
+				hs := s.Holders(sg.ID)
+				for _, h := range hs {
 					j.Attached = append(j.Attached, HolderJSON(h))
 				}
+				j.AttachedComplete = ipcscan.Mappings(hs) == sg.Nattch
 			}
 			out.Shm = append(out.Shm, j)
 		}

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/ipckeys/ipckeys/internal/nstest"
 	"github.com/ipckeys/ipckeys/internal/oracle"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -27,8 +28,34 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs the end-to-end CLI scripts in testdata/script.
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir:           filepath.Join("..", "..", "testdata", "script"),
+	testscript.Run(t, scriptParams("script"))
+}
+
+// TestLiveScripts runs the scripts that create IPC objects
+// (testdata/script-live), each in its own private IPC namespace so that
+// no script sees another's objects.
+func TestLiveScripts(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "script-live", "*.txtar"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no live scripts: %v", err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
+			if !nstest.Run(t) {
+				return
+			}
+			p := scriptParams("")
+			p.Dir, p.Files = "", []string{file}
+			p.Cmds["hold"] = cmdHold
+			p.Cmds["unhold"] = cmdUnhold
+			testscript.Run(t, p)
+		})
+	}
+}
+
+func scriptParams(dir string) testscript.Params {
+	return testscript.Params{
+		Dir:           filepath.Join("..", "..", "testdata", dir),
 		UpdateScripts: *update,
 		Setup: func(env *testscript.Env) error {
 			// tablewriter measures widths by locale; pin it.
@@ -59,7 +86,60 @@ func TestScripts(t *testing.T) {
 			"mkfile":      cmdMkfile,
 			"exits":       cmdExits,
 		},
-	})
+	}
+}
+
+// holders are the holder processes the live script started, by name (one
+// script runs per process).
+var holders = map[string]*nstest.Holder{}
+
+// cmdHold starts a holder process (testdata/holder/holder.c) that keeps
+// the IPC objects and attachments its steps make until unhold or the end
+// of the script. It sets $NAME_PID (and $NAME_PID2… for forked children)
+// and $NAME_SHM, $NAME_SEM, $NAME_MSG for the first ids it created.
+// "as UID:GID" first runs it as that user.
+//
+//	hold NAME [as UID:GID] STEP...
+func cmdHold(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: hold NAME [as UID:GID] STEP...")
+	}
+	name, steps := args[0], args[1:]
+	var cred *syscall.Credential
+	if steps[0] == "as" && len(steps) > 2 {
+		var uid, gid uint32
+		if _, err := fmt.Sscanf(steps[1], "%d:%d", &uid, &gid); err != nil {
+			ts.Fatalf("hold: %q is not UID:GID", steps[1])
+		}
+		cred, steps = &syscall.Credential{Uid: uid, Gid: gid}, steps[2:]
+	}
+	h, err := nstest.Start(cred, steps...)
+	ts.Check(err)
+	holders[name] = h
+	ts.Defer(h.Stop)
+	up := strings.ToUpper(name)
+	for i, pid := range h.PIDs {
+		suffix := ""
+		if i > 0 {
+			suffix = strconv.Itoa(i + 1)
+		}
+		ts.Setenv(up+"_PID"+suffix, strconv.Itoa(pid))
+	}
+	for fac, ids := range map[string][]int{"SHM": h.Shm, "SEM": h.Sem, "MSG": h.Msg} {
+		if len(ids) > 0 {
+			ts.Setenv(up+"_"+fac, strconv.Itoa(ids[0]))
+		}
+	}
+}
+
+// cmdUnhold ends a holder: its attachments go, the objects it made stay.
+//
+//	unhold NAME
+func cmdUnhold(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 || holders[args[0]] == nil {
+		ts.Fatalf("usage: unhold NAME (a running holder)")
+	}
+	holders[args[0]].Stop()
 }
 
 // cmdMkcollision makes a real ftok collision: it creates files in DIR until

@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -110,34 +111,46 @@ type Holder struct {
 // (nil: as the test). It is stopped when the test ends.
 func Hold(t *testing.T, cred *syscall.Credential, steps ...string) *Holder {
 	t.Helper()
+	h, err := Start(cred, steps...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Stop)
+	return h
+}
+
+// Start is Hold for callers without a *testing.T; the caller stops it.
+func Start(cred *syscall.Credential, steps ...string) (*Holder, error) {
 	if !Inside() {
-		t.Fatal("nstest.Hold outside a private IPC namespace: call nstest.Run first")
+		return nil, errors.New("nstest: holder outside a private IPC namespace: call nstest.Run first")
 	}
 	bin, err := cbuild.Build(cbuild.Source("holder/holder.c"))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if cred != nil {
 		// The holder must be reachable by the other user.
 		if err := os.Chmod(bin, 0o755); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		_ = os.Chmod(strings.TrimSuffix(bin, "/holder"), 0o755)
+		if err := os.Chmod(filepath.Dir(bin), 0o755); err != nil {
+			return nil, err
+		}
 	}
 	h := &Holder{cmd: exec.Command(bin, steps...)}
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
+	h.cmd.Dir = "/"
 	h.cmd.Stderr = os.Stderr
 	if h.stdin, err = h.cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	stdout, err := h.cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := h.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(h.Stop)
 	want := 1
 	for _, s := range steps {
 		if s == "fork" {
@@ -147,12 +160,13 @@ func Hold(t *testing.T, cred *syscall.Credential, steps ...string) *Holder {
 	sc := bufio.NewScanner(stdout)
 	for len(h.PIDs) < want && sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) != 2 {
-			t.Fatalf("holder printed %q", sc.Text())
+		n, err := 0, error(nil)
+		if len(f) == 2 {
+			n, err = strconv.Atoi(f[1])
 		}
-		n, err := strconv.Atoi(f[1])
-		if err != nil {
-			t.Fatalf("holder printed %q", sc.Text())
+		if len(f) != 2 || err != nil {
+			h.Stop()
+			return nil, fmt.Errorf("holder printed %q", sc.Text())
 		}
 		switch f[0] {
 		case "ready":
@@ -167,10 +181,10 @@ func Hold(t *testing.T, cred *syscall.Credential, steps ...string) *Holder {
 	}
 	if len(h.PIDs) < want {
 		h.Stop()
-		t.Fatalf("holder %v: %d of %d processes got ready", steps, len(h.PIDs), want)
+		return nil, fmt.Errorf("holder %v: %d of %d processes got ready", steps, len(h.PIDs), want)
 	}
 	go io.Copy(io.Discard, stdout)
-	return h
+	return h, nil
 }
 
 // Stop closes the holder's stdin, which ends it and its children, and

@@ -15,7 +15,8 @@
  *   rmid ID              shmctl(ID, IPC_RMID)
  *   lock ID              shmctl(ID, SHM_LOCK)
  *   fork                 fork: the child holds the same attachments
- * KEY, SIZE and MODE are read with strtol base 0 (0x.., 0.., decimal).
+ * KEY, SIZE and MODE are read with strtol base 0 (0x.., 0.., decimal); an
+ * ID of "last" is the segment this holder created last.
  * After the steps it prints "ready PID" and waits for EOF on stdin; a
  * forked child prints "ready PID" too.
  */
@@ -38,8 +39,12 @@ static void die(const char *what)
 	exit(1);
 }
 
+static int last_shm = -1;
+
 static long num(const char *s)
 {
+	if (!strcmp(s, "last"))
+		return last_shm;
 	return strtol(s, NULL, 0);
 }
 
@@ -54,6 +59,7 @@ int main(int argc, char **argv)
 			if (id < 0)
 				die("shmget");
 			printf("shm %d\n", id);
+			last_shm = id;
 			i += 3;
 		} else if (!strcmp(op, "sem") && i + 3 < argc) {
 			int id = semget((key_t)num(argv[i + 1]), (int)num(argv[i + 2]), IPC_CREAT | (int)num(argv[i + 3]));
