@@ -218,3 +218,36 @@ func TestLiveAttachments(t *testing.T) {
 		t.Errorf("shmid 0 nattch %d, want 7 (3+3 split and forked, 1 plain, 0 detached)", shm[0].Nattch)
 	}
 }
+
+// TestLiveUnprivileged reads a namespace as an unprivileged user: the
+// tables are all there, the attachments of root's processes are not, and
+// the snapshot says how many processes it could not read.
+func TestLiveUnprivileged(t *testing.T) {
+	if !nstest.Run(t) {
+		return
+	}
+	h := nstest.Hold(t, nil, "shm", "0x51", "4096", "0600", "attach", "last")
+	if err := syscall.Setgroups(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Setgid(65534); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Setuid(65534); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := ipcscan.NewFS("/proc").Snapshot()
+	if err != nil {
+		t.Fatalf("as nobody: %v", err)
+	}
+	if len(snap.Shm) != 1 || snap.Shm[0].Nattch != 1 || snap.Shm[0].ID != h.Shm[0] {
+		t.Fatalf("as nobody the table shows %+v, want segment %d with nattch 1", snap.Shm, h.Shm[0])
+	}
+	if snap.Attach == nil || snap.Attach.Unreadable == 0 || snap.Attach.Complete() {
+		t.Fatalf("as nobody, attachments %+v: want unreadable processes counted", snap.Attach)
+	}
+	if hs := snap.Holders(h.Shm[0]); len(hs) != 0 {
+		t.Errorf("as nobody, root's holder %d should be unreadable, got %+v", h.PIDs[0], hs)
+	}
+	t.Logf("as nobody: %d of %d processes unreadable", snap.Attach.Unreadable, snap.Attach.Processes)
+}

@@ -224,7 +224,7 @@ func LsTables(w io.Writer, doc Ls, f Facilities) error {
 			}
 			if err := t.Append([]string{key, strconv.Itoa(s.ID), s.Owner, s.Perms, strconv.FormatUint(s.Size, 10),
 				strconv.Itoa(s.Nattch), dash(strings.Join(status, ",")), cpid, strconv.Itoa(s.LPID),
-				holders(s.Attached), files(s.Files)}); err != nil {
+				holders(s.Attached, s.Nattch), files(s.Files)}); err != nil {
 				return err
 			}
 		}
@@ -275,19 +275,25 @@ func dash(s string) string {
 	return s
 }
 
-// holders writes attached processes as "1234 app x3, 1240 app".
-func holders(hs []HolderJSON) string {
+// holders writes attached processes as "1234 app x3, 1240 app", and says
+// how many of the nattch mappings belong to processes it could not read.
+func holders(hs []HolderJSON, nattch int) string {
 	if hs == nil {
 		return "?"
 	}
 	sort.Slice(hs, func(i, j int) bool { return hs[i].PID < hs[j].PID })
 	var parts []string
+	found := 0
 	for _, h := range hs {
 		p := fmt.Sprintf("%d %s", h.PID, h.Comm)
 		if h.Mappings > 1 {
 			p += fmt.Sprintf(" x%d", h.Mappings)
 		}
 		parts = append(parts, p)
+		found += h.Mappings
+	}
+	if missing := nattch - found; missing > 0 {
+		parts = append(parts, fmt.Sprintf("%d unreadable", missing))
 	}
 	return dash(strings.Join(parts, ", "))
 }

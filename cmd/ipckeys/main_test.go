@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -351,5 +352,70 @@ func TestExitStatus(t *testing.T) {
 				t.Errorf("ipckeys %s: error is not one 'ipckeys:' line: %q", strings.Join(tc.args, " "), msg)
 			}
 		}
+	}
+}
+
+// TestLsUnprivileged runs ls as nobody: it shows every object and says
+// plainly what it could not see, in the table and in JSON.
+func TestLsUnprivileged(t *testing.T) {
+	if !nstest.Run(t) {
+		return
+	}
+	nstest.Hold(t, nil, "shm", "0x51", "4096", "0600", "attach", "last")
+	// This binary is ipckeys when called by that name; nobody needs a
+	// copy it may execute.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "ipckeys-nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "ipckeys")
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	asNobody := func(args ...string) []byte {
+		cmd := &exec.Cmd{Path: bin, Args: append([]string{"ipckeys"}, args...), Dir: "/",
+			SysProcAttr: &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}}
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("ipckeys %v as nobody: %v", args, err)
+		}
+		return out
+	}
+	out := string(asNobody("ls", "--shm"))
+	for _, want := range []string{"│ 0x00000051 │", "│ 1 unreadable │", "note: attachments unknown for "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ls as nobody lacks %q:\n%s", want, out)
+		}
+	}
+	var doc struct {
+		Shm []struct {
+			Attached         []any `json:"attached"`
+			AttachedComplete bool  `json:"attached_complete"`
+		} `json:"shm"`
+		Attachments struct {
+			Complete   bool   `json:"complete"`
+			Unreadable int    `json:"unreadable"`
+			Note       string `json:"note"`
+		} `json:"attachments"`
+	}
+	js := asNobody("ls", "--shm", "-o", "json")
+	if err := json.Unmarshal(js, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Shm) != 1 || doc.Shm[0].AttachedComplete || doc.Attachments.Complete || doc.Attachments.Unreadable == 0 ||
+		!strings.Contains(doc.Attachments.Note, "permission denied") {
+		t.Errorf("JSON does not show the incompleteness: %s", js)
 	}
 }
