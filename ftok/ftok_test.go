@@ -169,3 +169,11 @@ func FuzzParseProj(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkKey(b *testing.B) {
+	var sink int32
+	for i := 0; b.Loop(); i++ {
+		sink ^= ftok.Key(uint64(i), uint64(i)*2654435761, i)
+	}
+	_ = sink
+}

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
+	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // The kernel keeps an attach count per segment, not a list of who is
@@ -71,19 +72,16 @@ func (p FS) IPCNamespace(pid string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	inner, ok := strings.CutPrefix(link, "ipc:[")
-	inner, ok2 := strings.CutSuffix(inner, "]")
-	if !ok || !ok2 {
-		return 0, fmt.Errorf("%s: unexpected link %q", p.path(pid, "ns", "ipc"), link)
-	}
-	return strconv.ParseUint(inner, 10, 64)
+	return parseNamespaceLink(link)
 }
 
 // sysvMarker starts the name of every System V shared-memory mapping.
 var sysvMarker = []byte("/SYSV")
 
 // Attachments reads /proc/PID/maps of every process and collects the
-// System V shared-memory mappings, by namespace and shmid.
+// System V shared-memory mappings, by namespace and shmid. The processes
+// are split across the CPUs; each reads with raw system calls into reused
+// buffers, since this is a scan of thousands of small files.
 func (p FS) Attachments() (*Attachments, error) {
 	dir, err := os.Open(p.Root)
 	if err != nil {
@@ -94,25 +92,60 @@ func (p FS) Attachments() (*Attachments, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Attachments{Holders: map[SegmentRef][]Holder{}, Keys: map[SegmentRef]int32{}}
+	var pids []string
+	for _, name := range names {
+		if pid, err := strconv.Atoi(name); err == nil && pid > 0 {
+			pids = append(pids, name)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(pids)/64))
+	parts := make([]*Attachments, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lo, hi := w*len(pids)/workers, (w+1)*len(pids)/workers
+			parts[w] = p.scanMaps(pids[lo:hi])
+		}()
+	}
+	wg.Wait()
+	a := newAttachments()
+	for _, part := range parts {
+		a.Processes += part.Processes
+		a.Unreadable += part.Unreadable
+		a.Vanished += part.Vanished
+		for ref, hs := range part.Holders {
+			a.Holders[ref] = append(a.Holders[ref], hs...)
+			a.Keys[ref] = part.Keys[ref]
+		}
+	}
+	for _, hs := range a.Holders {
+		sort.Slice(hs, func(i, j int) bool { return hs[i].PID < hs[j].PID })
+	}
+	return a, nil
+}
+
+func newAttachments() *Attachments {
+	return &Attachments{Holders: map[SegmentRef][]Holder{}, Keys: map[SegmentRef]int32{}}
+}
+
+// scanMaps reads the maps of the given pids.
+func (p FS) scanMaps(pids []string) *Attachments {
+	a := newAttachments()
 	buf := make([]byte, 0, 64<<10)
+	small := make([]byte, 256)
 	found := map[int]int32{} // shmid -> key, for one process
 	count := map[int]int{}   // shmid -> mappings, for one process
-	for _, name := range names {
-		pid, err := strconv.Atoi(name)
-		if err != nil || pid <= 0 {
-			continue
-		}
+	for _, name := range pids {
 		a.Processes++
-		buf, err = readAll(p.path(name, "maps"), buf[:0])
+		var err error
+		buf, err = readFile(p.path(name, "maps"), buf[:0])
 		switch {
-		case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ESRCH):
+		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ESRCH):
 			a.Vanished++
 			continue
-		case errors.Is(err, fs.ErrPermission):
-			a.Unreadable++
-			continue
-		case err != nil:
+		case err != nil: // EACCES, EPERM, or anything else that hides the maps
 			a.Unreadable++
 			continue
 		}
@@ -121,26 +154,78 @@ func (p FS) Attachments() (*Attachments, error) {
 		if !parseMaps(buf, found, count) {
 			continue
 		}
-		ns, err := p.IPCNamespace(name)
+		ns, err := p.namespaceOf(name, small)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+			if errors.Is(err, unix.ENOENT) {
 				a.Vanished++
 			} else {
 				a.Unreadable++
 			}
 			continue
 		}
-		comm := readComm(p.path(name, "comm"))
+		comm := ""
+		if b, err := readFile(p.path(name, "comm"), small[:0]); err == nil {
+			comm = strings.TrimSuffix(string(b), "\n")
+		}
+		pid, _ := strconv.Atoi(name)
 		for id, n := range count {
 			ref := SegmentRef{ns, id}
 			a.Holders[ref] = append(a.Holders[ref], Holder{PID: pid, Comm: comm, Mappings: n})
 			a.Keys[ref] = found[id]
 		}
 	}
-	for _, hs := range a.Holders {
-		sort.Slice(hs, func(i, j int) bool { return hs[i].PID < hs[j].PID })
+	return a
+}
+
+// namespaceOf reads the IPC namespace link of a pid with buf as scratch.
+func (p FS) namespaceOf(pid string, buf []byte) (uint64, error) {
+	n, err := unix.Readlink(p.path(pid, "ns", "ipc"), buf[:cap(buf)])
+	if err != nil {
+		return 0, err
 	}
-	return a, nil
+	return parseNamespaceLink(string(buf[:n]))
+}
+
+func parseNamespaceLink(link string) (uint64, error) {
+	inner, ok := strings.CutPrefix(link, "ipc:[")
+	inner, ok2 := strings.CutSuffix(inner, "]")
+	if !ok || !ok2 {
+		return 0, fmt.Errorf("unexpected ipc namespace link %q", link)
+	}
+	return strconv.ParseUint(inner, 10, 64)
+}
+
+// readFile reads a file to EOF into buf with raw system calls (procfs
+// files report a size of 0, so the size is never trusted).
+func readFile(path string, buf []byte) ([]byte, error) {
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return buf, err
+	}
+	defer unix.Close(fd)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return buf, err
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
 }
 
 // parseMaps finds the System V mappings in one maps file, counting them by
@@ -190,30 +275,8 @@ func parseMapsLine(line []byte) (shmid int, key int32, ok bool) {
 	return int(id), int32(uint32(k)), true
 }
 
-// readAll reads a file to EOF into buf (procfs files report size 0).
-func readAll(path string, buf []byte) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return buf, err
-	}
-	defer f.Close()
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-}
-
 func readComm(path string) string {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path, make([]byte, 0, 64))
 	if err != nil {
 		return ""
 	}

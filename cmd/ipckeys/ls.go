@@ -73,7 +73,7 @@ func runLs(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 	doc := report.NewLs(snap, report.NewKeyFiles(entries), f)
 	if *output == "json" {
-		err = report.WriteJSON(stdout, doc)
+		err = report.WriteLs(stdout, doc)
 	} else {
 		err = report.LsTables(stdout, doc, f)
 	}
