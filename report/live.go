@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -198,7 +199,11 @@ func AttachCompleteness(a *ipcscan.Attachments) Completeness {
 	}
 	c := Completeness{Known: true, Complete: a.Complete(), Processes: a.Processes, Unreadable: a.Unreadable, Vanished: a.Vanished}
 	if a.Unreadable > 0 {
-		c.Note = fmt.Sprintf("attachments unknown for %d of %d processes: permission denied (run as root to see every process)", a.Unreadable, a.Processes)
+		hint := "run as root to see every process"
+		if os.Geteuid() == 0 {
+			hint = "even as root: a sandbox or security module hides them"
+		}
+		c.Note = fmt.Sprintf("attachments unknown for %d of %d processes: permission denied (%s)", a.Unreadable, a.Processes, hint)
 	}
 	return c
 }
