@@ -12,6 +12,21 @@ import (
 	"github.com/ipckeys/ipckeys/manifest"
 )
 
+// configured reads what a command was told to check: the -p proj ids, the
+// -m manifests and the path arguments (globs expanded), as entries.
+func configured(projFlags, manifests, args []string) ([]audit.Entry, []manifest.Channel, error) {
+	projs, err := parseProjs(projFlags)
+	if err != nil {
+		return nil, nil, err
+	}
+	chans, err := loadManifests(manifests)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := buildEntries(args, projs, chans, true)
+	return entries, chans, err
+}
+
 // parseProjs reads the -p values.
 func parseProjs(values []string) ([]int, error) {
 	projs := make([]int, 0, len(values))

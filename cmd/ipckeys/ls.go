@@ -55,15 +55,7 @@ func runLs(c *command, args []string, stdout, stderr io.Writer) int {
 	if !f.Shm && !f.Sem && !f.Msg {
 		f = report.Facilities{Shm: true, Sem: true, Msg: true}
 	}
-	projs, err := parseProjs(*projFlags)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	chans, err := loadManifests(*manifests)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	entries, err := buildEntries(fs.Args(), projs, chans, true)
+	entries, _, err := configured(*projFlags, *manifests, fs.Args())
 	if err != nil {
 		return fail(stderr, err)
 	}

@@ -75,15 +75,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 0 && len(*manifests) == 0 {
 		return fail(stderr, usagef("scan: nothing to scan: give the paths programs pass to ftok, or a manifest with -m"))
 	}
-	projs, err := parseProjs(*projFlags)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	chans, err := loadManifests(*manifests)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	entries, err := buildEntries(fs.Args(), projs, chans, true)
+	entries, chans, err := configured(*projFlags, *manifests, fs.Args())
 	if err != nil {
 		return fail(stderr, err)
 	}
