@@ -70,6 +70,8 @@ const (
 	ProjTruncated        = "proj-truncated"
 	PathUnusable         = "path-unusable"
 	UnstableFilesystem   = "unstable-filesystem"
+	SuppressionExpired   = "suppression-expired"
+	SuppressionUnused    = "suppression-unused"
 )
 
 // Rule describes one finding code for documentation and machine formats.
@@ -91,6 +93,8 @@ var Rules = []Rule{
 	{ProjZero, Warning, "proj id 0: ftok's behaviour is undefined per the man page and unspecified per POSIX", "use a proj id from 1 to 255"},
 	{UnstableFilesystem, Warning, "the key file is on a filesystem where inode or device numbers change across reboot, remount, copy-up or host", "put key files on a local disk filesystem such as ext4 or xfs, outside tmpfs, overlayfs and network mounts"},
 	{SameFile, Info, "two paths are the same file (hard link or symbolic link) and give the same keys on purpose", "nothing, if the programs are meant to share; otherwise give them separate files"},
+	{SuppressionExpired, Warning, "an ignore file entry has passed its expiry date: the finding it covered counts again", "fix the finding, or renew the entry with a new reason and date"},
+	{SuppressionUnused, Warning, "an ignore file entry matches no finding: it is stale, or its code or target is mistyped", "remove the entry, or correct its code or target"},
 }
 
 // RuleFor returns the rule of a code.
@@ -146,6 +150,26 @@ type Finding struct {
 	Message  string
 	Entries  []int      // indexes into the checked entries
 	Object   *ObjectRef // the live object it is about, if any
+	// Suppressed is set when an ignore file entry covers the finding: it
+	// stays in machine-readable reports but does not fail the gate.
+	Suppressed *Suppression
+	// Where is a place that is not an entry's: the ignore file line of a
+	// suppression finding.
+	Where *Place
+}
+
+// Suppression is the ignore file entry that covers a finding.
+type Suppression struct {
+	Reason  string
+	Expires string // YYYY-MM-DD, or ""
+	File    string
+	Line    int
+}
+
+// Place is a line in a file.
+type Place struct {
+	File string
+	Line int
 }
 
 // identity tells channels apart: a manifest channel is its name; a

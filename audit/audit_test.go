@@ -129,7 +129,8 @@ func TestParseThreshold(t *testing.T) {
 func TestRulesCoverEveryCode(t *testing.T) {
 	codes := []string{audit.KeyCollision, audit.FingerprintCollision, audit.SameFile, audit.KeyPrivate,
 		audit.KeyErrorValue, audit.ProjZero, audit.ProjTruncated, audit.PathUnusable, audit.UnstableFilesystem,
-		audit.NattchMismatch, audit.MissingObject, audit.KeyInUse, audit.StaleObject, audit.RemovedAttached, audit.TypeMismatch}
+		audit.NattchMismatch, audit.MissingObject, audit.KeyInUse, audit.StaleObject, audit.RemovedAttached, audit.TypeMismatch,
+		audit.SuppressionExpired, audit.SuppressionUnused}
 	for _, c := range codes {
 		if r := audit.RuleFor(c); r.Summary == "" || r.Fix == "" || r.Severity == 0 {
 			t.Errorf("code %s has no complete rule: %+v", c, r)
