@@ -218,7 +218,7 @@ func segmentHygiene(s *ipcscan.Snapshot) []Finding {
 			out = append(out, Finding{Code: RemovedAttached, Severity: Warning, Key: kp, Object: &ref,
 				Message: fmt.Sprintf("segment id %d (original key %s, %d bytes) was removed while attached and lives on with key 0 until its last holder detaches; %s; nattch %d: new processes cannot find it, so these holders no longer share with them: restart them",
 					sg.ID, orig, sg.Size, who, sg.Nattch)})
-		case sg.Nattch == 0 && sg.CPID > 0 && !s.Procs[sg.CPID].Alive:
+		case s.Stale(*sg):
 			k := sg.Key
 			out = append(out, Finding{Code: StaleObject, Severity: Warning, Key: &k, Object: &ref,
 				Message: fmt.Sprintf("segment id %d (key %s, %d bytes, owned by %s) has nothing attached and its creator pid %d is gone: leaked, System V IPC has no reference count; remove it with 'ipcrm -m %d' once nothing will attach again",

@@ -107,3 +107,9 @@ func (s *Snapshot) OriginalKey(sg Segment) (key int32, known bool) {
 	k, ok := s.Attach.Keys[SegmentRef{s.NS, sg.ID}]
 	return k, ok
 }
+
+// Stale reports whether a segment has leaked: nothing is attached and its
+// creator pid no longer exists (System V IPC has no reference count).
+func (s *Snapshot) Stale(sg Segment) bool {
+	return sg.Nattch == 0 && !sg.Removed() && sg.CPID > 0 && !s.Procs[sg.CPID].Alive
+}

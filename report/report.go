@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ipckeys/ipckeys/audit"
@@ -56,6 +57,19 @@ type Finding struct {
 	Message  string     `json:"message"`
 	Entries  []Entry    `json:"entries"`
 	Object   *ObjectRef `json:"object,omitempty"` // the live object, for live findings
+	// Suppressed is set when an ignore file entry covers the finding.
+	Suppressed *SuppressedBy `json:"suppressed,omitempty"`
+	// File and Line place findings about ignore file entries.
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+}
+
+// SuppressedBy is the ignore file entry behind a suppressed finding.
+type SuppressedBy struct {
+	Reason  string `json:"reason"`
+	Expires string `json:"expires,omitempty"`
+	File    string `json:"file"`
+	Line    int    `json:"line"`
 }
 
 // ObjectRef names a live object in a finding.
@@ -76,13 +90,14 @@ type LiveSummary struct {
 
 // Summary counts what a scan found and says whether the gate failed.
 type Summary struct {
-	Entries  int    `json:"entries"`
-	Findings int    `json:"findings"`
-	Errors   int    `json:"errors"`
-	Warnings int    `json:"warnings"`
-	Info     int    `json:"info"`
-	FailOn   string `json:"fail_on"`
-	Failed   bool   `json:"failed"`
+	Entries    int    `json:"entries"`
+	Findings   int    `json:"findings"` // not counting suppressed ones
+	Errors     int    `json:"errors"`
+	Warnings   int    `json:"warnings"`
+	Info       int    `json:"info"`
+	Suppressed int    `json:"suppressed"`
+	FailOn     string `json:"fail_on"`
+	Failed     bool   `json:"failed"`
 }
 
 // Scan is the versioned JSON report of `ipckeys scan`.
@@ -92,6 +107,57 @@ type Scan struct {
 	Findings []Finding   `json:"findings"`
 	Live     LiveSummary `json:"live"`
 	Summary  Summary     `json:"summary"`
+}
+
+// Result is everything one scan produced: what every output format
+// renders.
+type Result struct {
+	Entries  []audit.Entry
+	Findings []audit.Finding // sorted; suppressed ones included, marked
+	Live     LiveSummary
+	Snap     *ipcscan.Snapshot // nil when the live checks did not run
+	FailOn   audit.Severity
+	Time     time.Time // when the scan ran
+	Version  Version
+	Err      error // set when the scan could not run: only metrics are written
+}
+
+// Version is the build that produced a result.
+type Version struct {
+	Module    string // module version, "(devel)" for a local build
+	Revision  string // VCS revision, "" when not stamped
+	GoVersion string
+}
+
+// Summary counts the result's findings and applies its threshold.
+func (r *Result) Summary() Summary { return Summarize(len(r.Entries), r.Findings, r.FailOn) }
+
+// Scan returns the JSON report of the result.
+func (r *Result) Scan() Scan { return NewScan(r.Entries, r.Findings, r.Live, r.FailOn) }
+
+// Location is where a finding points people: a manifest line, a path, an
+// ignore file line, or a live object.
+type Location struct {
+	File string // "" for a live object without entries
+	Line int    // 0 when there is no line
+	Text string // for people: "app.manifest:3", "/etc/a.conf", "shm id 5"
+}
+
+// Locate returns where finding f points.
+func (r *Result) Locate(f *audit.Finding) Location {
+	switch {
+	case f.Where != nil:
+		return Location{f.Where.File, f.Where.Line, fmt.Sprintf("%s:%d", f.Where.File, f.Where.Line)}
+	case len(f.Entries) > 0:
+		e := &r.Entries[f.Entries[0]]
+		if c := e.Channel; c != nil {
+			return Location{c.File, c.Line, fmt.Sprintf("%s:%d", c.File, c.Line)}
+		}
+		return Location{e.Path, 0, audit.Display(e.Path)}
+	case f.Object != nil:
+		return Location{Text: fmt.Sprintf("%s id %d", f.Object.Facility, f.Object.ID)}
+	}
+	return Location{Text: "-"}
 }
 
 // NewLiveSummary describes a snapshot the live checks used; nil means they
@@ -156,6 +222,12 @@ func NewScan(entries []audit.Entry, findings []audit.Finding, live LiveSummary, 
 		if o := f.Object; o != nil {
 			jf.Object = &ObjectRef{Facility: o.Facility, ID: o.ID, Key: ftok.Hex(o.Key)}
 		}
+		if sp := f.Suppressed; sp != nil {
+			jf.Suppressed = &SuppressedBy{Reason: sp.Reason, Expires: sp.Expires, File: sp.File, Line: sp.Line}
+		}
+		if w := f.Where; w != nil {
+			jf.File, jf.Line = w.File, w.Line
+		}
 		s.Findings = append(s.Findings, jf)
 	}
 	return s
@@ -163,8 +235,13 @@ func NewScan(entries []audit.Entry, findings []audit.Finding, live LiveSummary, 
 
 // Summarize counts findings by severity and applies the threshold.
 func Summarize(entries int, findings []audit.Finding, failOn audit.Severity) Summary {
-	s := Summary{Entries: entries, Findings: len(findings), FailOn: ThresholdName(failOn)}
+	s := Summary{Entries: entries, FailOn: ThresholdName(failOn)}
 	for _, f := range findings {
+		if f.Suppressed != nil {
+			s.Suppressed++
+			continue
+		}
+		s.Findings++
 		switch f.Severity {
 		case audit.Error:
 			s.Errors++

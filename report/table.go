@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strconv"
@@ -61,30 +62,62 @@ func KeyTable(w io.Writer, entries []audit.Entry) error {
 	return t.Render()
 }
 
-// ScanTable writes the entries and findings of a scan for people, then a
-// one-line summary.
-func ScanTable(w io.Writer, entries []audit.Entry, findings []audit.Finding, live LiveSummary, failOn audit.Severity) error {
-	t := newTable(w, "CHANNEL", "PATH", "PROJ", "KEY", "DEV", "INODE", "FINGERPRINT", "FS")
-	for i := range entries {
-		e := &entries[i]
-		proj, key, dev, ino, fp := cells(e)
-		name := e.Name()
-		if name == "" {
-			name = "-"
+// Style is how the human formats look.
+type Style struct {
+	Color bool // ANSI colours on severities
+	Quiet bool // nothing but error findings
+}
+
+// paint colours a severity word when the style asks for it.
+func (st Style) paint(sev audit.Severity) string {
+	if !st.Color {
+		return sev.String()
+	}
+	code := map[audit.Severity]string{audit.Error: "1;31", audit.Warning: "33", audit.Info: "36"}[sev]
+	return "\x1b[" + code + "m" + sev.String() + "\x1b[0m"
+}
+
+// shown returns the findings the human formats print: not the suppressed
+// ones, and with Quiet only errors.
+func (st Style) shown(findings []audit.Finding) []audit.Finding {
+	var out []audit.Finding
+	for _, f := range findings {
+		if f.Suppressed == nil && (!st.Quiet || f.Severity == audit.Error) {
+			out = append(out, f)
 		}
-		fs := e.File.FSType
-		if !e.OK() {
-			fs = "unusable"
+	}
+	return out
+}
+
+// Table writes the entries and findings of a scan for people, then the
+// live status and a one-line summary. Quiet leaves only the error findings.
+func Table(w io.Writer, r *Result, st Style) error {
+	findings := st.shown(r.Findings)
+	if !st.Quiet {
+		t := newTable(w, "CHANNEL", "PATH", "PROJ", "KEY", "DEV", "INODE", "FINGERPRINT", "FS")
+		for i := range r.Entries {
+			e := &r.Entries[i]
+			proj, key, dev, ino, fp := cells(e)
+			name := e.Name()
+			if name == "" {
+				name = "-"
+			}
+			fs := e.File.FSType
+			if !e.OK() {
+				fs = "unusable"
+			}
+			if err := t.Append([]string{name, audit.Display(e.Path), proj, key, dev, ino, fp, fs}); err != nil {
+				return err
+			}
 		}
-		if err := t.Append([]string{name, audit.Display(e.Path), proj, key, dev, ino, fp, fs}); err != nil {
+		if err := t.Render(); err != nil {
 			return err
 		}
 	}
-	if err := t.Render(); err != nil {
-		return err
-	}
 	if len(findings) > 0 {
-		fmt.Fprintln(w)
+		if !st.Quiet {
+			fmt.Fprintln(w)
+		}
 		ft := newTable(w, "SEVERITY", "CODE", "KEY", "MESSAGE")
 		ft.Options(tablewriter.WithColumnWidths(tw.NewMapper[int, int]().Set(3, messageWidth)))
 		for _, f := range findings {
@@ -92,7 +125,7 @@ func ScanTable(w io.Writer, entries []audit.Entry, findings []audit.Finding, liv
 			if f.Key != nil {
 				key = ftok.Hex(*f.Key)
 			}
-			if err := ft.Append([]string{f.Severity.String(), f.Code, key, f.Message}); err != nil {
+			if err := ft.Append([]string{st.paint(f.Severity), f.Code, key, f.Message}); err != nil {
 				return err
 			}
 		}
@@ -100,6 +133,33 @@ func ScanTable(w io.Writer, entries []audit.Entry, findings []audit.Finding, liv
 			return err
 		}
 	}
+	if st.Quiet {
+		return nil
+	}
+	writeLive(w, r.Live)
+	_, err := fmt.Fprintln(w, SummaryLine(r.Summary()))
+	return err
+}
+
+// Text writes one line per finding, LOCATION: SEVERITY: CODE [KEY]: MESSAGE,
+// then the summary: stable and grep-friendly.
+func Text(w io.Writer, r *Result, st Style) error {
+	bw := bufio.NewWriter(w)
+	for _, f := range st.shown(r.Findings) {
+		key := ""
+		if f.Key != nil {
+			key = " " + ftok.Hex(*f.Key)
+		}
+		fmt.Fprintf(bw, "%s: %s: %s%s: %s\n", r.Locate(&f).Text, st.paint(f.Severity), f.Code, key, f.Message)
+	}
+	if !st.Quiet {
+		writeLive(bw, r.Live)
+		fmt.Fprintln(bw, SummaryLine(r.Summary()))
+	}
+	return bw.Flush()
+}
+
+func writeLive(w io.Writer, live LiveSummary) {
 	switch {
 	case live.Checked:
 		fmt.Fprintf(w, "live: checked against %s", live.Source)
@@ -113,8 +173,6 @@ func ScanTable(w io.Writer, entries []audit.Entry, findings []audit.Finding, liv
 	case live.Reason != "":
 		fmt.Fprintln(w, "live: not checked: "+live.Reason)
 	}
-	_, err := fmt.Fprintln(w, SummaryLine(Summarize(len(entries), findings, failOn)))
-	return err
 }
 
 // SummaryLine is the last line of a human-readable scan.
@@ -123,10 +181,14 @@ func SummaryLine(s Summary) string {
 	if s.Failed {
 		verdict = "FAIL"
 	}
-	return fmt.Sprintf("%s: %d %s, %d %s, %d %s, %d info (--fail-on %s)",
+	suppressed := ""
+	if s.Suppressed > 0 {
+		suppressed = fmt.Sprintf(", %d suppressed", s.Suppressed)
+	}
+	return fmt.Sprintf("%s: %d %s, %d %s, %d %s, %d info%s (--fail-on %s)",
 		verdict, s.Entries, plural(s.Entries, "entry", "entries"),
 		s.Errors, plural(s.Errors, "error", "errors"),
-		s.Warnings, plural(s.Warnings, "warning", "warnings"), s.Info, s.FailOn)
+		s.Warnings, plural(s.Warnings, "warning", "warnings"), s.Info, suppressed, s.FailOn)
 }
 
 func plural(n int, one, many string) string {

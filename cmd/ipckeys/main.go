@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -164,31 +163,12 @@ var versionCommand = &command{
 	},
 }
 
-// versionString reads the module version and VCS stamp the Go toolchain
-// embedded in the binary.
+// versionString is what version and --version print.
 func versionString() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "ipckeys (unknown version)"
+	v := buildVersion()
+	out := "ipckeys " + v.Module
+	if v.Revision != "" {
+		out += " " + v.Revision
 	}
-	version := bi.Main.Version
-	if version == "" {
-		version = "(devel)"
-	}
-	var rev, modified string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				modified = "+dirty"
-			}
-		}
-	}
-	out := "ipckeys " + version
-	if rev != "" {
-		out += " " + rev + modified
-	}
-	return out + " " + bi.GoVersion
+	return out + " " + v.GoVersion
 }

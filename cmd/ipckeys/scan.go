@@ -1,12 +1,17 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
-
-	"github.com/ipckeys/ipckeys/ipcscan"
-	"github.com/ipckeys/ipckeys/manifest"
+	"io/fs"
+	"path/filepath"
+	"time"
 
 	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/ignore"
+	"github.com/ipckeys/ipckeys/ipcscan"
+	"github.com/ipckeys/ipckeys/manifest"
 	"github.com/ipckeys/ipckeys/report"
 	"github.com/spf13/pflag"
 )
@@ -32,9 +37,19 @@ A manifest names the channels, one per line (# comments, - for unset):
 Flags:
   -p, --proj PROJ        proj id for the PATH arguments, repeatable: l, '1', 108, 0x6c
   -m, --manifest FILE    channel manifest, repeatable
-  -o, --output FMT       table (default) or json
+  -o, --output FMT[=PATH]  output format, repeatable; to PATH (written
+                         atomically) or stdout (at most one): table (default
+                         on a terminal), text (default otherwise), json,
+                         sarif, github, junit, prometheus
       --fail-on LEVEL    exit 1 when a finding is at least LEVEL:
-                         error (default), warning, info or never
+                         error (default), warning, info or never; applies to
+                         every format
+      --ignore-file FILE suppressions, repeatable; .ipckeys-ignore beside a
+                         manifest is read too. Lines:
+                         CODE TARGET reason="why" [expires=YYYY-MM-DD]
+  -q, --quiet            print nothing but error findings
+      --color WHEN       auto (default: on a terminal, unless NO_COLOR is
+                         set), always or never
       --no-live          skip the live checks
       --live             require the live checks: exit 2 when the live
                          tables cannot be read
@@ -54,16 +69,24 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
 	projFlags := fs.StringArrayP("proj", "p", nil, "")
 	manifests := fs.StringArrayP("manifest", "m", nil, "")
-	output := fs.StringP("output", "o", "table", "")
+	outputFlags := fs.StringArrayP("output", "o", nil, "")
 	failOnFlag := fs.String("fail-on", "error", "")
 	noLive := fs.Bool("no-live", false, "")
 	forceLive := fs.Bool("live", false, "")
 	procRoot := fs.String("proc", ipcscan.DefaultRoot, "")
+	ignoreFiles := fs.StringArray("ignore-file", nil, "")
+	quiet := fs.BoolP("quiet", "q", false, "")
+	colorFlag := fs.String("color", "auto", "")
 	if done, err := parseFlags(fs, c, args, stdout); done || err != nil {
 		return exitFor(stderr, err)
 	}
-	if *output != "table" && *output != "json" {
-		return fail(stderr, usagef("scan: -o %q: use table or json", *output))
+	outs, err := parseOutputs(*outputFlags, stdout)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	color, err := useColor(*colorFlag, stdout)
+	if err != nil {
+		return fail(stderr, err)
 	}
 	failOn, err := audit.ParseThreshold(*failOnFlag)
 	if err != nil {
@@ -75,37 +98,92 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 0 && len(*manifests) == 0 {
 		return fail(stderr, usagef("scan: nothing to scan: give the paths programs pass to ftok, or a manifest with -m"))
 	}
-	entries, chans, err := configured(*projFlags, *manifests, fs.Args())
-	if err != nil {
+	if err := checkWritable(outs); err != nil {
 		return fail(stderr, err)
 	}
-	findings := audit.Check(entries)
-	live := report.LiveSummary{Reason: "--no-live"}
+	result := &report.Result{FailOn: failOn, Time: time.Now(), Version: buildVersion()}
+	// From here on an operational error still leaves a metrics file
+	// saying the last run failed, so alerts on a broken gate fire.
+	failRun := func(err error) int {
+		result.Err = err
+		var metrics []output
+		for _, o := range outs {
+			if o.format == "prometheus" && o.path != "" {
+				metrics = append(metrics, o)
+			}
+		}
+		_ = writeOutputs(metrics, result, stdout, report.Style{})
+		return fail(stderr, err)
+	}
+	entries, chans, err := configured(*projFlags, *manifests, fs.Args())
+	if err != nil {
+		return failRun(err)
+	}
+	rules, err := loadIgnoreFiles(*ignoreFiles, chans)
+	if err != nil {
+		return failRun(err)
+	}
+	result.Entries = entries
+	result.Findings = audit.Check(entries)
+	result.Live = report.LiveSummary{Reason: "--no-live"}
 	if !*noLive {
 		snap, err := ipcscan.NewFS(*procRoot).Snapshot()
 		switch {
 		case err != nil && *forceLive:
-			return fail(stderr, liveError(err))
+			return failRun(liveError(err))
 		case err != nil:
-			live = report.NewLiveSummary(nil, err.Error())
+			result.Live = report.NewLiveSummary(nil, err.Error())
 		default:
-			live = report.NewLiveSummary(snap, "")
-			findings = append(findings, audit.CheckLive(entries, audit.Live{Snap: snap, OwnerUIDs: ownerUIDs(chans)})...)
-			audit.Sort(findings)
+			result.Snap = snap
+			result.Live = report.NewLiveSummary(snap, "")
+			result.Findings = append(result.Findings, audit.CheckLive(entries, audit.Live{Snap: snap, OwnerUIDs: ownerUIDs(chans)})...)
 		}
 	}
-	if *output == "json" {
-		err = report.WriteJSON(stdout, report.NewScan(entries, findings, live, failOn))
-	} else {
-		err = report.ScanTable(stdout, entries, findings, live, failOn)
-	}
-	if err != nil {
+	result.Findings = ignore.Apply(result.Findings, entries, rules, time.Now().Format(time.DateOnly))
+	audit.Sort(result.Findings)
+	if err := writeOutputs(outs, result, stdout, report.Style{Color: color, Quiet: *quiet}); err != nil {
 		return fail(stderr, err)
 	}
-	if report.Summarize(len(entries), findings, failOn).Failed {
+	if result.Summary().Failed {
 		return exitFindings
 	}
 	return exitClean
+}
+
+// loadIgnoreFiles reads every --ignore-file (each must exist) and the
+// .ipckeys-ignore beside each manifest (where there is one).
+func loadIgnoreFiles(explicit []string, chans []manifest.Channel) ([]ignore.Rule, error) {
+	var rules []ignore.Rule
+	seen := map[string]bool{}
+	load := func(path string, mustExist bool) error {
+		if seen[filepath.Clean(path)] {
+			return nil
+		}
+		seen[filepath.Clean(path)] = true
+		rs, err := ignore.Load(path)
+		var pe *fs.PathError
+		switch {
+		case errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) && !mustExist:
+			return nil
+		case errors.As(err, &pe):
+			return fmt.Errorf("ignore file %s: %v: check the --ignore-file path", path, pe.Err)
+		case err != nil:
+			return err
+		}
+		rules = append(rules, rs...)
+		return nil
+	}
+	for _, p := range explicit {
+		if err := load(p, true); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range chans {
+		if err := load(filepath.Join(filepath.Dir(c.File), ignore.DefaultName), false); err != nil {
+			return nil, err
+		}
+	}
+	return rules, nil
 }
 
 // ownerUIDs resolves the owners the manifests name; one this host does not

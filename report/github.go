@@ -1,0 +1,48 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/ipckeys/ipckeys/audit"
+)
+
+// GitHub writes the findings as GitHub Actions workflow commands, which the
+// runner turns into annotations on the files they name:
+//
+//	::error file=app.manifest,line=3,title=ipckeys key-collision::message
+//
+// Suppressed findings are left out.
+func GitHub(w io.Writer, r *Result) error {
+	bw := bufio.NewWriter(w)
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		if f.Suppressed != nil {
+			continue
+		}
+		cmd := map[audit.Severity]string{audit.Error: "error", audit.Warning: "warning", audit.Info: "notice"}[f.Severity]
+		var props []string
+		if loc := r.Locate(f); loc.File != "" {
+			props = append(props, "file="+ghProperty(loc.File))
+			if loc.Line > 0 {
+				props = append(props, fmt.Sprintf("line=%d", loc.Line))
+			}
+		}
+		props = append(props, "title="+ghProperty("ipckeys "+f.Code))
+		fmt.Fprintf(bw, "::%s %s::%s\n", cmd, strings.Join(props, ","), ghData(f.Message))
+	}
+	return bw.Flush()
+}
+
+// ghData escapes a workflow command's message: %, CR and LF.
+func ghData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// ghProperty escapes a workflow command property value: as ghData, and
+// also : and , which separate properties.
+func ghProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}

@@ -1,0 +1,120 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/ftok"
+)
+
+// JUnit XML, as Jenkins and GitLab read it.
+type (
+	junitSuites struct {
+		XMLName  xml.Name     `xml:"testsuites"`
+		Name     string       `xml:"name,attr"`
+		Tests    int          `xml:"tests,attr"`
+		Failures int          `xml:"failures,attr"`
+		Suites   []junitSuite `xml:"testsuite"`
+	}
+	junitSuite struct {
+		Name      string      `xml:"name,attr"`
+		Tests     int         `xml:"tests,attr"`
+		Failures  int         `xml:"failures,attr"`
+		Errors    int         `xml:"errors,attr"`
+		Skipped   int         `xml:"skipped,attr"`
+		Timestamp string      `xml:"timestamp,attr"`
+		Cases     []junitCase `xml:"testcase"`
+	}
+	junitCase struct {
+		Name      string         `xml:"name,attr"`
+		ClassName string         `xml:"classname,attr"`
+		Failures  []junitFailure `xml:"failure"`
+		SystemOut string         `xml:"system-out,omitempty"`
+	}
+	junitFailure struct {
+		Type    string `xml:"type,attr"`
+		Message string `xml:"message,attr"`
+		Text    string `xml:",chardata"`
+	}
+)
+
+// JUnit writes one test case per manifest channel and per path (and one
+// per live object or ignore file that has findings), with a failure for
+// every error finding that concerns it; warnings and info go to the test
+// case's output. Suppressed findings are left out.
+func JUnit(w io.Writer, r *Result) error {
+	var cases []*junitCase
+	byName := map[string]*junitCase{}
+	caseFor := func(class, name string) *junitCase {
+		id := class + "\x00" + name
+		if c := byName[id]; c != nil {
+			return c
+		}
+		c := &junitCase{Name: name, ClassName: class}
+		byName[id] = c
+		cases = append(cases, c)
+		return c
+	}
+	entryCase := func(e *audit.Entry) *junitCase {
+		if e.Channel != nil {
+			return caseFor("ipckeys.channel", e.Channel.Name)
+		}
+		return caseFor("ipckeys.path", audit.Display(e.Path))
+	}
+	for i := range r.Entries {
+		entryCase(&r.Entries[i])
+	}
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		if f.Suppressed != nil {
+			continue
+		}
+		var concerned []*junitCase
+		switch {
+		case len(f.Entries) > 0:
+			seen := map[*junitCase]bool{}
+			for _, ei := range f.Entries {
+				if c := entryCase(&r.Entries[ei]); !seen[c] {
+					seen[c] = true
+					concerned = append(concerned, c)
+				}
+			}
+		default:
+			concerned = []*junitCase{caseFor("ipckeys.live", r.Locate(f).Text)}
+		}
+		for _, c := range concerned {
+			if f.Severity == audit.Error {
+				text := f.Message
+				if f.Key != nil {
+					text = "key " + ftok.Hex(*f.Key) + ": " + text
+				}
+				c.Failures = append(c.Failures, junitFailure{Type: f.Code, Message: f.Message, Text: text})
+			} else {
+				c.SystemOut += fmt.Sprintf("%s: %s: %s\n", f.Severity, f.Code, f.Message)
+			}
+		}
+	}
+	suite := junitSuite{Name: "ipckeys scan", Timestamp: r.Time.UTC().Format("2006-01-02T15:04:05")}
+	for _, c := range cases {
+		c.SystemOut = strings.TrimSuffix(c.SystemOut, "\n")
+		suite.Cases = append(suite.Cases, *c)
+		suite.Tests++
+		if len(c.Failures) > 0 {
+			suite.Failures++
+		}
+	}
+	doc := junitSuites{Name: "ipckeys", Tests: suite.Tests, Failures: suite.Failures, Suites: []junitSuite{suite}}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
