@@ -42,7 +42,7 @@ type (
 )
 
 // JUnit writes one test case per manifest channel and per path (and one
-// per live object or ignore file that has findings), with a failure for
+// per live object or ignore file entry that has findings), with a failure for
 // every error finding that concerns it; warnings and info go to the test
 // case's output. Suppressed findings are left out.
 func JUnit(w io.Writer, r *Result) error {
@@ -82,6 +82,8 @@ func JUnit(w io.Writer, r *Result) error {
 					concerned = append(concerned, c)
 				}
 			}
+		case f.Where != nil:
+			concerned = []*junitCase{caseFor("ipckeys.ignore", r.Locate(f).Text)}
 		default:
 			concerned = []*junitCase{caseFor("ipckeys.live", r.Locate(f).Text)}
 		}
