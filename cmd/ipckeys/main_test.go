@@ -339,6 +339,29 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"--version"}, 0},
 		{[]string{"version", "extra"}, 2},
 	}
+	// Every --fail-on level against runs whose worst finding is each
+	// severity, in every output format.
+	worst := map[string][]string{
+		"none":    {"scan", "--no-live", "-p", "l", a},
+		"info":    {"scan", "--no-live", "-p", "l", a, link},
+		"warning": {"scan", "--no-live", "-p", "0", a},
+		"error":   {"scan", "--no-live", "-p", "l", missing},
+	}
+	rank := map[string]int{"none": 0, "info": 1, "warning": 2, "error": 3, "never": 4}
+	for name, args := range worst {
+		for _, level := range []string{"error", "warning", "info", "never"} {
+			for _, format := range []string{"table", "text", "json", "sarif", "github", "junit", "prometheus"} {
+				want := 0
+				if level != "never" && rank[name] >= rank[level] {
+					want = 1
+				}
+				tests = append(tests, struct {
+					args []string
+					want int
+				}{append(append([]string{}, args...), "--fail-on", level, "-o", format), want})
+			}
+		}
+	}
 	for _, tc := range tests {
 		var stdout, stderr bytes.Buffer
 		got := run(tc.args, nil, &stdout, &stderr)
