@@ -27,6 +27,7 @@ if [ -z "${IPCKEYS_BENCH_SCENARIO:-}" ]; then
 	for scenario in tables attachments; do
 		IPCKEYS_BENCH_SCENARIO=$scenario unshare --ipc "$BASH" "$self" "$runs"
 	done
+	IPCKEYS_BENCH_SCENARIO=search "$BASH" "$self" "$runs"
 	exit 0
 fi
 
@@ -75,6 +76,25 @@ if [ "$IPCKEYS_BENCH_SCENARIO" = tables ]; then
 	t_3=$(median_ms lsipc3)
 	printf '%-36s %8s ms\n' "ipckeys ls -o json (all three)" "$t_ls" "lsipc -m -J" "$t_m" "lsipc -s -J" "$t_s" "lsipc -q -J" "$t_q" "lsipc -m, -s, -q -J in a row" "$t_3"
 	echo "ratio ipckeys / lsipc x3: $(ratio "$t_ls" "$t_3") (target: at most 1.00)"
+	exit 0
+fi
+
+if [ "$IPCKEYS_BENCH_SCENARIO" = search ]; then
+	# explain --search reads inode numbers from directory entries, as
+	# find -inum does; both stay on the root filesystem.
+	target=/etc/passwd
+	ino=$(stat -c %i "$target")
+	key=$("$bin/ipckeys" key -o json -p l "$target" | sed -n 's/.*"key": "\(0x[0-9a-f]*\)".*/\1/p')
+	files=$(find / -xdev 2>/dev/null | wc -l)
+	echo
+	echo "== explain $key --search / against find / -xdev -inum $ino ($files files on /)"
+	findinum() { find / -xdev -inum "$ino"; }
+	t_explain=$(median_ms "$bin/ipckeys" explain "$key" --search /)
+	t_find=$(median_ms findinum)
+	printf '%-36s %8s ms\n' "ipckeys explain KEY --search /" "$t_explain" "find / -xdev -inum N" "$t_find"
+	echo "ratio ipckeys / find: $(ratio "$t_explain" "$t_find") (target: at most 1.00)"
+	rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+	echo "peak memory: --search /usr/share $(rss "$bin/ipckeys" explain "$key" --search /usr/share) KB, --search / $(rss "$bin/ipckeys" explain "$key" --search /) KB"
 	exit 0
 fi
 

@@ -46,7 +46,7 @@ type command struct {
 var commands []*command
 
 func init() {
-	commands = []*command{keyCommand, scanCommand, lsCommand, versionCommand}
+	commands = []*command{keyCommand, scanCommand, lsCommand, explainCommand, versionCommand}
 }
 
 const mainUsage = `ipckeys finds System V IPC key collisions before they corrupt production.
@@ -56,6 +56,8 @@ Usage:
   ipckeys scan [-p PROJ]... [-m MANIFEST]... [PATH]... check paths and channels for collisions
                                                        (and the live objects that hold their keys)
   ipckeys ls [--shm] [--sem] [--msg] [-m MANIFEST]...  show live IPC objects and who is attached
+  ipckeys explain KEY... [--search DIR]...             where a key comes from: parts, filesystems,
+                                                       live objects, files
   ipckeys version                                      print the version
   ipckeys help [COMMAND]                               show help
 
