@@ -156,6 +156,8 @@ type Finding struct {
 	// Where is a place that is not an entry's: the ignore file line of a
 	// suppression finding.
 	Where *Place
+	// Suggestions are proj ids that would fix the finding (see Suggest).
+	Suggestions []Suggestion
 }
 
 // Suppression is the ignore file entry that covers a finding.

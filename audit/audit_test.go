@@ -154,3 +154,54 @@ func TestDisplay(t *testing.T) {
 		}
 	}
 }
+
+// TestSuggest: the nearest printable proj ids first, never a key another
+// channel or a live object holds, never 0 or 0xffffffff, and two channels
+// that must both change are not offered the same key first.
+func TestSuggest(t *testing.T) {
+	b := file("/etc/app/b.conf", 0x801, 0x1E64001)
+	c := file("/etc/app/c.conf", 0x801, 0x1EC4001)
+	d := file("/etc/app/d.conf", 0x801, 0x1ED4001)
+	e := file("/etc/app/e.conf", 0x801, 0x4002)
+	entries := []audit.Entry{channel("orders", 'l', b), channel("audit", 'l', c), channel("cache", 'l', d), channel("other", 'k', e)}
+	// 'm' for audit would be 0x6d014001: make a live segment hold it.
+	snap := &ipcscan.Snapshot{Shm: []ipcscan.Segment{{Perm: ipcscan.Perm{Key: 0x6d014001, ID: 7}}}}
+	findings := audit.Check(entries)
+	audit.Suggest(findings, entries, snap)
+	var col *audit.Finding
+	for i := range findings {
+		if findings[i].Code == audit.KeyCollision {
+			col = &findings[i]
+		}
+	}
+	if col == nil {
+		t.Fatal("no collision")
+	}
+	var got []string
+	for _, s := range col.Suggestions {
+		got = append(got, fmt.Sprintf("%s %c %s", entries[s.Entry].Name(), rune(s.Proj), ftok.Hex(s.Key)))
+	}
+	// Candidates by distance from 'l', below before above: k m j n i o.
+	// audit: 'k' (0x6b014001) is free ('other' is 'k' on another inode),
+	// 'm' is held live: k, j, n. cache: 'k' is now audit's first choice,
+	// 'm' live: j, n, i.
+	want := []string{
+		"audit k 0x6b014001", "audit j 0x6a014001", "audit n 0x6e014001",
+		"cache j 0x6a014001", "cache n 0x6e014001", "cache i 0x69014001",
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("suggestions:\n got %q\nwant %q", got, want)
+	}
+	if !strings.Contains(col.Message, "Suggested: give channel audit proj 107 'k' (key 0x6b014001) or ") ||
+		!strings.Contains(col.Message, "every program using channel cache must change its proj id together") {
+		t.Errorf("message: %s", col.Message)
+	}
+	// IPC_PRIVATE: suggestions for the entry itself, never proj 0 again.
+	zero := file("/srv/zero", 0xfe00, 0x30000)
+	pe := []audit.Entry{arg(zero.Path, 0, zero)}
+	pf := audit.Check(pe)
+	audit.Suggest(pf, pe, nil)
+	if len(pf[0].Suggestions) != 3 || pf[0].Suggestions[0].Proj != '!' {
+		t.Errorf("IPC_PRIVATE suggestions %+v, want 3 starting with '!'", pf[0].Suggestions)
+	}
+}

@@ -62,6 +62,16 @@ type Finding struct {
 	// File and Line place findings about ignore file entries.
 	File string `json:"file,omitempty"`
 	Line int    `json:"line,omitempty"`
+	// Suggestions are proj ids that give a channel a key of its own.
+	Suggestions []SuggestionJSON `json:"suggestions,omitempty"`
+}
+
+// SuggestionJSON is one suggested proj id for one channel or path.
+type SuggestionJSON struct {
+	Channel string `json:"channel,omitempty"`
+	Path    string `json:"path"`
+	Proj    int    `json:"proj"`
+	Key     string `json:"key"`
 }
 
 // SuppressedBy is the ignore file entry behind a suppressed finding.
@@ -227,6 +237,10 @@ func NewScan(entries []audit.Entry, findings []audit.Finding, live LiveSummary, 
 		}
 		if w := f.Where; w != nil {
 			jf.File, jf.Line = w.File, w.Line
+		}
+		for _, sg := range f.Suggestions {
+			e := &entries[sg.Entry]
+			jf.Suggestions = append(jf.Suggestions, SuggestionJSON{Channel: e.Name(), Path: e.Path, Proj: sg.Proj, Key: ftok.Hex(sg.Key)})
 		}
 		s.Findings = append(s.Findings, jf)
 	}

@@ -57,6 +57,7 @@ func fixtureResult(t *testing.T) *report.Result {
 	}
 	findings := audit.Check(entries)
 	findings = append(findings, audit.CheckLive(entries, audit.Live{Snap: snap})...)
+	audit.Suggest(findings, entries, snap)
 	rules, err := ignore.Parse(strings.NewReader(`removed-attached 0x6c014001 reason="the old writer drains until midnight"
 unstable-filesystem "/dev/shm/k, \"odd\"" reason="rebuilt at boot" expires=2026-01-01
 key-collision nothing reason="stale entry"

@@ -168,36 +168,51 @@ func cmdMkcollision(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(os.MkdirAll(dir, 0o755))
 	}
 	ts.Setenv("DIR", dir)
+	a, b, n, err := makeCollision(dir, args[1], args[2])
+	ts.Check(err)
+	ts.Setenv("INO_A", strconv.FormatUint(inode(ts, a), 10))
+	ts.Setenv("INO_B", strconv.FormatUint(inode(ts, b), 10))
+	ts.Logf("collision after %d files: inodes %s and %s", n, ts.Getenv("INO_A"), ts.Getenv("INO_B"))
+}
+
+// makeCollision creates files in dir until two have inode numbers equal in
+// their low 16 bits, keeps those as nameA and nameB, and removes the rest.
+func makeCollision(dir, nameA, nameB string) (a, b string, files int, err error) {
 	seen := map[uint64]string{}
 	var made []string
 	const limit = 300_000 // ext4 needs ~25k here, tmpfs 65537
 	for i := 0; i < limit; i++ {
 		p := filepath.Join(dir, "f"+strconv.Itoa(i))
 		f, err := os.Create(p)
-		ts.Check(err)
-		ts.Check(f.Close())
+		if err != nil {
+			return "", "", i, err
+		}
+		f.Close()
 		var st syscall.Stat_t
-		ts.Check(syscall.Stat(p, &st))
+		if err := syscall.Stat(p, &st); err != nil {
+			return "", "", i, err
+		}
 		made = append(made, p)
 		other, dup := seen[st.Ino&0xffff]
 		if !dup {
 			seen[st.Ino&0xffff] = p
 			continue
 		}
-		a, b := filepath.Join(dir, args[1]), filepath.Join(dir, args[2])
-		ts.Check(os.Rename(other, a))
-		ts.Check(os.Rename(p, b))
+		a, b = filepath.Join(dir, nameA), filepath.Join(dir, nameB)
+		if err := os.Rename(other, a); err != nil {
+			return "", "", i, err
+		}
+		if err := os.Rename(p, b); err != nil {
+			return "", "", i, err
+		}
 		for _, m := range made {
 			if m != other && m != p {
-				ts.Check(os.Remove(m))
+				os.Remove(m)
 			}
 		}
-		ts.Setenv("INO_A", strconv.FormatUint(inode(ts, a), 10))
-		ts.Setenv("INO_B", strconv.FormatUint(st.Ino, 10))
-		ts.Logf("collision after %d files: inodes %s and %s", i+1, ts.Getenv("INO_A"), ts.Getenv("INO_B"))
-		return
+		return a, b, i + 1, nil
 	}
-	ts.Fatalf("no low-16-bit inode collision among %d files in %s", limit, dir)
+	return "", "", limit, fmt.Errorf("no low-16-bit inode collision among %d files in %s", limit, dir)
 }
 
 func inode(ts *testscript.TestScript, path string) uint64 {
@@ -440,5 +455,60 @@ func TestLsUnprivileged(t *testing.T) {
 	if len(doc.Shm) != 1 || doc.Shm[0].AttachedComplete || doc.Attachments.Complete || doc.Attachments.Unreadable == 0 ||
 		!strings.Contains(doc.Attachments.Note, "permission denied") {
 		t.Errorf("JSON does not show the incompleteness: %s", js)
+	}
+}
+
+// TestSuggestionFixesCollision applies the first proj id scan suggests for
+// a real inode collision and scans again: the gate passes, and the C
+// library agrees that the two keys now differ.
+func TestSuggestionFixesCollision(t *testing.T) {
+	dir := t.TempDir()
+	a, b, _, err := makeCollision(dir, "a.conf", "b.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := filepath.Join(dir, "app.manifest")
+	if err := os.WriteFile(m, []byte("first "+a+" l\nsecond "+b+" l\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"scan", "--no-live", "-o", "json", "-m", m}, nil, &stdout, &stderr); code != 1 {
+		t.Fatalf("scan of a collision: exit %d: %s", code, stderr.String())
+	}
+	var rep struct {
+		Findings []struct {
+			Code        string `json:"code"`
+			Suggestions []struct {
+				Channel string `json:"channel"`
+				Proj    int    `json:"proj"`
+				Key     string `json:"key"`
+			} `json:"suggestions"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) == 0 || rep.Findings[0].Code != "key-collision" || len(rep.Findings[0].Suggestions) == 0 {
+		t.Fatalf("no suggestion for the collision: %s", stdout.String())
+	}
+	sg := rep.Findings[0].Suggestions[0]
+	if sg.Channel != "second" {
+		t.Fatalf("suggestion for %q, want the second channel", sg.Channel)
+	}
+	keys := oracle.Keys(t, []int{'l'}, []string{a})
+	moved := oracle.Keys(t, []int{sg.Proj}, []string{b})
+	if keys[0].Key == moved[0].Key || fmt.Sprintf("0x%08x", uint32(moved[0].Key)) != sg.Key {
+		t.Fatalf("C ftok: first %#x, second with proj %d %#x; suggestion said %s", uint32(keys[0].Key), sg.Proj, uint32(moved[0].Key), sg.Key)
+	}
+	fixed := filepath.Join(dir, "fixed.manifest")
+	if err := os.WriteFile(fixed, []byte(fmt.Sprintf("first %s l\nsecond %s %d\n", a, b, sg.Proj)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	if code := run([]string{"scan", "--no-live", "-o", "text", "-m", fixed}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("scan with the suggested proj %d: exit %d:\n%s", sg.Proj, code, stdout.String())
+	}
+	if strings.Contains(stdout.String(), "key-collision") {
+		t.Errorf("the suggested proj still collides:\n%s", stdout.String())
 	}
 }

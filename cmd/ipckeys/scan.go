@@ -139,6 +139,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 			result.Findings = append(result.Findings, audit.CheckLive(entries, audit.Live{Snap: snap, OwnerUIDs: ownerUIDs(chans)})...)
 		}
 	}
+	audit.Suggest(result.Findings, entries, result.Snap)
 	result.Findings = ignore.Apply(result.Findings, entries, rules, time.Now().Format(time.DateOnly))
 	audit.Sort(result.Findings)
 	if err := writeOutputs(outs, result, stdout, report.Style{Color: color, Quiet: *quiet}); err != nil {
