@@ -70,6 +70,7 @@ const (
 	ProjTruncated        = "proj-truncated"
 	PathUnusable         = "path-unusable"
 	UnstableFilesystem   = "unstable-filesystem"
+	KeyFileReplaceable   = "key-file-replaceable"
 	SuppressionExpired   = "suppression-expired"
 	SuppressionUnused    = "suppression-unused"
 )
@@ -92,6 +93,7 @@ var Rules = []Rule{
 	{FingerprintCollision, Warning, "two different files have the same device byte and inode low 16 bits: any proj id they share gives both the same key", "keep the proj ids of these files apart, or use other key files"},
 	{ProjZero, Warning, "proj id 0: ftok's behaviour is undefined per the man page and unspecified per POSIX", "use a proj id from 1 to 255"},
 	{UnstableFilesystem, Warning, "the key file is on a filesystem where inode or device numbers change across reboot, remount, copy-up or host", "put key files on a local disk filesystem such as ext4 or xfs, outside tmpfs, overlayfs and network mounts"},
+	{KeyFileReplaceable, Warning, "the key file is likely to be replaced (its directory is writable by others, it sits in a world-writable sticky directory that tmp cleaners sweep, or the manifest marks it as a config file that deploys rewrite): a replaced file has a new inode and so a new key, and processes started afterwards no longer meet the running ones", "use a dedicated key file that nothing rewrites, in a directory only its owner can write (for example /etc/app/ipc.key, mode 0644 in a 0755 directory)"},
 	{SameFile, Info, "two paths are the same file (hard link or symbolic link) and give the same keys on purpose", "nothing, if the programs are meant to share; otherwise give them separate files"},
 	{SuppressionExpired, Warning, "an ignore file entry has passed its expiry date: the finding it covered counts again", "fix the finding, or renew the entry with a new reason and date"},
 	{SuppressionUnused, Warning, "an ignore file entry matches no finding: it is stale, or its code or target is mistyped", "remove the entry, or correct its code or target"},
@@ -442,6 +444,7 @@ func perEntry(entries []Entry, collisions []Finding) []Finding {
 	}
 	var out []Finding
 	reportedPath := map[string]bool{}
+	reportedReplace := map[string]bool{}
 	for i := range entries {
 		e := &entries[i]
 		one := []int{i}
@@ -451,6 +454,11 @@ func perEntry(entries []Entry, collisions []Finding) []Finding {
 				out = append(out, Finding{Code: PathUnusable, Severity: Error, Key: keyOf(e), Message: unusableMessage(e), Entries: one})
 			}
 			continue
+		}
+		if why := replaceable(e); why != "" && !reportedReplace[e.Path] {
+			reportedReplace[e.Path] = true
+			out = append(out, Finding{Code: KeyFileReplaceable, Severity: Warning, Entries: one,
+				Message: fmt.Sprintf("%s %s: replacing it gives it a new inode and the channel a new key, so processes started afterwards no longer meet the running ones; use a dedicated key file that nothing rewrites, in a directory only its owner can write", Display(e.Path), why)})
 		}
 		if e.File.Unstable != "" && !reportedPath[e.Path] {
 			reportedPath[e.Path] = true
@@ -493,6 +501,24 @@ func perEntry(entries []Entry, collisions []Finding) []Finding {
 		}
 	}
 	return out
+}
+
+// replaceable says why an entry's key file is likely to be replaced, or "".
+// The rule is narrow on purpose: a directory others may write to, a
+// world-writable sticky directory (/tmp: cleaners delete, the service
+// recreates), or a file the manifest marks as a config file.
+func replaceable(e *Entry) string {
+	const otherWrite, sticky = 0o002, 0o1000
+	m := e.File.DirMode
+	switch {
+	case m != 0 && m&otherWrite != 0 && m&sticky != 0:
+		return fmt.Sprintf("is in %s, a world-writable sticky directory: tmp cleaners delete files there and the service recreates them", Display(e.File.Dir))
+	case m != 0 && m&otherWrite != 0:
+		return fmt.Sprintf("is in %s, which any user can write to: anyone can replace it", Display(e.File.Dir))
+	case e.Channel != nil && e.Channel.Config:
+		return "is marked as a config file in the manifest: editors and configuration management save such files by writing a new file and renaming it over the old one"
+	}
+	return ""
 }
 
 func unusableMessage(e *Entry) string {

@@ -18,6 +18,7 @@ const (
 	StaleObject     = "stale-object"
 	RemovedAttached = "removed-attached"
 	TypeMismatch    = "type-mismatch"
+	KeyDrift        = "key-drift"
 )
 
 func init() {
@@ -27,6 +28,7 @@ func init() {
 		Rule{MissingObject, Warning, "a channel expected to be attached has no live object with its key", "start the service that creates it, or check that its programs compute the same key (a replaced key file changes it)"},
 		Rule{StaleObject, Warning, "a segment nothing is attached to and whose creator is gone: leaked, since System V IPC has no reference count", "remove it with ipcrm -m ID once nothing will attach again"},
 		Rule{RemovedAttached, Warning, "a segment removed while attached: it lives, with key 0, until its last holder detaches, and no new process can find it", "restart the holders listed, so they create or attach the current segment"},
+		Rule{KeyDrift, Warning, "a live object has a configured channel's proj and device byte but inode bits of no configured file, and was made before the channel's key file last changed: the file was probably replaced (editor save, config management rename, tmp cleaner) after the running processes computed their key, so processes started now use another key and another object", "restart every program of the channel together so they agree on the current key, and make the key file one that nothing rewrites"},
 		Rule{TypeMismatch, Warning, "the channel's key is live, but as another facility than the manifest says", "fix the manifest's type, or find the program using the key for the other facility"},
 	)
 }
@@ -136,7 +138,74 @@ func CheckLive(entries []Entry, live Live) []Finding {
 			}
 		}
 	}
+	out = append(out, keyDrift(entries, s)...)
 	out = append(out, segmentHygiene(s)...)
+	return out
+}
+
+// keyDrift finds live objects that look like a channel's key before its
+// key file was replaced: same proj byte and device byte as the channel,
+// inode bits of no configured file, and created before the key file's
+// inode last changed. The last condition keeps other applications that
+// happen to use the same proj byte on the same filesystem out of it.
+func keyDrift(entries []Entry, s *ipcscan.Snapshot) []Finding {
+	configured := map[int32]bool{}
+	for i := range entries {
+		if k, ok := entries[i].Key(); ok && entries[i].OK() {
+			configured[k] = true
+		}
+	}
+	type object struct {
+		ref   ObjectRef
+		ctime int64
+		shmid int // -1 unless a segment
+	}
+	var objs []object
+	for _, sg := range s.Shm {
+		if k, known := s.OriginalKey(sg); known && k != 0 {
+			objs = append(objs, object{ObjectRef{"shm", sg.ID, k}, sg.Ctime, sg.ID})
+		}
+	}
+	for _, st := range s.Sem {
+		objs = append(objs, object{ObjectRef{"sem", st.ID, st.Key}, st.Ctime, -1})
+	}
+	for _, q := range s.Msg {
+		objs = append(objs, object{ObjectRef{"msg", q.ID, q.Key}, q.Ctime, -1})
+	}
+	var out []Finding
+	for _, o := range objs {
+		if o.ref.Key == 0 || configured[o.ref.Key] {
+			continue
+		}
+		p := ftok.Decode(o.ref.Key)
+		for i := range entries {
+			e := &entries[i]
+			if e.Channel == nil || !e.OK() || e.File.Ctime == 0 {
+				continue
+			}
+			if uint8(e.Proj) != p.Proj || uint8(e.File.Dev) != p.DevByte || e.File.Ctime <= o.ctime {
+				continue
+			}
+			if t := e.Channel.Type; t != "" && t != o.ref.Facility {
+				continue
+			}
+			k, _ := e.Key()
+			who := "no process attached"
+			if o.shmid >= 0 {
+				if hs := s.Holders(o.shmid); len(hs) > 0 {
+					who = "still attached: " + holderList(hs)
+				}
+			} else {
+				who = "its users cannot be listed (only segments show in /proc/PID/maps)"
+			}
+			ref := o.ref
+			key := o.ref.Key
+			out = append(out, Finding{Code: KeyDrift, Severity: Warning, Key: &key, Entries: []int{i}, Object: &ref,
+				Message: fmt.Sprintf("%s id %d has key %s: the proj and device byte of %s, whose key is now %s, but inode bits 0x%04x of no configured file, and it was made before the key file last changed: the file was probably replaced (editor save, config management rename, tmp cleaner) after the running processes computed their key; %s; processes started now use %s and another object: restart every program of the channel together",
+					facilityName(o.ref.Facility), o.ref.ID, ftok.Hex(o.ref.Key), describe(e), ftok.Hex(k), p.InoBits, who, ftok.Hex(k))})
+			break
+		}
+	}
 	return out
 }
 

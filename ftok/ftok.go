@@ -127,15 +127,19 @@ func (f File) Key(proj int) int32 { return Key(f.Dev, f.Ino, proj) }
 // the file it points to, and a dangling link is an error.
 func Stat(path string) (File, error) {
 	var st unix.Stat_t
+	if err := StatInto(path, &st); err != nil {
+		return File{}, err
+	}
+	return File{Dev: uint64(st.Dev), Ino: uint64(st.Ino)}, nil
+}
+
+// StatInto is Stat for callers that want the rest of the stat result too.
+func StatInto(path string, st *unix.Stat_t) error {
 	for {
-		err := unix.Stat(path, &st)
-		if err == unix.EINTR {
-			continue
+		err := unix.Stat(path, st)
+		if err != unix.EINTR {
+			return err
 		}
-		if err != nil {
-			return File{}, err
-		}
-		return File{Dev: uint64(st.Dev), Ino: uint64(st.Ino)}, nil
 	}
 }
 

@@ -22,6 +22,13 @@ type KeyFile struct {
 	// Unstable says why keys from this file may change across reboot,
 	// remount, copy-up or host; empty when its filesystem keeps them.
 	Unstable string
+	// Ctime is the file's status change time (seconds): when this inode
+	// was made or last renamed into place.
+	Ctime int64
+	// DirMode is the mode of the directory holding the file (after
+	// symbolic links); 0 when it could not be read.
+	DirMode uint32
+	Dir     string
 }
 
 // Major and Minor are the device number's parts.
@@ -32,11 +39,20 @@ func (k KeyFile) Minor() uint32 { return unix.Minor(k.Dev) }
 // looks up its filesystem. The error is the one stat returned, for which ftok
 // would return -1.
 func InspectKeyFile(path string) (KeyFile, error) {
-	f, err := ftok.Stat(path)
-	if err != nil {
+	var fst unix.Stat_t
+	if err := ftok.StatInto(path, &fst); err != nil {
 		return KeyFile{Path: path}, err
 	}
-	k := KeyFile{Path: path, File: f}
+	k := KeyFile{Path: path, File: ftok.File{Dev: uint64(fst.Dev), Ino: uint64(fst.Ino)}, Ctime: fst.Ctim.Sec}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		real = path
+	}
+	k.Dir = filepath.Dir(real)
+	var dst unix.Stat_t
+	if unix.Stat(k.Dir, &dst) == nil {
+		k.DirMode = dst.Mode
+	}
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err == nil {
 		fs := lookupFS(int64(st.Type))

@@ -8,8 +8,9 @@
 //
 // Fields are separated by white space; '#' starts a comment (at the start of
 // a field); '-' leaves an optional field unset. name, path and proj are
-// required; type (shm, sem or msg), nattch (N, N-M, N+) and owner (a user
-// name or a numeric uid) are optional. As in fstab, a path holding a space,
+// required; type (shm, sem or msg), nattch (N, N-M, N+), owner (a user
+// name or a numeric uid) and flags (config: the key file is a configuration
+// file that deploys rewrite) are optional. As in fstab, a path holding a space,
 // tab, newline or backslash writes it as an octal escape: \040, \011, \012,
 // \134. A relative path is taken relative to the manifest's directory.
 //
@@ -40,6 +41,9 @@ type Channel struct {
 	Type   string // "shm", "sem", "msg" or "" (unset)
 	Nattch *Range // nil when unset
 	Owner  string // user name or numeric uid; "" when unset
+	// Config marks the key file as a configuration file that editors and
+	// configuration management rewrite (flag "config").
+	Config bool
 
 	File string // the manifest it came from
 	Line int    // its line number there, from 1
@@ -92,7 +96,7 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Field, e.Msg)
 }
 
-var fieldNames = []string{"name", "path", "proj", "type", "nattch", "owner"}
+var fieldNames = []string{"name", "path", "proj", "type", "nattch", "owner", "flags"}
 
 var (
 	nameRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:@/+-]*$`)
@@ -171,10 +175,10 @@ func parseLine(line, file string, n int) (c Channel, ok bool, err error) {
 		return Channel{}, false, nil
 	}
 	if len(fields) < 3 {
-		return fail(-1, "want at least name, path and proj, got %d field(s): name path proj [type] [nattch] [owner]", len(fields))
+		return fail(-1, "want at least name, path and proj, got %d field(s): name path proj [type] [nattch] [owner] [flags]", len(fields))
 	}
 	if len(fields) > len(fieldNames) {
-		return fail(-1, "%d fields, at most %d: name path proj [type] [nattch] [owner] (write spaces in a path as \\040)", len(fields), len(fieldNames))
+		return fail(-1, "%d fields, at most %d: name path proj [type] [nattch] [owner] [flags] (write spaces in a path as \\040)", len(fields), len(fieldNames))
 	}
 	c = Channel{File: file, Line: n}
 
@@ -223,6 +227,16 @@ func parseLine(line, file string, n int) (c Channel, ok bool, err error) {
 			return fail(5, "%q is neither a user name nor a numeric uid", o)
 		}
 		c.Owner = o
+	}
+	if len(fields) > 6 && fields[6] != "-" {
+		for _, flag := range strings.Split(fields[6], ",") {
+			switch flag {
+			case "config":
+				c.Config = true
+			default:
+				return fail(6, "unknown flag %q: the only flag is config (the key file is a config file that deploys rewrite)", flag)
+			}
+		}
 	}
 	return c, true, nil
 }

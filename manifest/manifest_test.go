@@ -16,7 +16,7 @@ audit-q    /etc/app/audit.conf   0x41  msg  -     -
 locks      /etc/app/locks.conf   '1'
 
 spaced     /srv/my\040app/key\012x  108   sem  1-3  1000
-relative   keys/a.key            -1    -    0+
+relative   keys/a.key            -1    -    0+   -    config
 `
 	got, err := manifest.Parse(strings.NewReader(src), "/etc/ipckeys/app.manifest")
 	if err != nil {
@@ -27,7 +27,7 @@ relative   keys/a.key            -1    -    0+
 		{Name: "audit-q", Path: "/etc/app/audit.conf", Proj: 0x41, Type: "msg", Line: 3},
 		{Name: "locks", Path: "/etc/app/locks.conf", Proj: 0x31, Line: 4},
 		{Name: "spaced", Path: "/srv/my app/key\nx", Proj: 108, Type: "sem", Nattch: &manifest.Range{Min: 1, Max: 3}, Owner: "1000", Line: 6},
-		{Name: "relative", Path: "keys/a.key", Proj: -1, Nattch: &manifest.Range{Min: 0, Max: -1}, Line: 7},
+		{Name: "relative", Path: "keys/a.key", Proj: -1, Nattch: &manifest.Range{Min: 0, Max: -1}, Config: true, Line: 7},
 	}
 	for i := range want {
 		want[i].File = "/etc/ipckeys/app.manifest"
@@ -45,8 +45,9 @@ func TestParseErrors(t *testing.T) {
 		line string
 		want string // the whole error text
 	}{
-		{"a /x", `m:1: want at least name, path and proj, got 2 field(s): name path proj [type] [nattch] [owner]`},
-		{"a /x l shm 1 app extra", `m:1: 7 fields, at most 6: name path proj [type] [nattch] [owner] (write spaces in a path as \040)`},
+		{"a /x", `m:1: want at least name, path and proj, got 2 field(s): name path proj [type] [nattch] [owner] [flags]`},
+		{"a /x l shm 1 app config extra", `m:1: 8 fields, at most 7: name path proj [type] [nattch] [owner] [flags] (write spaces in a path as \040)`},
+		{"a /x l shm 1 app cfg", `m:1: field 7 (flags): unknown flag "cfg": the only flag is config (the key file is a config file that deploys rewrite)`},
 		{"a /x zz", `m:1: field 3 (proj): proj id "zz" is not a proj id: write a character (l), a quoted character ('1'), decimal (108) or hex (0x6c)`},
 		{"a /x -", `m:1: field 3 (proj): a channel needs the proj id its programs pass to ftok`},
 		{"a - l", `m:1: field 2 (path): a channel needs the path its programs pass to ftok`},
