@@ -71,6 +71,7 @@ const (
 	PathUnusable         = "path-unusable"
 	UnstableFilesystem   = "unstable-filesystem"
 	KeyFileReplaceable   = "key-file-replaceable"
+	KeyViewDiffers       = "key-view-differs"
 	SuppressionExpired   = "suppression-expired"
 	SuppressionUnused    = "suppression-unused"
 )
@@ -94,6 +95,7 @@ var Rules = []Rule{
 	{ProjZero, Warning, "proj id 0: ftok's behaviour is undefined per the man page and unspecified per POSIX", "use a proj id from 1 to 255"},
 	{UnstableFilesystem, Warning, "the key file is on a filesystem where inode or device numbers change across reboot, remount, copy-up or host", "put key files on a local disk filesystem such as ext4 or xfs, outside tmpfs, overlayfs and network mounts"},
 	{KeyFileReplaceable, Warning, "the key file is likely to be replaced (its directory is writable by others, it sits in a world-writable sticky directory that tmp cleaners sweep, or the manifest marks it as a config file that deploys rewrite): a replaced file has a new inode and so a new key, and processes started afterwards no longer meet the running ones", "use a dedicated key file that nothing rewrites, in a directory only its owner can write (for example /etc/app/ipc.key, mode 0644 in a 0755 directory)"},
+	{KeyViewDiffers, Warning, "the key file is another file (or none) on the host than in the container: programs on the host compute another key than those in the container, as overlayfs copy-up and bind mounts can cause", "give host and container one key file on a shared, non-overlay mount, or keep each side's programs apart on purpose"},
 	{SameFile, Info, "two paths are the same file (hard link or symbolic link) and give the same keys on purpose", "nothing, if the programs are meant to share; otherwise give them separate files"},
 	{SuppressionExpired, Warning, "an ignore file entry has passed its expiry date: the finding it covered counts again", "fix the finding, or renew the entry with a new reason and date"},
 	{SuppressionUnused, Warning, "an ignore file entry matches no finding: it is stale, or its code or target is mistyped", "remove the entry, or correct its code or target"},
@@ -120,6 +122,10 @@ type Entry struct {
 
 	File ipcscan.KeyFile
 	Err  error // why stat failed: ftok returns -1
+	// HostFile is the host's view of the path when ipckeys looks through
+	// a process's mount namespace (--pid) and the host sees another file
+	// (Dev and Ino zero: none at all) there.
+	HostFile *ipcscan.KeyFile
 }
 
 // Name returns the channel name, or "" for a command-line path.
@@ -445,6 +451,7 @@ func perEntry(entries []Entry, collisions []Finding) []Finding {
 	var out []Finding
 	reportedPath := map[string]bool{}
 	reportedReplace := map[string]bool{}
+	reportedView := map[string]bool{}
 	for i := range entries {
 		e := &entries[i]
 		one := []int{i}
@@ -459,6 +466,16 @@ func perEntry(entries []Entry, collisions []Finding) []Finding {
 			reportedReplace[e.Path] = true
 			out = append(out, Finding{Code: KeyFileReplaceable, Severity: Warning, Entries: one,
 				Message: fmt.Sprintf("%s %s: replacing it gives it a new inode and the channel a new key, so processes started afterwards no longer meet the running ones; use a dedicated key file that nothing rewrites, in a directory only its owner can write", Display(e.Path), why)})
+		}
+		if h := e.HostFile; h != nil && !reportedView[e.Path] {
+			reportedView[e.Path] = true
+			host := "the host has no such file"
+			if h.Ino != 0 {
+				host = fmt.Sprintf("on the host it is dev %d:%d, ino %d (fingerprint %s)", h.Major(), h.Minor(), h.Ino, h.Fingerprint())
+			}
+			out = append(out, Finding{Code: KeyViewDiffers, Severity: Warning, Entries: one,
+				Message: fmt.Sprintf("%s is dev %d:%d, ino %d (fingerprint %s) in the process's view, but %s: programs on the host and in the container compute different keys from it; share one key file on a non-overlay mount, or keep the two sides apart on purpose",
+					Display(e.Path), e.File.Major(), e.File.Minor(), e.File.Ino, e.File.Fingerprint(), host)})
 		}
 		if e.File.Unstable != "" && !reportedPath[e.Path] {
 			reportedPath[e.Path] = true

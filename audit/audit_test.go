@@ -130,7 +130,7 @@ func TestRulesCoverEveryCode(t *testing.T) {
 	codes := []string{audit.KeyCollision, audit.FingerprintCollision, audit.SameFile, audit.KeyPrivate,
 		audit.KeyErrorValue, audit.ProjZero, audit.ProjTruncated, audit.PathUnusable, audit.UnstableFilesystem,
 		audit.NattchMismatch, audit.MissingObject, audit.KeyInUse, audit.StaleObject, audit.RemovedAttached, audit.TypeMismatch,
-		audit.SuppressionExpired, audit.SuppressionUnused, audit.KeyFileReplaceable, audit.KeyDrift}
+		audit.SuppressionExpired, audit.SuppressionUnused, audit.KeyFileReplaceable, audit.KeyDrift, audit.KeyViewDiffers}
 	for _, c := range codes {
 		if r := audit.RuleFor(c); r.Summary == "" || r.Fix == "" || r.Severity == 0 {
 			t.Errorf("code %s has no complete rule: %+v", c, r)

@@ -42,13 +42,7 @@ type Proc struct {
 func (p FS) Snapshot() (*Snapshot, error) {
 	s := &Snapshot{Source: SourceProc, Procs: map[int]Proc{}}
 	var err error
-	s.Shm, err = p.Shm()
-	if err == nil {
-		s.Sem, err = p.Sem()
-	}
-	if err == nil {
-		s.Msg, err = p.Msg()
-	}
+	s.Shm, s.Sem, s.Msg, err = p.tables()
 	if errors.Is(err, fs.ErrNotExist) && p.Root == DefaultRoot {
 		s.Source = SourceSyscalls
 		s.Shm, s.Sem, s.Msg, err = statAll()
@@ -62,6 +56,24 @@ func (p FS) Snapshot() (*Snapshot, error) {
 	if a, err := p.Attachments(); err == nil {
 		s.Attach = a
 	}
+	p.noteProcs(s)
+	return s, nil
+}
+
+// tables reads the three /proc/sysvipc tables.
+func (p FS) tables() (shm []Segment, sem []SemSet, msg []Queue, err error) {
+	if shm, err = p.Shm(); err != nil {
+		return
+	}
+	if sem, err = p.Sem(); err != nil {
+		return
+	}
+	msg, err = p.Msg()
+	return
+}
+
+// noteProcs records the pids the tables name: creators, last operators.
+func (p FS) noteProcs(s *Snapshot) {
 	for _, sg := range s.Shm {
 		p.noteProc(s.Procs, sg.CPID)
 		p.noteProc(s.Procs, sg.LPID)
@@ -70,7 +82,6 @@ func (p FS) Snapshot() (*Snapshot, error) {
 		p.noteProc(s.Procs, q.LSPID)
 		p.noteProc(s.Procs, q.LRPID)
 	}
-	return s, nil
 }
 
 func (p FS) noteProc(procs map[int]Proc, pid int) {

@@ -129,6 +129,8 @@ type Ls struct {
 	Schema      string       `json:"schema"`
 	Source      string       `json:"source"`
 	Namespace   uint64       `json:"ipc_namespace,omitempty"`
+	PID         int          `json:"pid,omitempty"`  // a process in the namespace, with --all-namespaces
+	Comm        string       `json:"comm,omitempty"` // its command name
 	Shm         []ShmJSON    `json:"shm,omitempty"`
 	Sem         []SemJSON    `json:"sem,omitempty"`
 	Msg         []MsgJSON    `json:"msg,omitempty"`
@@ -346,6 +348,14 @@ func WriteLs(w io.Writer, doc Ls) error {
 			return err
 		}
 	}
+	if doc.PID != 0 {
+		if err := field("pid", doc.PID, true); err != nil {
+			return err
+		}
+		if err := field("comm", doc.Comm, true); err != nil {
+			return err
+		}
+	}
 	if err := writeArray(&b, "shm", doc.Shm); err != nil {
 		return err
 	}
@@ -360,6 +370,29 @@ func WriteLs(w io.Writer, doc Ls) error {
 	}
 	b.WriteString("}\n")
 	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// WriteLsAll writes one ls document per IPC namespace, as a JSON array.
+func WriteLsAll(w io.Writer, docs []Ls) error {
+	if _, err := io.WriteString(w, "[\n"); err != nil {
+		return err
+	}
+	for i, doc := range docs {
+		if i > 0 {
+			if _, err := io.WriteString(w, ",\n"); err != nil {
+				return err
+			}
+		}
+		var b bytes.Buffer
+		if err := WriteLs(&b, doc); err != nil {
+			return err
+		}
+		if _, err := w.Write(bytes.TrimSuffix(b.Bytes(), []byte("\n"))); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, "\n]\n")
 	return err
 }
 

@@ -95,6 +95,7 @@ type LiveSummary struct {
 	Reason      string        `json:"reason,omitempty"` // why not
 	Source      string        `json:"source,omitempty"`
 	Namespace   uint64        `json:"ipc_namespace,omitempty"`
+	Namespaces  int           `json:"ipc_namespaces,omitempty"` // with --all-namespaces
 	Attachments *Completeness `json:"attachments,omitempty"`
 }
 

@@ -163,7 +163,10 @@ func writeLive(w io.Writer, live LiveSummary) {
 	switch {
 	case live.Checked:
 		fmt.Fprintf(w, "live: checked against %s", live.Source)
-		if live.Namespace != 0 {
+		switch {
+		case live.Namespaces > 1:
+			fmt.Fprintf(w, " in %d IPC namespaces", live.Namespaces)
+		case live.Namespace != 0:
 			fmt.Fprintf(w, " in IPC namespace ipc:[%d]", live.Namespace)
 		}
 		fmt.Fprintln(w)

@@ -14,7 +14,7 @@ import (
 
 // configured reads what a command was told to check: the -p proj ids, the
 // -m manifests and the path arguments (globs expanded), as entries.
-func configured(projFlags, manifests, args []string) ([]audit.Entry, []manifest.Channel, error) {
+func configured(projFlags, manifests, args []string, v *view) ([]audit.Entry, []manifest.Channel, error) {
 	projs, err := parseProjs(projFlags)
 	if err != nil {
 		return nil, nil, err
@@ -23,7 +23,7 @@ func configured(projFlags, manifests, args []string) ([]audit.Entry, []manifest.
 	if err != nil {
 		return nil, nil, err
 	}
-	entries, err := buildEntries(args, projs, chans, true)
+	entries, err := buildEntries(args, projs, chans, true, v)
 	return entries, chans, err
 }
 
@@ -66,30 +66,38 @@ func loadManifests(paths []string) ([]manifest.Channel, error) {
 }
 
 // keyFiles stats each path once, however many proj ids and channels use it.
-type keyFiles map[string]struct {
+type keyFiles struct {
+	view *view
+	seen map[string]keyFile
+}
+
+type keyFile struct {
 	file ipcscan.KeyFile
+	host *ipcscan.KeyFile
 	err  error
 }
 
-func (k keyFiles) inspect(path string) (ipcscan.KeyFile, error) {
-	if r, ok := k[path]; ok {
-		return r.file, r.err
+func (k *keyFiles) inspect(path string) keyFile {
+	if r, ok := k.seen[path]; ok {
+		return r
 	}
-	f, err := ipcscan.InspectKeyFile(path)
-	k[path] = struct {
-		file ipcscan.KeyFile
-		err  error
-	}{f, err}
-	return f, err
+	var r keyFile
+	if k.view == nil {
+		r.file, r.err = ipcscan.InspectKeyFile(path)
+	} else {
+		r.file, r.host, r.err = k.view.inspect(path)
+	}
+	k.seen[path] = r
+	return r
 }
 
 // buildEntries turns the command line's paths (each with every -p proj id,
 // or none) and the manifests' channels into the entries to check. With
 // globs, quoted patterns are expanded; one that matches nothing becomes an
 // unusable entry so the gate reports it rather than passing in silence.
-func buildEntries(args []string, projs []int, chans []manifest.Channel, globs bool) ([]audit.Entry, error) {
+func buildEntries(args []string, projs []int, chans []manifest.Channel, globs bool, v *view) ([]audit.Entry, error) {
 	var entries []audit.Entry
-	files := keyFiles{}
+	files := &keyFiles{view: v, seen: map[string]keyFile{}}
 	type seenKey struct {
 		path string
 		proj int
@@ -115,13 +123,13 @@ func buildEntries(args []string, projs []int, chans []manifest.Channel, globs bo
 			continue
 		}
 		for _, path := range paths {
-			f, ferr := files.inspect(path)
+			kf := files.inspect(path)
 			add := func(proj int, hasProj bool) {
 				if seen[seenKey{path, proj}] {
 					return
 				}
 				seen[seenKey{path, proj}] = true
-				entries = append(entries, audit.Entry{Pattern: pattern, Path: path, Proj: proj, HasProj: hasProj, File: f, Err: ferr})
+				entries = append(entries, audit.Entry{Pattern: pattern, Path: path, Proj: proj, HasProj: hasProj, File: kf.file, HostFile: kf.host, Err: kf.err})
 			}
 			if len(projs) == 0 {
 				add(0, false)
@@ -134,8 +142,8 @@ func buildEntries(args []string, projs []int, chans []manifest.Channel, globs bo
 	for i := range chans {
 		c := &chans[i]
 		path := c.Resolved()
-		f, err := files.inspect(path)
-		entries = append(entries, audit.Entry{Channel: c, Path: path, Proj: c.Proj, HasProj: true, File: f, Err: err})
+		kf := files.inspect(path)
+		entries = append(entries, audit.Entry{Channel: c, Path: path, Proj: c.Proj, HasProj: true, File: kf.file, HostFile: kf.host, Err: kf.err})
 	}
 	return entries, nil
 }

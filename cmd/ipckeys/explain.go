@@ -44,7 +44,9 @@ Flags:
   -p, --proj PROJ         proj id for the -f paths, repeatable
   -f, --file PATH         a key file to hold against the keys, repeatable
   -o, --output FMT        table (default) or json
-      --proc DIR          read this procfs tree instead of /proc
+      --all-namespaces    look for live objects in every IPC namespace
+` + viewUsage + `
+With --pid, the filesystems are those of the process's mount namespace.
 
 Exit status: 0, or 2 for a key that cannot be read or a search root that
 is not a directory.
@@ -76,13 +78,14 @@ type explainFS struct {
 }
 
 type explainObject struct {
-	Facility string              `json:"facility"`
-	ID       int                 `json:"id"`
-	Owner    string              `json:"owner"`
-	Removed  bool                `json:"removed,omitempty"`
-	Nattch   *int                `json:"nattch,omitempty"`
-	Size     uint64              `json:"size,omitempty"`
-	Attached []report.HolderJSON `json:"attached,omitempty"`
+	Namespace uint64              `json:"ipc_namespace,omitempty"`
+	Facility  string              `json:"facility"`
+	ID        int                 `json:"id"`
+	Owner     string              `json:"owner"`
+	Removed   bool                `json:"removed,omitempty"`
+	Nattch    *int                `json:"nattch,omitempty"`
+	Size      uint64              `json:"size,omitempty"`
+	Attached  []report.HolderJSON `json:"attached,omitempty"`
 }
 
 type explainFile struct {
@@ -109,12 +112,15 @@ func runExplain(c *command, args []string, stdout, stderr io.Writer) int {
 	projFlags := fl.StringArrayP("proj", "p", nil, "")
 	files := fl.StringArrayP("file", "f", nil, "")
 	output := fl.StringP("output", "o", "table", "")
-	procRoot := fl.String("proc", ipcscan.DefaultRoot, "")
+	v := addViewFlags(fl, true)
 	if done, err := parseFlags(fl, c, negativeKeysLast(fl, args), stdout); done || err != nil {
 		return exitFor(stderr, err)
 	}
 	if *output != "table" && *output != "json" {
 		return fail(stderr, usagef("explain: -o %q: use table or json", *output))
+	}
+	if err := v.check(); err != nil {
+		return fail(stderr, err)
 	}
 	if fl.NArg() == 0 {
 		return fail(stderr, usagef("explain: no key given: write it as ipcs prints it (0x6c014001) or as /proc/sysvipc does (-559038737)"))
@@ -127,19 +133,27 @@ func runExplain(c *command, args []string, stdout, stderr io.Writer) int {
 		}
 		keys = append(keys, k)
 	}
-	entries, _, err := configured(*projFlags, *manifests, *files)
+	entries, _, err := configured(*projFlags, *manifests, *files, v)
 	if err != nil {
 		return fail(stderr, err)
 	}
 	kf := report.NewKeyFiles(entries)
-	mounts, mountErr := ipcscan.ReadMountInfo(*procRoot + "/self/mountinfo")
-	snap, snapErr := ipcscan.NewFS(*procRoot).Snapshot()
+	// The filesystems as the process sees them, with --pid.
+	mountinfo := v.proc + "/self/mountinfo"
+	if v.pid > 0 {
+		mountinfo = fmt.Sprintf("%s/%d/mountinfo", v.proc, v.pid)
+	}
+	mounts, mountErr := ipcscan.ReadMountInfo(mountinfo)
+	snaps, _, snapErr := v.snapshots()
+	if snapErr != nil && (v.pid > 0 || v.all) {
+		return fail(stderr, liveError(snapErr))
+	}
 
 	out := make([]*explanation, len(keys))
 	fps := map[uint32]bool{}
 	byFP := map[uint32][]*explanation{}
 	for i, k := range keys {
-		e := explain(k, mounts, snap, kf)
+		e := explain(k, mounts, snaps, kf)
 		if mountErr != nil {
 			e.Notes = append(e.Notes, "filesystems unknown: "+mountErr.Error())
 		}
@@ -229,7 +243,7 @@ func devString(dev uint64) string {
 }
 
 // explain gathers what is known of key k without searching files.
-func explain(k int32, mounts []ipcscan.Mount, snap *ipcscan.Snapshot, kf report.KeyFiles) *explanation {
+func explain(k int32, mounts []ipcscan.Mount, snaps []*ipcscan.Snapshot, kf report.KeyFiles) *explanation {
 	p := ftok.Decode(k)
 	e := &explanation{
 		Key: ftok.Hex(k), KeyDecimal: k, Proj: int(p.Proj), DevByte: int(p.DevByte), InoBits: int(p.InoBits),
@@ -264,8 +278,19 @@ func explain(k int32, mounts []ipcscan.Mount, snap *ipcscan.Snapshot, kf report.
 		}
 		e.Filesystems[i].MountPoint = append(e.Filesystems[i].MountPoint, m.MountPoint)
 	}
-	if snap == nil {
-		return e
+	for _, snap := range snaps {
+		e.Live = append(e.Live, liveWithKey(k, snap, len(snaps) > 1)...)
+	}
+	return e
+}
+
+// liveWithKey lists the objects of one snapshot that hold key k (a removed
+// segment by the key its holders still map).
+func liveWithKey(k int32, snap *ipcscan.Snapshot, label bool) []explainObject {
+	var out []explainObject
+	ns := uint64(0)
+	if label {
+		ns = snap.NS
 	}
 	for _, sg := range snap.Shm {
 		orig, known := snap.OriginalKey(sg)
@@ -273,23 +298,23 @@ func explain(k int32, mounts []ipcscan.Mount, snap *ipcscan.Snapshot, kf report.
 			continue
 		}
 		n := sg.Nattch
-		o := explainObject{Facility: "shm", ID: sg.ID, Owner: ipcscan.UserName(sg.UID), Removed: sg.Removed(), Nattch: &n, Size: sg.Size}
+		o := explainObject{Namespace: ns, Facility: "shm", ID: sg.ID, Owner: ipcscan.UserName(sg.UID), Removed: sg.Removed(), Nattch: &n, Size: sg.Size}
 		for _, h := range snap.Holders(sg.ID) {
 			o.Attached = append(o.Attached, report.HolderJSON(h))
 		}
-		e.Live = append(e.Live, o)
+		out = append(out, o)
 	}
 	for _, st := range snap.Sem {
 		if st.Key == k {
-			e.Live = append(e.Live, explainObject{Facility: "sem", ID: st.ID, Owner: ipcscan.UserName(st.UID)})
+			out = append(out, explainObject{Namespace: ns, Facility: "sem", ID: st.ID, Owner: ipcscan.UserName(st.UID)})
 		}
 	}
 	for _, q := range snap.Msg {
 		if q.Key == k {
-			e.Live = append(e.Live, explainObject{Facility: "msg", ID: q.ID, Owner: ipcscan.UserName(q.UID)})
+			out = append(out, explainObject{Namespace: ns, Facility: "msg", ID: q.ID, Owner: ipcscan.UserName(q.UID)})
 		}
 	}
-	return e
+	return out
 }
 
 // explainTable writes one block per key for people.
@@ -320,6 +345,9 @@ func explainTable(w io.Writer, out []*explanation) error {
 		}
 		for _, o := range e.Live {
 			line := fmt.Sprintf("%s id %d, owner %s", o.Facility, o.ID, o.Owner)
+			if o.Namespace != 0 {
+				line = fmt.Sprintf("ipc:[%d] %s", o.Namespace, line)
+			}
 			if o.Facility == "shm" {
 				line += fmt.Sprintf(", %d bytes, nattch %d", o.Size, *o.Nattch)
 				if o.Removed {

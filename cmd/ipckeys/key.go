@@ -49,7 +49,7 @@ func runKey(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 	// key reports the paths as given: no glob expansion, a literal '*' is
 	// a file name here.
-	entries, err := buildEntries(fs.Args(), projs, nil, false)
+	entries, err := buildEntries(fs.Args(), projs, nil, false, nil)
 	if err != nil {
 		return fail(stderr, err)
 	}

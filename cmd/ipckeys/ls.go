@@ -1,9 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"io"
 
-	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/ipckeys/ipckeys/report"
 	"github.com/spf13/pflag"
 )
@@ -31,8 +31,9 @@ Flags:
   -m, --manifest FILE     channel manifest naming key files, repeatable
   -p, --proj PROJ         proj id for the PATH arguments, repeatable
   -o, --output FMT        table (default) or json (typed values)
-      --proc DIR          read this procfs tree instead of /proc
-`,
+      --all-namespaces    every IPC namespace on the host, one set of tables
+                          each (JSON: an array of documents)
+` + viewUsage,
 	run: runLs,
 }
 
@@ -45,9 +46,12 @@ func runLs(c *command, args []string, stdout, stderr io.Writer) int {
 	projFlags := fs.StringArrayP("proj", "p", nil, "")
 	manifests := fs.StringArrayP("manifest", "m", nil, "")
 	output := fs.StringP("output", "o", "table", "")
-	procRoot := fs.String("proc", ipcscan.DefaultRoot, "")
+	v := addViewFlags(fs, true)
 	if done, err := parseFlags(fs, c, args, stdout); done || err != nil {
 		return exitFor(stderr, err)
+	}
+	if err := v.check(); err != nil {
+		return fail(stderr, err)
 	}
 	if *output != "table" && *output != "json" {
 		return fail(stderr, usagef("ls: -o %q: use table or json", *output))
@@ -55,19 +59,39 @@ func runLs(c *command, args []string, stdout, stderr io.Writer) int {
 	if !f.Shm && !f.Sem && !f.Msg {
 		f = report.Facilities{Shm: true, Sem: true, Msg: true}
 	}
-	entries, _, err := configured(*projFlags, *manifests, fs.Args())
+	entries, _, err := configured(*projFlags, *manifests, fs.Args(), v)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	snap, err := ipcscan.NewFS(*procRoot).Snapshot()
+	snaps, spaces, err := v.snapshots()
 	if err != nil {
 		return fail(stderr, liveError(err))
 	}
-	doc := report.NewLs(snap, report.NewKeyFiles(entries), f)
-	if *output == "json" {
-		err = report.WriteLs(stdout, doc)
-	} else {
-		err = report.LsTables(stdout, doc, f)
+	kf := report.NewKeyFiles(entries)
+	docs := make([]report.Ls, len(snaps))
+	for i, snap := range snaps {
+		docs[i] = report.NewLs(snap, kf, f)
+		if spaces != nil {
+			docs[i].PID, docs[i].Comm = spaces[i].PID, spaces[i].Comm
+		}
+	}
+	switch {
+	case *output == "json" && v.all:
+		err = report.WriteLsAll(stdout, docs)
+	case *output == "json":
+		err = report.WriteLs(stdout, docs[0])
+	default:
+		for i, doc := range docs {
+			if v.all {
+				if i > 0 {
+					fmt.Fprintln(stdout)
+				}
+				fmt.Fprintf(stdout, "== IPC namespace ipc:[%d] (pid %d %s)\n", doc.Namespace, doc.PID, doc.Comm)
+			}
+			if err = report.LsTables(stdout, doc, f); err != nil {
+				break
+			}
+		}
 	}
 	if err != nil {
 		return fail(stderr, err)

@@ -53,11 +53,13 @@ Flags:
       --no-live          skip the live checks
       --live             require the live checks: exit 2 when the live
                          tables cannot be read
-      --proc DIR         read this procfs tree instead of /proc
-
+      --all-namespaces   check the live objects of every IPC namespace on the host
+` + viewUsage + `
 Live checks (on by default when the tables can be read) hold each key
 against the running objects: nattch-mismatch, missing-object, key-in-use,
-type-mismatch, and for every segment stale-object and removed-attached.
+type-mismatch, key-drift, and for every segment stale-object and
+removed-attached. Findings come with suggested proj ids where a proj
+change fixes them.
 
 Exit status: 0 no finding at or above --fail-on, 1 there is one,
 2 usage or operational error (bad flag, unreadable or malformed manifest).
@@ -73,7 +75,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	failOnFlag := fs.String("fail-on", "error", "")
 	noLive := fs.Bool("no-live", false, "")
 	forceLive := fs.Bool("live", false, "")
-	procRoot := fs.String("proc", ipcscan.DefaultRoot, "")
+	v := addViewFlags(fs, true)
 	ignoreFiles := fs.StringArray("ignore-file", nil, "")
 	quiet := fs.BoolP("quiet", "q", false, "")
 	colorFlag := fs.String("color", "auto", "")
@@ -91,6 +93,9 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	failOn, err := audit.ParseThreshold(*failOnFlag)
 	if err != nil {
 		return fail(stderr, usageError{err.Error()})
+	}
+	if err := v.check(); err != nil {
+		return fail(stderr, err)
 	}
 	if *noLive && *forceLive {
 		return fail(stderr, usagef("scan: --live and --no-live contradict each other: give one"))
@@ -115,7 +120,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 		_ = writeOutputs(metrics, result, stdout, report.Style{})
 		return fail(stderr, err)
 	}
-	entries, chans, err := configured(*projFlags, *manifests, fs.Args())
+	entries, chans, err := configured(*projFlags, *manifests, fs.Args(), v)
 	if err != nil {
 		return failRun(err)
 	}
@@ -127,16 +132,26 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	result.Findings = audit.Check(entries)
 	result.Live = report.LiveSummary{Reason: "--no-live"}
 	if !*noLive {
-		snap, err := ipcscan.NewFS(*procRoot).Snapshot()
+		snaps, _, err := v.snapshots()
 		switch {
-		case err != nil && *forceLive:
+		case err != nil && (*forceLive || v.pid > 0 || v.all):
 			return failRun(liveError(err))
 		case err != nil:
 			result.Live = report.NewLiveSummary(nil, err.Error())
 		default:
-			result.Snap = snap
-			result.Live = report.NewLiveSummary(snap, "")
-			result.Findings = append(result.Findings, audit.CheckLive(entries, audit.Live{Snap: snap, OwnerUIDs: ownerUIDs(chans)})...)
+			result.Snap = snaps[0]
+			result.Live = report.NewLiveSummary(snaps[0], "")
+			result.Live.Namespaces = len(snaps)
+			owners := ownerUIDs(chans)
+			for _, snap := range snaps {
+				live := audit.CheckLive(entries, audit.Live{Snap: snap, OwnerUIDs: owners})
+				if len(snaps) > 1 {
+					for i := range live {
+						live[i].Message = fmt.Sprintf("in IPC namespace ipc:[%d]: %s", snap.NS, live[i].Message)
+					}
+				}
+				result.Findings = append(result.Findings, live...)
+			}
 		}
 	}
 	audit.Suggest(result.Findings, entries, result.Snap)

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+
+	"github.com/ipckeys/ipckeys/ipcscan"
+	"github.com/spf13/pflag"
+)
+
+// view is where a command looks: this host as ipckeys sees it, a process's
+// namespaces (--pid), another root for the key files (--root), or every
+// IPC namespace (--all-namespaces).
+type view struct {
+	pid  int
+	root string
+	all  bool
+	proc string
+}
+
+const viewUsage = `      --pid PID           look as process PID sees the host: its IPC namespace
+                          (needs CAP_SYS_ADMIN) and its mount namespace for the
+                          key files (resolved under /proc/PID/root)
+      --root DIR          resolve the key files under DIR (IPC unchanged)
+      --proc DIR          read this procfs tree instead of /proc
+`
+
+func addViewFlags(fl *pflag.FlagSet, withAll bool) *view {
+	v := &view{}
+	fl.IntVar(&v.pid, "pid", 0, "")
+	fl.StringVar(&v.root, "root", "", "")
+	fl.StringVar(&v.proc, "proc", ipcscan.DefaultRoot, "")
+	if withAll {
+		fl.BoolVar(&v.all, "all-namespaces", false, "")
+	}
+	return v
+}
+
+// check validates the combination of view flags.
+func (v *view) check() error {
+	switch {
+	case v.pid < 0:
+		return usagef("--pid %d: give a process id", v.pid)
+	case v.pid > 0 && v.root != "":
+		return usagef("--pid and --root both say where the key files are: give one")
+	case v.pid > 0 && v.all:
+		return usagef("--pid and --all-namespaces contradict each other: give one")
+	case v.root != "":
+		if st, err := os.Stat(v.root); err != nil || !st.IsDir() {
+			return usagef("--root %s: not a directory: name the root the key files are under", v.root)
+		}
+	case v.pid > 0:
+		if _, err := os.Stat(fmt.Sprintf("%s/%d", v.proc, v.pid)); err != nil {
+			return usagef("--pid %d: no such process", v.pid)
+		}
+	}
+	return nil
+}
+
+// fileRoot is the directory key files are resolved in, "" for the host's.
+func (v *view) fileRoot() string {
+	switch {
+	case v.pid > 0:
+		return fmt.Sprintf("%s/%d/root", v.proc, v.pid)
+	case v.root != "":
+		return v.root
+	}
+	return ""
+}
+
+// inspect resolves a key file in the view. With --pid it also returns the
+// host's view of the same path when it is a different file: its key differs.
+func (v *view) inspect(path string) (file ipcscan.KeyFile, host *ipcscan.KeyFile, err error) {
+	root := v.fileRoot()
+	if root == "" {
+		file, err = ipcscan.InspectKeyFile(path)
+		return file, nil, err
+	}
+	file, err = ipcscan.ResolveIn(root, path)
+	if err != nil || v.pid == 0 {
+		return file, nil, err
+	}
+	if h, herr := ipcscan.InspectKeyFile(path); herr == nil && (h.Dev != file.Dev || h.Ino != file.Ino) {
+		return file, &h, nil
+	} else if errors.Is(herr, fs.ErrNotExist) {
+		h := ipcscan.KeyFile{Path: path}
+		return file, &h, nil // only the container has it
+	}
+	return file, nil, nil
+}
+
+// snapshots reads the live state of the view: one snapshot, or one per
+// IPC namespace with --all-namespaces.
+func (v *view) snapshots() ([]*ipcscan.Snapshot, []ipcscan.Namespace, error) {
+	p := ipcscan.NewFS(v.proc)
+	switch {
+	case v.pid > 0:
+		s, err := p.SnapshotOf(v.pid, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []*ipcscan.Snapshot{s}, nil, nil
+	case v.all:
+		spaces, err := p.Namespaces()
+		if err != nil {
+			return nil, nil, err
+		}
+		attach, _ := p.Attachments()
+		var snaps []*ipcscan.Snapshot
+		for _, ns := range spaces {
+			s, err := p.SnapshotOf(ns.PID, attach)
+			if err != nil {
+				return nil, nil, fmt.Errorf("IPC namespace ipc:[%d] (pid %s): %w", ns.Inode, strconv.Itoa(ns.PID), err)
+			}
+			snaps = append(snaps, s)
+		}
+		return snaps, spaces, nil
+	}
+	s, err := p.Snapshot()
+	if err != nil {
+		return nil, nil, err
+	}
+	return []*ipcscan.Snapshot{s}, nil, nil
+}
