@@ -512,3 +512,137 @@ func TestSuggestionFixesCollision(t *testing.T) {
 		t.Errorf("the suggested proj still collides:\n%s", stdout.String())
 	}
 }
+
+// TestPidView plays a container: a holder in IPC and mount namespaces of
+// its own, where a tmpfs hides the host's key file behind another file of
+// the same path, makes a segment with the key the C library computes
+// there. ipckeys --pid must see that key, that segment and its holder; the
+// host's view of the path gives another key, and scan says so.
+func TestPidView(t *testing.T) {
+	if !nstest.Run(t) {
+		return
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Fatal("unshare (util-linux) is needed to make the container")
+	}
+	dir, err := os.MkdirTemp("", "ipckeys-pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	key := filepath.Join(dir, "app.key")
+	if err := os.WriteFile(key, []byte("host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	launcher := []string{"unshare", "--ipc", "--mount", "--propagation", "private", "--fork", "sh", "-c",
+		`mount -t tmpfs tmpfs "` + dir + `" && : > "` + key + `" && exec "$0" "$@"`}
+	h, err := nstest.StartIn(launcher, nil, "shmftok", key, "108", "4096", "0600", "attach", "last")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Stop()
+	inside := fmt.Sprintf("0x%08x", uint32(h.Keys[0]))
+	hostKey := oracle.Keys(t, []int{'l'}, []string{key})[0].Key
+	if uint32(hostKey) == uint32(h.Keys[0]) {
+		t.Fatalf("host and container keys agree (%#x): the test made no difference", uint32(hostKey))
+	}
+	pid := strconv.Itoa(h.PIDs[0])
+	manifest := filepath.Join(dir+"-manifest")
+	if err := os.WriteFile(manifest, []byte("app "+key+" l shm 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(manifest)
+
+	runJSON := func(args ...string) (int, map[string]any, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(args, nil, &stdout, &stderr)
+		var doc map[string]any
+		_ = json.Unmarshal(stdout.Bytes(), &doc)
+		return code, doc, stdout.String() + stderr.String()
+	}
+
+	// scan --pid: the container's key, its live segment, and the host's
+	// different view of the file.
+	code, _, out := runJSON("scan", "--pid", pid, "-o", "json", "-m", manifest)
+	if code != 0 {
+		t.Fatalf("scan --pid: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{
+		`"key": "` + inside + `"`,
+		`"code": "key-view-differs"`,
+		`"code": "key-in-use"`,
+		fmt.Sprintf(`is already held by shared-memory segment id %d`, h.Shm[0]),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scan --pid lacks %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "nattch-mismatch") || strings.Contains(out, "missing-object") {
+		t.Errorf("scan --pid found the segment wanting:\n%s", out)
+	}
+
+	// ls --pid shows the segment and its holder; plain ls (this
+	// namespace) does not.
+	_, _, out = runJSON("ls", "--pid", pid, "--shm", "-o", "json")
+	if !strings.Contains(out, `"key":"`+inside+`"`) || !strings.Contains(out, fmt.Sprintf(`"pid":%d,`, h.PIDs[0])) {
+		t.Errorf("ls --pid does not show the container's segment and holder:\n%s", out)
+	}
+	_, _, out = runJSON("ls", "--shm", "-o", "json")
+	if strings.Contains(out, inside) {
+		t.Errorf("ls without --pid shows the container's segment:\n%s", out)
+	}
+	_, _, out = runJSON("ls", "--all-namespaces", "-o", "json")
+	if !strings.HasPrefix(out, "[\n") || !strings.Contains(out, `"key":"`+inside+`"`) || strings.Count(out, `"schema"`) < 2 {
+		t.Errorf("ls --all-namespaces does not list both namespaces:\n%s", out)
+	}
+	// explain --pid finds the live segment; --all-namespaces labels it.
+	var stdout, stderr bytes.Buffer
+	run([]string{"explain", inside, "--pid", pid}, nil, &stdout, &stderr)
+	if !strings.Contains(stdout.String(), fmt.Sprintf("live:         shm id %d, owner root, 4096 bytes, nattch 1, attached: %d (holder)", h.Shm[0], h.PIDs[0])) {
+		t.Errorf("explain --pid:\n%s%s", stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	run([]string{"explain", inside, "--all-namespaces"}, nil, &stdout, &stderr)
+	if !strings.Contains(stdout.String(), "live:         ipc:[") {
+		t.Errorf("explain --all-namespaces does not label the namespace:\n%s", stdout.String())
+	}
+
+	// A process that does not exist is a usage error.
+	if code, _, out := runJSON("scan", "--pid", "999999999", "-m", manifest); code != 2 {
+		t.Errorf("scan --pid 999999999: exit %d\n%s", code, out)
+	}
+}
+
+// TestRootView resolves key files under another root, where an absolute
+// symbolic link must stay inside the root.
+func TestRootView(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	inRoot := filepath.Join(root, "etc", "app.key")
+	if err := os.WriteFile(inRoot, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Inside the root, /etc/link points to /etc/app.key: the root's, not
+	// the host's (which does not exist).
+	if err := os.Symlink("/etc/app.key", filepath.Join(root, "etc", "link")); err != nil {
+		t.Fatal(err)
+	}
+	m := filepath.Join(t.TempDir(), "app.manifest")
+	if err := os.WriteFile(m, []byte("app /etc/link l\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`"key": "0x%08x"`, uint32(oracle.Keys(t, []int{'l'}, []string{inRoot})[0].Key))
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"scan", "--no-live", "--root", root, "-o", "json", "-m", m}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("scan --root: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("scan --root: want %s (the C library on the root's file):\n%s", want, stdout.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"scan", "--no-live", "--root", filepath.Join(root, "nope"), "-m", m}, nil, &stdout, &stderr); code != 2 {
+		t.Errorf("--root to nowhere: exit %d", code)
+	}
+}

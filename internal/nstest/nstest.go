@@ -102,6 +102,7 @@ type Holder struct {
 	Shm   []int // ids it created, in order
 	Sem   []int
 	Msg   []int
+	Keys  []int32 // keys shmftok computed
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 }
@@ -121,6 +122,13 @@ func Hold(t *testing.T, cred *syscall.Credential, steps ...string) *Holder {
 
 // Start is Hold for callers without a *testing.T; the caller stops it.
 func Start(cred *syscall.Credential, steps ...string) (*Holder, error) {
+	return StartIn(nil, cred, steps...)
+}
+
+// StartIn starts the holder through a launcher command (such as unshare
+// with its options, then the holder's path and steps appended), for a
+// holder in namespaces of its own. launcher nil runs the holder directly.
+func StartIn(launcher []string, cred *syscall.Credential, steps ...string) (*Holder, error) {
 	if !Inside() {
 		return nil, errors.New("nstest: holder outside a private IPC namespace: call nstest.Run first")
 	}
@@ -137,7 +145,8 @@ func Start(cred *syscall.Credential, steps ...string) (*Holder, error) {
 			return nil, err
 		}
 	}
-	h := &Holder{cmd: exec.Command(bin, steps...)}
+	argv := append(append(append([]string{}, launcher...), bin), steps...)
+	h := &Holder{cmd: exec.Command(argv[0], argv[1:]...)}
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
 	h.cmd.Dir = "/"
 	h.cmd.Stderr = os.Stderr
@@ -177,6 +186,8 @@ func Start(cred *syscall.Credential, steps ...string) (*Holder, error) {
 			h.Sem = append(h.Sem, n)
 		case "msg":
 			h.Msg = append(h.Msg, n)
+		case "key":
+			h.Keys = append(h.Keys, int32(n))
 		}
 	}
 	if len(h.PIDs) < want {

@@ -5,6 +5,10 @@
  *
  * usage: holder STEP...
  *   shm KEY SIZE MODE    shmget(KEY, SIZE, IPC_CREAT|MODE); prints "shm ID"
+ *   shmftok PATH PROJ SIZE MODE
+ *                        the same with the key ftok(PATH, PROJ) computes here
+ *                        (in this process's mount namespace); prints
+ *                        "key KEY" (signed decimal) and "shm ID"
  *   sem KEY NSEMS MODE   semget; prints "sem ID"
  *   msg KEY MODE         msgget; prints "msg ID"
  *   send ID BYTES        msgsnd one message of BYTES bytes to queue ID
@@ -61,6 +65,16 @@ int main(int argc, char **argv)
 			printf("shm %d\n", id);
 			last_shm = id;
 			i += 3;
+		} else if (!strcmp(op, "shmftok") && i + 4 < argc) {
+			key_t k = ftok(argv[i + 1], (int)num(argv[i + 2]));
+			if (k == (key_t)-1)
+				die("ftok");
+			int id = shmget(k, (size_t)num(argv[i + 3]), IPC_CREAT | (int)num(argv[i + 4]));
+			if (id < 0)
+				die("shmget");
+			printf("key %d\nshm %d\n", (int)k, id);
+			last_shm = id;
+			i += 4;
 		} else if (!strcmp(op, "sem") && i + 3 < argc) {
 			int id = semget((key_t)num(argv[i + 1]), (int)num(argv[i + 2]), IPC_CREAT | (int)num(argv[i + 3]));
 			if (id < 0)
