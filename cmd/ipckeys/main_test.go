@@ -547,7 +547,7 @@ func TestPidView(t *testing.T) {
 		t.Fatalf("host and container keys agree (%#x): the test made no difference", uint32(hostKey))
 	}
 	pid := strconv.Itoa(h.PIDs[0])
-	manifest := filepath.Join(dir+"-manifest")
+	manifest := filepath.Join(dir + "-manifest")
 	if err := os.WriteFile(manifest, []byte("app "+key+" l shm 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
