@@ -3,6 +3,7 @@ package ipcscan
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -89,6 +90,9 @@ var ErrNamespace = errors.New("cannot enter the IPC namespace")
 func (p FS) SnapshotOf(pid int, attach *Attachments) (*Snapshot, error) {
 	name := strconv.Itoa(pid)
 	ns, err := p.IPCNamespace(name)
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("%w of process %d: permission denied (needs CAP_SYS_ADMIN: run as root)", ErrNamespace, pid)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("process %d: %w", pid, err)
 	}

@@ -21,6 +21,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/spf13/pflag"
 )
 
@@ -129,6 +130,9 @@ func parseFlags(fs *pflag.FlagSet, c *command, args []string, stdout io.Writer) 
 
 // liveError words a failure to read the live tables.
 func liveError(err error) error {
+	if errors.Is(err, ipcscan.ErrNamespace) {
+		return err
+	}
 	return fmt.Errorf("%v (is /proc mounted? use --proc for another procfs tree)", err)
 }
 

@@ -456,6 +456,18 @@ func TestLsUnprivileged(t *testing.T) {
 		!strings.Contains(doc.Attachments.Note, "permission denied") {
 		t.Errorf("JSON does not show the incompleteness: %s", js)
 	}
+	// Another process's IPC namespace (pid 1 is outside this test's) needs
+	// CAP_SYS_ADMIN: a clear one-line error and exit 2, not a partial view.
+	cmd := &exec.Cmd{Path: bin, Args: []string{"ipckeys", "ls", "--pid", "1"}, Dir: "/",
+		SysProcAttr: &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}}
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.HasPrefix(errOut.String(), "ipckeys: ") ||
+		!strings.Contains(errOut.String(), "cannot enter the IPC namespace") || strings.Count(errOut.String(), "\n") != 1 {
+		t.Errorf("ls --pid 1 as nobody: %v, stderr %q; want exit 2 and one line saying it cannot enter the namespace", err, errOut.String())
+	}
 }
 
 // TestSuggestionFixesCollision applies the first proj id scan suggests for
