@@ -83,20 +83,9 @@ var sysvMarker = []byte("/SYSV")
 // are split across the CPUs; each reads with raw system calls into reused
 // buffers, since this is a scan of thousands of small files.
 func (p FS) Attachments() (*Attachments, error) {
-	dir, err := os.Open(p.Root)
+	pids, err := p.pids()
 	if err != nil {
 		return nil, err
-	}
-	names, err := dir.Readdirnames(-1)
-	dir.Close()
-	if err != nil {
-		return nil, err
-	}
-	var pids []string
-	for _, name := range names {
-		if pid, err := strconv.Atoi(name); err == nil && pid > 0 {
-			pids = append(pids, name)
-		}
 	}
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(pids)/64))
 	parts := make([]*Attachments, workers)
@@ -124,6 +113,26 @@ func (p FS) Attachments() (*Attachments, error) {
 		sort.Slice(hs, func(i, j int) bool { return hs[i].PID < hs[j].PID })
 	}
 	return a, nil
+}
+
+// pids lists the process directories under the root, as names.
+func (p FS) pids() ([]string, error) {
+	dir, err := os.Open(p.Root)
+	if err != nil {
+		return nil, err
+	}
+	names, err := dir.Readdirnames(-1)
+	dir.Close()
+	if err != nil {
+		return nil, err
+	}
+	pids := names[:0]
+	for _, name := range names {
+		if pid, err := strconv.Atoi(name); err == nil && pid > 0 {
+			pids = append(pids, name)
+		}
+	}
+	return pids, nil
 }
 
 func newAttachments() *Attachments {

@@ -41,22 +41,14 @@ func (p FS) Namespaces() ([]Namespace, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.Open(p.Root)
-	if err != nil {
-		return nil, err
-	}
-	names, err := dir.Readdirnames(-1)
-	dir.Close()
+	names, err := p.pids()
 	if err != nil {
 		return nil, err
 	}
 	byNS := map[uint64]Namespace{}
 	buf := make([]byte, 64)
 	for _, name := range names {
-		pid, err := strconv.Atoi(name)
-		if err != nil || pid <= 0 {
-			continue
-		}
+		pid, _ := strconv.Atoi(name)
 		ns, err := p.namespaceOf(name, buf)
 		if err != nil {
 			continue // gone, or not ours to see
