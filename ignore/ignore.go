@@ -20,13 +20,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/internal/inputfile"
 )
 
 // DefaultName is the ignore file looked for beside each manifest.
@@ -54,7 +54,7 @@ func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line,
 
 // Load reads the ignore file at path.
 func Load(path string) ([]Rule, error) {
-	f, err := os.Open(path)
+	f, err := inputfile.Open(path)
 	if err != nil {
 		return nil, err
 	}

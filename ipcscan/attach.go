@@ -210,7 +210,9 @@ func readFile(path string, buf []byte) ([]byte, error) {
 	var fd int
 	var err error
 	for {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		// O_NONBLOCK: a FIFO planted in a procfs tree opens at once and
+		// reads as empty or fails, instead of waiting for a writer.
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 		if err != unix.EINTR {
 			break
 		}

@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/ipckeys/ipckeys/internal/inputfile"
 )
 
 // Mode bits the kernel adds to an IPC object's permissions in
@@ -273,7 +274,7 @@ func (p FS) path(elem ...string) string {
 // (procfs reports a size of 0).
 func readTable[T any](p FS, name string, parse func(io.Reader) ([]T, error)) ([]T, error) {
 	path := p.path("sysvipc", name)
-	f, err := os.Open(path)
+	f, err := inputfile.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ipckeys/ipckeys/internal/inputfile"
 )
 
 // A key keeps only the low 16 bits of a file's inode number, and every
@@ -272,7 +274,7 @@ type Mount struct {
 
 // ReadMountInfo reads a mountinfo file.
 func ReadMountInfo(path string) ([]Mount, error) {
-	f, err := os.Open(path)
+	f, err := inputfile.Open(path)
 	if err != nil {
 		return nil, err
 	}

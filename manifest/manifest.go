@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -31,6 +30,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/internal/inputfile"
 )
 
 // Channel is one named IPC channel the deployment expects.
@@ -108,14 +108,11 @@ const maxLine = 64 * 1024
 
 // Load reads and parses the manifest at path.
 func Load(path string) ([]Channel, error) {
-	f, err := os.Open(path)
+	f, err := inputfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return nil, &os.PathError{Op: "read", Path: path, Err: errors.New("is a directory, not a manifest file")}
-	}
 	return Parse(f, path)
 }
 
