@@ -19,8 +19,7 @@ package ftok
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
+	"math"
 
 	"golang.org/x/sys/unix"
 )
@@ -88,24 +87,23 @@ func (p Parts) Fingerprint() Fingerprint {
 // lower-case hex digits of its unsigned value.
 func Hex(key int32) string { return fmt.Sprintf("0x%08x", uint32(key)) }
 
-// ParseKey reads a key written as ipcs prints it (0x6c01abcd, eight or fewer
-// hex digits) or as /proc/sysvipc prints it (signed decimal, -559038737).
-// Unsigned decimal values up to 4294967295 are accepted too.
+// ParseKey reads a key written as ipcs prints it (0x6c01abcd: 0x and at
+// most eight hex digits, 0x00000000 to 0xffffffff) or as /proc/sysvipc
+// prints it (signed decimal, -2147483648 to 2147483647: -559038737), the
+// same number forms ParseProj takes.
 func ParseKey(s string) (int32, error) {
-	t := strings.TrimSpace(s)
-	if t == "" {
-		return 0, errors.New("empty key (write it as ipcs prints it, 0x6c01abcd, or as /proc/sysvipc does, -559038737)")
+	const forms = "write it as ipcs prints it, 0x6c01abcd, or as /proc/sysvipc does, -559038737"
+	if s == "" {
+		return 0, errors.New("empty key (" + forms + ")")
 	}
-	if h, ok := strings.CutPrefix(strings.ToLower(t), "0x"); ok {
-		u, err := strconv.ParseUint(h, 16, 32)
-		if err != nil || h == "" {
-			return 0, fmt.Errorf("key %q is not 0x and at most eight hex digits", s)
-		}
-		return int32(uint32(u)), nil
-	}
-	v, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || v < -(1<<31) || v > 1<<32-1 {
-		return 0, fmt.Errorf("key %q is neither 0x hex nor a 32-bit decimal (write it as ipcs prints it, 0x6c01abcd, or as /proc/sysvipc does, -559038737)", s)
+	v, hex, err := parseNumber(s)
+	switch {
+	case errors.Is(err, errOctal):
+		return 0, fmt.Errorf("key %q has a leading zero (C would read it as octal): %s", s, forms)
+	case errors.Is(err, errRange), err == nil && hex && (v < 0 || v > math.MaxUint32), err == nil && !hex && !inInt32(v):
+		return 0, fmt.Errorf("key %q is out of range: a key is 32 bits, 0x00000000 to 0xffffffff in hex or -2147483648 to 2147483647 in decimal as /proc/sysvipc prints it", s)
+	case err != nil:
+		return 0, fmt.Errorf("key %q is neither 0x hex nor a decimal number (%s)", s, forms)
 	}
 	return int32(uint32(v)), nil
 }

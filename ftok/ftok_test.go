@@ -1,6 +1,7 @@
 package ftok_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ipckeys/ipckeys/ftok"
@@ -67,10 +68,19 @@ func TestParseKey(t *testing.T) {
 		{"0X6C014001", 0x6c014001, true},
 		{"0xdeadbeef", 0xdeadbeef, true},
 		{"-559038737", 0xdeadbeef, true},
-		{"3735928559", 0xdeadbeef, true},
+		{"3735928559", 0, false}, // decimal keys are signed, as /proc/sysvipc prints them
+		{"4294967295", 0, false},
+		{"2147483647", 0x7fffffff, true},
+		{"-2147483648", 0x80000000, true},
+		{"0xffffffff", 0xffffffff, true},
+		{"0x00000001", 1, true},
+		{"0x00000000000000001", 0, false}, // more than eight hex digits
+		{"010", 0, false},                 // octal to C
+		{"+5", 0, false},
 		{"0", 0, true},
 		{"-1", 0xffffffff, true},
-		{" 0x1 ", 1, true},
+		{" 0x1 ", 0, false},
+		{" 0x1", 0, false},
 		{"0x", 0, false},
 		{"0x123456789", 0, false},
 		{"4294967296", 0, false},
@@ -117,6 +127,15 @@ func TestParseProj(t *testing.T) {
 		{"0x", 0, false},
 		{"0xg", 0, false},
 		{"99999999999", 0, false},
+		{"2147483647", 2147483647, true},
+		{"-2147483648", -2147483648, true},
+		{"0x7fffffff", 0x7fffffff, true},
+		{"-0x1", -1, true},
+		{"2147483648", 0, false},
+		{"0x80000000", 0, false},
+		{"0xffffffff", 0, false},
+		{"-2147483649", 0, false},
+		{"0x000000001", 0, false},
 		{" ", 0, false},
 		{"\x01", 0, false},
 		{"é", 0, false},
@@ -176,4 +195,19 @@ func BenchmarkKey(b *testing.B) {
 		sink ^= ftok.Key(uint64(i), uint64(i)*2654435761, i)
 	}
 	_ = sink
+}
+
+// TestOutOfRange holds proj ids and keys to one rule: a value too large is
+// "out of range", in decimal and in hex alike, never "not a number".
+func TestOutOfRange(t *testing.T) {
+	for _, s := range []string{"2147483648", "-2147483649", "0x80000000", "0xffffffff", "99999999999999999999", "0x123456789"} {
+		if _, err := ftok.ParseProj(s); err == nil || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("ParseProj(%q): %v, want an out-of-range error", s, err)
+		}
+	}
+	for _, s := range []string{"2147483648", "4294967295", "-2147483649", "0x123456789", "0x00000000000000001", "99999999999999999999"} {
+		if _, err := ftok.ParseKey(s); err == nil || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("ParseKey(%q): %v, want an out-of-range error", s, err)
+		}
+	}
 }

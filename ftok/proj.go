@@ -1,9 +1,9 @@
 package ftok
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 )
 
 // projHelp is the tail of every proj parse error: it says what is accepted.
@@ -14,8 +14,9 @@ const projHelp = "write a character (l), a quoted character ('1'), decimal (108)
 // decimal (108, or a negative int such as -1) or hex (0x6c). A bare digit is
 // decimal: 1 is 1, not '1'. Multi-digit decimals with a leading zero are
 // rejected because C reads 010 as octal 8 and a reader cannot tell which was
-// meant. Values outside 0..255 are returned as written; ftok uses only their
-// low byte, which callers report.
+// meant. The range is a C int's, in both forms; values outside 0..255 are
+// returned as written, and ftok uses only their low byte, which callers
+// report.
 func ParseProj(s string) (int, error) {
 	bad := func(why string) (int, error) {
 		return 0, fmt.Errorf("proj id %q %s: %s", s, why, projHelp)
@@ -31,19 +32,13 @@ func ParseProj(s string) (int, error) {
 		}
 		return int(s[0]), nil
 	}
-	if h, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
-		v, err := strconv.ParseUint(h, 16, 32)
-		if err != nil || h == "" {
-			return bad("is not valid hex")
-		}
-		return int(v), nil
-	}
-	digits := strings.TrimPrefix(s, "-")
-	if len(digits) > 1 && digits[0] == '0' {
+	v, _, err := parseNumber(s)
+	switch {
+	case errors.Is(err, errOctal):
 		return bad("has a leading zero (C would read it as octal)")
-	}
-	v, err := strconv.ParseInt(s, 10, 32)
-	if err != nil {
+	case errors.Is(err, errRange), err == nil && !inInt32(v):
+		return 0, fmt.Errorf("proj id %q is out of range: a proj id is a C int, -2147483648 to 2147483647 (0x7fffffff), and ftok keeps only its low byte: use 1 to 255", s)
+	case err != nil:
 		return bad("is not a proj id")
 	}
 	return int(v), nil

@@ -57,7 +57,7 @@ func TestParseErrors(t *testing.T) {
 		{`key-in-use orders reason="x" expires=31.12.2026`, `f:1: expires="31.12.2026" is not a date: write YYYY-MM-DD`},
 		{`key-in-use orders reason="x" until=2026-01-01`, `f:1: unknown field "until": write CODE TARGET reason="why" [expires=YYYY-MM-DD]`},
 		{`key-in-use orders reason="x`, `f:1: unterminated quote: close the reason with "`},
-		{`key-in-use 0xzz reason="x"`, `f:1: target key "0xzz" is not 0x and at most eight hex digits`},
+		{`key-in-use 0xzz reason="x"`, `f:1: target key "0xzz" is neither 0x hex nor a decimal number (write it as ipcs prints it, 0x6c01abcd, or as /proc/sysvipc does, -559038737)`},
 		{`key-in-use orders because`, `f:1: "because" is not name=value: write CODE TARGET reason="why" [expires=YYYY-MM-DD]`},
 	}
 	for _, tc := range tests {

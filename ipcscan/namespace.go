@@ -11,6 +11,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ipckeys/ipckeys/internal/inputfile"
 )
 
 // Containers see the host through namespaces. Their System V IPC objects
@@ -35,23 +37,29 @@ type Namespace struct {
 }
 
 // Namespaces lists the IPC namespaces of the processes this user can see,
-// with the lowest pid of each.
-func (p FS) Namespaces() ([]Namespace, error) {
+// with the lowest pid of each. hidden counts the processes whose namespace
+// could not be read (other users', or hidden by a sandbox): their
+// namespaces may be missing from the list.
+func (p FS) Namespaces() (spaces []Namespace, hidden int, err error) {
 	self, err := p.IPCNamespace("self")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	names, err := p.pids()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	byNS := map[uint64]Namespace{}
 	buf := make([]byte, 64)
 	for _, name := range names {
 		pid, _ := strconv.Atoi(name)
 		ns, err := p.namespaceOf(name, buf)
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			hidden++
+			continue
+		}
 		if err != nil {
-			continue // gone, or not ours to see
+			continue // gone meanwhile
 		}
 		if have, ok := byNS[ns]; !ok || pid < have.PID {
 			byNS[ns] = Namespace{Inode: ns, PID: pid, Self: ns == self}
@@ -71,7 +79,18 @@ func (p FS) Namespaces() ([]Namespace, error) {
 		}
 		return out[i].Inode < out[j].Inode
 	})
-	return out, nil
+	return out, hidden, nil
+}
+
+// HasSysAdmin reports whether this process has CAP_SYS_ADMIN, which
+// entering another process's IPC namespace needs.
+func HasSysAdmin() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	return data[unix.CAP_SYS_ADMIN/32].Effective&(1<<(unix.CAP_SYS_ADMIN%32)) != 0
 }
 
 // ErrNamespace wraps failures to enter another process's namespace.
@@ -83,7 +102,7 @@ func (p FS) SnapshotOf(pid int, attach *Attachments) (*Snapshot, error) {
 	name := strconv.Itoa(pid)
 	ns, err := p.IPCNamespace(name)
 	if errors.Is(err, fs.ErrPermission) {
-		return nil, fmt.Errorf("%w of process %d: permission denied (needs CAP_SYS_ADMIN: run as root)", ErrNamespace, pid)
+		return nil, fmt.Errorf("%w of process %d: permission denied %s", ErrNamespace, pid, privilegeHint())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("process %d: %w", pid, err)
@@ -92,7 +111,7 @@ func (p FS) SnapshotOf(pid int, attach *Attachments) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Snapshot{Source: SourceProc, NS: ns, Procs: map[int]Proc{}}
+	s := &Snapshot{Source: p.tablesSource(), NS: ns, Procs: map[int]Proc{}}
 	if ns == self {
 		if s.Shm, s.Sem, s.Msg, err = p.tables(); err != nil {
 			return nil, err
@@ -115,6 +134,17 @@ func (p FS) SnapshotOf(pid int, attach *Attachments) (*Snapshot, error) {
 	return s, nil
 }
 
+// privilegeHint says why another process's namespace was refused: a user
+// needs CAP_SYS_ADMIN, but root refused is confined (a container without
+// the capability, a seccomp or security-module policy, another user
+// namespace), and running as root again would not help.
+func privilegeHint() string {
+	if os.Geteuid() != 0 {
+		return "(needs CAP_SYS_ADMIN: run as root)"
+	}
+	return "even as root: ipckeys runs confined (in a container without CAP_SYS_ADMIN, or under a seccomp or security-module policy) or the process is in another user namespace"
+}
+
 // openTablesIn opens /proc/sysvipc/{shm,sem,msg} from inside the IPC
 // namespace at nsPath and returns the open files.
 func (p FS) openTablesIn(nsPath string) ([3]*os.File, error) {
@@ -133,11 +163,11 @@ func (p FS) openTablesIn(nsPath string) ([3]*os.File, error) {
 	runtime.LockOSThread()
 	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWIPC); err != nil {
 		runtime.UnlockOSThread()
-		return files, fmt.Errorf("%w %s: %v (needs CAP_SYS_ADMIN: run as root)", ErrNamespace, nsPath, err)
+		return files, fmt.Errorf("%w %s: %v %s", ErrNamespace, nsPath, err, privilegeHint())
 	}
 	var openErr error
 	for i, t := range []string{"shm", "sem", "msg"} {
-		if files[i], openErr = os.Open(p.path("sysvipc", t)); openErr != nil {
+		if files[i], openErr = inputfile.Open(p.path("sysvipc", t)); openErr != nil {
 			break
 		}
 	}

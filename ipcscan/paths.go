@@ -116,12 +116,17 @@ func lookupFS(magic int64) fsInfo {
 // ErrNoMatch is the error of a glob that matched no file.
 var ErrNoMatch = errors.New("pattern matches no file")
 
+// errRecursive refuses **, which shells with globstar read as "any depth"
+// but filepath.Match as a plain *: the two would match different files.
+var errRecursive = fmt.Errorf("%w: ** (any depth) is not supported; each * matches within one path element: list the directories, or let the shell expand it", filepath.ErrBadPattern)
+
 // HasMeta reports whether path holds glob metacharacters.
 func HasMeta(path string) bool { return strings.ContainsAny(path, `*?[\`) }
 
 // Expand returns the files a command-line argument names: the argument
 // itself when it has no glob metacharacters or exists as written, otherwise
-// the sorted matches of the pattern. A pattern that matches nothing returns
+// the sorted matches of the pattern. Patterns are filepath.Match's: *, ?,
+// [class] and \ escapes, each within one path element. A pattern that matches nothing returns
 // ErrNoMatch; a malformed one returns filepath.ErrBadPattern.
 func Expand(arg string) ([]string, error) {
 	if !HasMeta(arg) {
@@ -130,6 +135,9 @@ func Expand(arg string) ([]string, error) {
 	var st unix.Stat_t
 	if unix.Lstat(arg, &st) == nil {
 		return []string{arg}, nil
+	}
+	if strings.Contains(arg, "**") {
+		return nil, errRecursive
 	}
 	matches, err := filepath.Glob(arg)
 	if err != nil {

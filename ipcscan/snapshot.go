@@ -40,7 +40,7 @@ type Proc struct {
 // Without /proc/sysvipc under the root, the live root falls back to the
 // *_STAT_ANY system calls; a fixture root does not.
 func (p FS) Snapshot() (*Snapshot, error) {
-	s := &Snapshot{Source: SourceProc, Procs: map[int]Proc{}}
+	s := &Snapshot{Source: p.tablesSource(), Procs: map[int]Proc{}}
 	var err error
 	s.Shm, s.Sem, s.Msg, err = p.tables()
 	if errors.Is(err, fs.ErrNotExist) && p.Root == DefaultRoot {
@@ -58,6 +58,15 @@ func (p FS) Snapshot() (*Snapshot, error) {
 	}
 	p.noteProcs(s)
 	return s, nil
+}
+
+// tablesSource names where the tables are read: /proc/sysvipc, or the
+// sysvipc directory of another procfs tree (--proc).
+func (p FS) tablesSource() string {
+	if p.Root == DefaultRoot {
+		return SourceProc
+	}
+	return p.path("sysvipc")
 }
 
 // tables reads the three /proc/sysvipc tables.

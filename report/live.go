@@ -135,6 +135,9 @@ type Ls struct {
 	Sem         []SemJSON    `json:"sem,omitempty"`
 	Msg         []MsgJSON    `json:"msg,omitempty"`
 	Attachments Completeness `json:"attachments"`
+	// Notes say what else could not be seen (namespaces hidden from
+	// --all-namespaces).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Facilities selects what ls shows.
@@ -274,6 +277,9 @@ func LsTables(w io.Writer, doc Ls, f Facilities) error {
 	if doc.Attachments.Note != "" {
 		fmt.Fprintln(w, "note: "+doc.Attachments.Note)
 	}
+	for _, n := range doc.Notes {
+		fmt.Fprintln(w, "note: "+n)
+	}
 	return nil
 }
 
@@ -365,8 +371,13 @@ func WriteLs(w io.Writer, doc Ls) error {
 	if err := writeArray(&b, "msg", doc.Msg); err != nil {
 		return err
 	}
-	if err := field("attachments", doc.Attachments, false); err != nil {
+	if err := field("attachments", doc.Attachments, len(doc.Notes) > 0); err != nil {
 		return err
+	}
+	if len(doc.Notes) > 0 {
+		if err := field("notes", doc.Notes, false); err != nil {
+			return err
+		}
 	}
 	b.WriteString("}\n")
 	_, err := w.Write(b.Bytes())

@@ -97,6 +97,7 @@ type LiveSummary struct {
 	Namespace   uint64        `json:"ipc_namespace,omitempty"`
 	Namespaces  int           `json:"ipc_namespaces,omitempty"` // with --all-namespaces
 	Attachments *Completeness `json:"attachments,omitempty"`
+	Notes       []string      `json:"notes,omitempty"` // what else could not be seen
 }
 
 // Summary counts what a scan found and says whether the gate failed.

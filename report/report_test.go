@@ -52,6 +52,7 @@ func fixtureResult(t *testing.T) *report.Result {
 		{Path: "/etc/app/gone.conf", Proj: 'x', HasProj: true, Err: os.ErrNotExist},
 	}
 	snap, err := ipcscan.NewFS("../testdata/proc/linux-6.18").Snapshot()
+	snap.Source = ipcscan.SourceProc // the fixture was read from /proc/sysvipc
 	if err != nil {
 		t.Fatal(err)
 	}

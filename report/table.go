@@ -173,6 +173,9 @@ func writeLive(w io.Writer, live LiveSummary) {
 		if live.Attachments != nil && live.Attachments.Note != "" {
 			fmt.Fprintln(w, "note: "+live.Attachments.Note)
 		}
+		for _, n := range live.Notes {
+			fmt.Fprintln(w, "note: "+n)
+		}
 	case live.Reason != "":
 		fmt.Fprintln(w, "live: not checked: "+live.Reason)
 	}

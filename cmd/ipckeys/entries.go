@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
+	"strings"
 
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
@@ -45,7 +47,17 @@ func loadManifests(paths []string) ([]manifest.Channel, error) {
 	var all []manifest.Channel
 	where := map[string]string{}
 	for _, p := range paths {
-		chans, err := manifest.Load(p)
+		var chans []manifest.Channel
+		var err error
+		if p == "-" {
+			var r io.Reader
+			if r, err = stdin.take("-m"); err != nil {
+				return nil, err
+			}
+			chans, err = manifest.Parse(r, stdinName)
+		} else {
+			chans, err = manifest.Load(p)
+		}
 		var pe *fs.PathError
 		switch {
 		case errors.As(err, &pe):
@@ -117,6 +129,9 @@ func buildEntries(args []string, projs []int, chans []manifest.Channel, globs bo
 		}
 		switch {
 		case errors.Is(err, filepath.ErrBadPattern):
+			if strings.Contains(err.Error(), "**") {
+				return nil, usagef("pattern %s: %v", audit.Display(arg), err)
+			}
 			return nil, usagef("bad pattern %s: %v (quote the path or escape [ with \\[)", audit.Display(arg), err)
 		case errors.Is(err, ipcscan.ErrNoMatch):
 			entries = append(entries, audit.Entry{Pattern: arg, Path: arg, Err: err})

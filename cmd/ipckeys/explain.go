@@ -133,9 +133,25 @@ func runExplain(c *command, args []string, stdout, stderr io.Writer) int {
 		}
 		keys = append(keys, k)
 	}
+	if len(*files) > 0 && len(*projFlags) == 0 {
+		return fail(stderr, usagef("explain: -f needs -p PROJ: a file's key depends on the proj id it is used with (ipckeys explain KEY -p l -f PATH)"))
+	}
+	if len(*projFlags) > 0 && len(*files) == 0 {
+		return fail(stderr, usagef("explain: -p applies to -f files: name the key files to hold against the keys with -f PATH"))
+	}
 	entries, _, err := configured(*projFlags, *manifests, *files, v)
 	if err != nil {
 		return fail(stderr, err)
+	}
+	for _, e := range entries {
+		if !e.OK() {
+			if e.Pattern != "" && e.Err == ipcscan.ErrNoMatch {
+				return fail(stderr, fmt.Errorf("explain: -f %s: pattern matches no file: name existing key files", e.Pattern))
+			}
+			if e.Channel == nil {
+				return fail(stderr, fmt.Errorf("explain: -f %s: %v: name an existing key file (ftok would return -1 for it)", e.Path, e.Err))
+			}
+		}
 	}
 	kf := report.NewKeyFiles(entries)
 	// The filesystems as the process sees them, with --pid.
@@ -149,6 +165,17 @@ func runExplain(c *command, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, liveError(snapErr))
 	}
 
+	// What could not be seen is said, as ls says it.
+	var liveNotes []string
+	if snapErr == nil {
+		for _, snap := range snaps {
+			if n := report.AttachCompleteness(snap.Attach).Note; n != "" {
+				liveNotes = append(liveNotes, n)
+				break
+			}
+		}
+		liveNotes = append(liveNotes, v.notes...)
+	}
 	out := make([]*explanation, len(keys))
 	fps := map[uint32]bool{}
 	byFP := map[uint32][]*explanation{}
@@ -160,6 +187,7 @@ func runExplain(c *command, args []string, stdout, stderr io.Writer) int {
 		if snapErr != nil {
 			e.Notes = append(e.Notes, "live objects unknown: "+snapErr.Error())
 		}
+		e.Notes = append(e.Notes, liveNotes...)
 		out[i] = e
 		fp := uint32(ftok.Decode(k).Fingerprint())
 		fps[fp] = true

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/ipckeys/ipckeys/report"
 	"github.com/spf13/pflag"
 )
@@ -47,9 +48,9 @@ func runKey(c *command, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	// key reports the paths as given: no glob expansion, a literal '*' is
-	// a file name here.
-	entries, err := buildEntries(fs.Args(), projs, nil, false, nil)
+	// Patterns are expanded as scan, ls and explain expand them; a file
+	// whose name holds a '*' is still found when it exists as written.
+	entries, err := buildEntries(fs.Args(), projs, nil, true, nil)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -59,7 +60,11 @@ func runKey(c *command, args []string, stdout, stderr io.Writer) int {
 		e := &entries[i]
 		if !e.OK() && !reported[e.Path] {
 			reported[e.Path] = true
-			fmt.Fprintf(stderr, "ipckeys: %s: %v (ftok would return -1 for it)\n", audit.Display(e.Path), e.Err)
+			if e.Pattern != "" && e.Err == ipcscan.ErrNoMatch {
+				fmt.Fprintf(stderr, "ipckeys: pattern %s matches no file\n", audit.Display(e.Pattern))
+			} else {
+				fmt.Fprintf(stderr, "ipckeys: %s: %v (ftok would return -1 for it)\n", audit.Display(e.Path), e.Err)
+			}
 			status = exitFindings
 		}
 	}

@@ -4,8 +4,13 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ipckeys/ipckeys/report"
+	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/ipcscan"
+
 	"github.com/spf13/pflag"
+
+	"github.com/ipckeys/ipckeys/report"
 )
 
 var lsCommand = &command{
@@ -59,21 +64,39 @@ func runLs(c *command, args []string, stdout, stderr io.Writer) int {
 	if !f.Shm && !f.Sem && !f.Msg {
 		f = report.Facilities{Shm: true, Sem: true, Msg: true}
 	}
+	if fs.NArg() > 0 && len(*projFlags) == 0 {
+		return fail(stderr, usagef("ls: PATH arguments need -p PROJ: a file gives a key only with a proj id (ipckeys ls -p l %s)", fs.Arg(0)))
+	}
+	if len(*projFlags) > 0 && fs.NArg() == 0 {
+		return fail(stderr, usagef("ls: -p applies to PATH arguments: name the key files (ipckeys ls -p l /etc/app/a.conf)"))
+	}
 	entries, _, err := configured(*projFlags, *manifests, fs.Args(), v)
 	if err != nil {
 		return fail(stderr, err)
+	}
+	// A key file that cannot be used is said, as key says it: exit 1.
+	status := exitClean
+	reported := map[string]bool{}
+	for _, e := range entries {
+		if !e.OK() && !reported[e.Path] {
+			reported[e.Path] = true
+			fmt.Fprintf(stderr, "ipckeys: %s: %v (ftok would return -1 for it)\n", audit.Display(e.Path), e.Err)
+			status = exitFindings
+		}
 	}
 	snaps, spaces, err := v.snapshots()
 	if err != nil {
 		return fail(stderr, liveError(err))
 	}
 	kf := report.NewKeyFiles(entries)
+	unmatched := unmatchedKeys(entries, snaps)
 	docs := make([]report.Ls, len(snaps))
 	for i, snap := range snaps {
 		docs[i] = report.NewLs(snap, kf, f)
 		if spaces != nil {
 			docs[i].PID, docs[i].Comm = spaces[i].PID, spaces[i].Comm
 		}
+		docs[i].Notes = append(append([]string{}, v.notes...), unmatched...)
 	}
 	switch {
 	case *output == "json" && v.all:
@@ -96,5 +119,38 @@ func runLs(c *command, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	return exitClean
+	return status
+}
+
+// unmatchedKeys says which configured keys no live object holds, so a
+// wrong proj id or a replaced key file is not mistaken for "nothing there".
+func unmatchedKeys(entries []audit.Entry, snaps []*ipcscan.Snapshot) []string {
+	held := map[int32]bool{}
+	for _, snap := range snaps {
+		for _, sg := range snap.Shm {
+			if k, ok := snap.OriginalKey(sg); ok {
+				held[k] = true
+			}
+		}
+		for _, st := range snap.Sem {
+			held[st.Key] = true
+		}
+		for _, q := range snap.Msg {
+			held[q.Key] = true
+		}
+	}
+	var notes []string
+	for i := range entries {
+		e := &entries[i]
+		k, ok := e.Key()
+		if !ok || !e.OK() || held[k] {
+			continue
+		}
+		name := audit.Display(e.Path)
+		if e.Channel != nil {
+			name = "channel " + e.Channel.Name + " (" + name + ")"
+		}
+		notes = append(notes, fmt.Sprintf("no live object has key %s of %s with proj %s: nothing made it yet, or its programs use another proj id or key file", ftok.Hex(k), name, ftok.ProjString(e.Proj)))
+	}
+	return notes
 }

@@ -77,7 +77,33 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Sprintf(format, args...)}
 }
 
-func run(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+// stdinFile is what "-" names where a command reads a file (-m -,
+// --ignore-file -): standard input is read only when the user says so.
+type stdinFile struct {
+	r    io.Reader
+	used string // the flag that read it
+}
+
+// take hands standard input to one flag; a second "-" is a usage error.
+func (s *stdinFile) take(flag string) (io.Reader, error) {
+	if s.used != "" {
+		return nil, usagef("%s - and %s - both read standard input: give one of them a file", s.used, flag)
+	}
+	s.used = flag
+	return s.r, nil
+}
+
+// stdin is this run's standard input (set by run).
+var stdin = &stdinFile{r: os.Stdin}
+
+// StdinName names standard input where a file name is shown.
+const stdinName = "<stdin>"
+
+func run(args []string, in io.Reader, stdout, stderr io.Writer) int {
+	if in == nil {
+		in = strings.NewReader("")
+	}
+	stdin = &stdinFile{r: in}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, mainUsage)
 		return exitUsage

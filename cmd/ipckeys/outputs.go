@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 
+	"github.com/ipckeys/ipckeys/internal/outfile"
 	"github.com/ipckeys/ipckeys/report"
 	"golang.org/x/sys/unix"
 )
@@ -29,6 +29,7 @@ const formatList = "table, text, json, sarif, github, junit or prometheus"
 type output struct {
 	format string
 	path   string
+	target *outfile.Target // the prepared file, for a path
 }
 
 // parseOutputs reads the -o values. With none, people at a terminal get
@@ -42,7 +43,6 @@ func parseOutputs(values []string, stdout io.Writer) ([]output, error) {
 	}
 	var outs []output
 	toStdout := ""
-	paths := map[string]bool{}
 	for _, v := range values {
 		format, path, _ := strings.Cut(v, "=")
 		if renderers[format] == nil {
@@ -56,92 +56,83 @@ func parseOutputs(values []string, stdout io.Writer) ([]output, error) {
 				return nil, usagef("-o %s and -o %s both write to stdout: give one of them a file (-o %s=PATH)", toStdout, format, format)
 			}
 			toStdout = format
-		} else {
-			clean := filepath.Clean(path)
-			if paths[clean] {
-				return nil, usagef("-o %s: %s is already the file of another -o", v, path)
-			}
-			paths[clean] = true
 		}
-		outs = append(outs, output{format, path})
+		outs = append(outs, output{format: format, path: path})
 	}
 	return outs, nil
 }
 
-// checkWritable makes sure every output file can be written before the
-// scan runs, so a bad path fails fast and leaves nothing behind.
-func checkWritable(outs []output) error {
+// prepareOutputs resolves and checks every output file before the scan
+// runs, so a bad path fails fast and leaves nothing behind, and refuses two
+// outputs that are one file, however they are spelled. Devices and FIFOs
+// are opened here; closeOutputs releases what was not written.
+func prepareOutputs(outs []output, stdout io.Writer) error {
+	stdoutFile, _ := stdout.(*os.File)
+	toStdout := ""
 	for _, o := range outs {
+		if o.path == "" {
+			toStdout = o.format
+		}
+	}
+	for i := range outs {
+		o := &outs[i]
 		if o.path == "" {
 			continue
 		}
-		if st, err := os.Stat(o.path); err == nil && st.IsDir() {
-			return fmt.Errorf("-o %s=%s: is a directory: name a file", o.format, o.path)
-		}
-		f, err := os.CreateTemp(filepath.Dir(o.path), ".ipckeys-check-*")
+		t, err := outfile.Prepare(o.path)
 		if err != nil {
-			return fmt.Errorf("-o %s=%s: cannot write there: %v", o.format, o.path, unwrapPathError(err))
+			closeOutputs(outs)
+			return fmt.Errorf("-o %s=%s: %v", o.format, o.path, err)
 		}
-		f.Close()
-		os.Remove(f.Name())
+		o.target = t
+		for _, prev := range outs[:i] {
+			if prev.target != nil && prev.target.Same(t) {
+				closeOutputs(outs)
+				return usagef("-o %s=%s and -o %s=%s are the same file: give each format its own file", prev.format, prev.path, o.format, o.path)
+			}
+		}
+		if toStdout != "" && t.SameAsFile(stdoutFile) {
+			closeOutputs(outs)
+			return usagef("-o %s=%s is standard output, where -o %s already goes: give one of them another file", o.format, o.path, toStdout)
+		}
 	}
 	return nil
 }
 
-func unwrapPathError(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
+// closeOutputs releases the prepared outputs that were not written.
+func closeOutputs(outs []output) {
+	for _, o := range outs {
+		if o.target != nil {
+			o.target.Close()
+		}
 	}
-	return err
 }
 
-// writeOutputs renders the result in every requested format. Files are
-// written whole or not at all: to a temporary file in the same directory,
-// then renamed over the target (what the node_exporter textfile collector
-// needs), mode 0644.
+// writeOutputs renders the result in every requested format, to stdout or
+// to the prepared files (see package outfile for how each kind of file is
+// written). A write error (a full disk or device, a closed pipe) is an
+// error: the report did not arrive.
 func writeOutputs(outs []output, r *report.Result, stdout io.Writer, st report.Style) error {
+	defer closeOutputs(outs)
 	for _, o := range outs {
 		render := renderers[o.format]
 		if o.path == "" {
-			if err := render(stdout, r, st); err != nil {
-				return err
+			w := outfile.Checked(stdout)
+			err := render(w, r, st)
+			if w.Err() != nil {
+				err = w.Err()
+			}
+			if err != nil {
+				return fmt.Errorf("-o %s: writing to standard output: %v", o.format, err)
 			}
 			continue
 		}
-		if err := writeAtomically(o.path, func(w io.Writer) error {
+		if err := o.target.Write(func(w io.Writer) error {
 			return render(w, r, report.Style{Quiet: st.Quiet})
 		}); err != nil {
 			return fmt.Errorf("-o %s=%s: %v", o.format, o.path, err)
 		}
 	}
-	return nil
-}
-
-func writeAtomically(path string, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return unwrapPathError(err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := write(f); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	done = true
 	return nil
 }
 

@@ -36,11 +36,13 @@ A manifest names the channels, one per line (# comments, - for unset):
 
 Flags:
   -p, --proj PROJ        proj id for the PATH arguments, repeatable: l, '1', 108, 0x6c
-  -m, --manifest FILE    channel manifest, repeatable
-  -o, --output FMT[=PATH]  output format, repeatable; to PATH (written
-                         atomically) or stdout (at most one): table (default
-                         on a terminal), text (default otherwise), json,
-                         sarif, github, junit, prometheus
+  -m, --manifest FILE    channel manifest, repeatable; - reads standard input
+  -o, --output FMT[=PATH]  output format, repeatable; to PATH or stdout (at
+                         most one): table (default on a terminal), text
+                         (default otherwise), json, sarif, github, junit,
+                         prometheus. A regular file is replaced atomically
+                         (keeping its mode and owner); a device, FIFO or
+                         hard-linked file is written in place
       --fail-on LEVEL    exit 1 when a finding is at least LEVEL:
                          error (default), warning, info or never; applies to
                          every format
@@ -103,7 +105,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 0 && len(*manifests) == 0 {
 		return fail(stderr, usagef("scan: nothing to scan: give the paths programs pass to ftok, or a manifest with -m"))
 	}
-	if err := checkWritable(outs); err != nil {
+	if err := prepareOutputs(outs, stdout); err != nil {
 		return fail(stderr, err)
 	}
 	result := &report.Result{FailOn: failOn, Time: time.Now(), Version: buildVersion()}
@@ -118,6 +120,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		_ = writeOutputs(metrics, result, stdout, report.Style{})
+		closeOutputs(outs)
 		return fail(stderr, err)
 	}
 	entries, chans, err := configured(*projFlags, *manifests, fs.Args(), v)
@@ -142,6 +145,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 			result.Snap = snaps[0]
 			result.Live = report.NewLiveSummary(snaps[0], "")
 			result.Live.Namespaces = len(snaps)
+			result.Live.Notes = v.notes
 			owners := ownerUIDs(chans)
 			for _, snap := range snaps {
 				live := audit.CheckLive(entries, audit.Live{Snap: snap, OwnerUIDs: owners})
@@ -176,7 +180,17 @@ func loadIgnoreFiles(explicit []string, chans []manifest.Channel) ([]ignore.Rule
 			return nil
 		}
 		seen[filepath.Clean(path)] = true
-		rs, err := ignore.Load(path)
+		var rs []ignore.Rule
+		var err error
+		if path == "-" {
+			var r io.Reader
+			if r, err = stdin.take("--ignore-file"); err != nil {
+				return err
+			}
+			rs, err = ignore.Parse(r, stdinName)
+		} else {
+			rs, err = ignore.Load(path)
+		}
 		var pe *fs.PathError
 		switch {
 		case errors.As(err, &pe) && errors.Is(err, fs.ErrNotExist) && !mustExist:
@@ -195,6 +209,9 @@ func loadIgnoreFiles(explicit []string, chans []manifest.Channel) ([]ignore.Rule
 		}
 	}
 	for _, c := range chans {
+		if c.File == stdinName {
+			continue // a manifest from standard input has no directory
+		}
 		if err := load(filepath.Join(filepath.Dir(c.File), ignore.DefaultName), false); err != nil {
 			return nil, err
 		}

@@ -19,6 +19,10 @@ type view struct {
 	root string
 	all  bool
 	proc string
+
+	pidSet bool     // --pid was given (0 is not "unset" then)
+	notes  []string // what snapshots could not see, for the reports
+	fl     *pflag.FlagSet
 }
 
 const viewUsage = `      --pid PID           look as process PID sees the host: its IPC namespace
@@ -29,7 +33,7 @@ const viewUsage = `      --pid PID           look as process PID sees the host: 
 `
 
 func addViewFlags(fl *pflag.FlagSet, withAll bool) *view {
-	v := &view{}
+	v := &view{fl: fl}
 	fl.IntVar(&v.pid, "pid", 0, "")
 	fl.StringVar(&v.root, "root", "", "")
 	fl.StringVar(&v.proc, "proc", ipcscan.DefaultRoot, "")
@@ -41,7 +45,10 @@ func addViewFlags(fl *pflag.FlagSet, withAll bool) *view {
 
 // check validates the combination of view flags.
 func (v *view) check() error {
+	v.pidSet = v.fl.Changed("pid")
 	switch {
+	case v.pidSet && v.pid <= 0:
+		return usagef("--pid %d: give the id of a running process (1 or more)", v.pid)
 	case v.pid < 0:
 		return usagef("--pid %d: give a process id", v.pid)
 	case v.pid > 0 && v.root != "":
@@ -104,9 +111,16 @@ func (v *view) snapshots() ([]*ipcscan.Snapshot, []ipcscan.Namespace, error) {
 		}
 		return []*ipcscan.Snapshot{s}, nil, nil
 	case v.all:
-		spaces, err := p.Namespaces()
+		if !ipcscan.HasSysAdmin() {
+			return nil, nil, fmt.Errorf("--all-namespaces: %w of other processes without CAP_SYS_ADMIN: run as root, or drop --all-namespaces to read this namespace only", ipcscan.ErrNamespace)
+		}
+		spaces, hidden, err := p.Namespaces()
 		if err != nil {
 			return nil, nil, err
+		}
+		if hidden > 0 {
+			v.notes = append(v.notes, fmt.Sprintf("the IPC namespace of %d %s could not be read (a sandbox or security module hides it): objects in namespaces only they use are not shown",
+				hidden, pluralWord(hidden, "process", "processes")))
 		}
 		attach, _ := p.Attachments()
 		var snaps []*ipcscan.Snapshot
@@ -124,4 +138,11 @@ func (v *view) snapshots() ([]*ipcscan.Snapshot, []ipcscan.Namespace, error) {
 		return nil, nil, err
 	}
 	return []*ipcscan.Snapshot{s}, nil, nil
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
