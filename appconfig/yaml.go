@@ -27,7 +27,7 @@ func parseYAML(file string, data []byte) ([]Setting, error) {
 	if !bytes.HasSuffix(data, []byte("\n")) {
 		lines++
 	}
-	w := yamlWalker{col: newCollector(file, len(data))}
+	w := yamlWalker{col: newCollector(file, len(data)), lines: lines}
 	for {
 		var doc yaml.Node
 		err := loadYAML(loader, &doc)
@@ -79,11 +79,20 @@ func yamlErrorLine(err error, lines int) (int, string) {
 	return 0, msg
 }
 
-type yamlWalker struct{ col *collector }
+type yamlWalker struct {
+	col   *collector
+	lines int
+}
+
+// line is a node's line, kept inside the file: an empty value at the end
+// of the input is placed past it.
+func (w yamlWalker) line(n *yaml.Node) int {
+	return max(1, min(n.Line, w.lines))
+}
 
 // walk records the scalars under n at the collector's current path.
 func (w yamlWalker) walk(n *yaml.Node) error {
-	if err := w.col.visit(n.Line); err != nil {
+	if err := w.col.visit(w.line(n)); err != nil {
 		return err
 	}
 	switch n.Kind {
@@ -98,7 +107,7 @@ func (w yamlWalker) walk(n *yaml.Node) error {
 			return w.walk(n.Alias)
 		}
 	case yaml.ScalarNode:
-		s := Setting{Line: n.Line}
+		s := Setting{Line: w.line(n)}
 		if n.ShortTag() != "!!null" {
 			s.Value, s.Set = n.Value, true
 			s.Quoted = n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
@@ -118,7 +127,7 @@ func (w yamlWalker) walk(n *yaml.Node) error {
 
 // child walks a map value or list item under name.
 func (w yamlWalker) child(name string, n *yaml.Node) error {
-	if err := w.col.push(name, n.Line); err != nil {
+	if err := w.col.push(name, w.line(n)); err != nil {
 		return err
 	}
 	defer w.col.pop()
@@ -141,9 +150,9 @@ func (w yamlWalker) mapping(n *yaml.Node) error {
 			continue // a list or map as a key names nothing
 		}
 		if prev, dup := seen[key]; dup {
-			return newError(w.col.file, k.Line, "invalid YAML: key %q is already defined on line %d: remove one of them", key, prev)
+			return newError(w.col.file, w.line(k), "invalid YAML: key %q is already defined on line %d: remove one of them", key, prev)
 		}
-		seen[key] = k.Line
+		seen[key] = w.line(k)
 		if err := w.child(key, v); err != nil {
 			return err
 		}
@@ -159,11 +168,11 @@ func (w yamlWalker) mapping(n *yaml.Node) error {
 // merge walks the keys of a merged map (or list of maps) that are not in seen,
 // adding them to seen.
 func (w yamlWalker) merge(m *yaml.Node, seen map[string]int, depth int) error {
-	if err := w.col.visit(m.Line); err != nil {
+	if err := w.col.visit(w.line(m)); err != nil {
 		return err
 	}
 	if depth > maxDepth {
-		return newError(w.col.file, m.Line, "merge keys nested deeper than %d levels: flatten the file", maxDepth)
+		return newError(w.col.file, w.line(m), "merge keys nested deeper than %d levels: flatten the file", maxDepth)
 	}
 	switch m.Kind {
 	case yaml.AliasNode:
@@ -191,7 +200,7 @@ func (w yamlWalker) merge(m *yaml.Node, seen map[string]int, depth int) error {
 			if _, set := seen[key]; set {
 				continue
 			}
-			seen[key] = k.Line
+			seen[key] = w.line(k)
 			if err := w.child(key, v); err != nil {
 				return err
 			}
@@ -202,7 +211,7 @@ func (w yamlWalker) merge(m *yaml.Node, seen map[string]int, depth int) error {
 			}
 		}
 	default:
-		return newError(w.col.file, m.Line, "invalid YAML: a merge key (<<) takes a map or a list of maps: fix the merge")
+		return newError(w.col.file, w.line(m), "invalid YAML: a merge key (<<) takes a map or a list of maps: fix the merge")
 	}
 	return nil
 }
