@@ -10,6 +10,7 @@ package audit
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -74,6 +75,8 @@ const (
 	KeyViewDiffers       = "key-view-differs"
 	SuppressionExpired   = "suppression-expired"
 	SuppressionUnused    = "suppression-unused"
+	SettingEmpty         = "setting-empty"
+	RelativeKeyPath      = "relative-key-path"
 )
 
 // Rule describes one finding code for documentation and machine formats.
@@ -89,6 +92,7 @@ var Rules = []Rule{
 	{KeyCollision, Error, "two distinct channels get the same IPC key", "give one of the channels another proj id, or another key file whose inode differs in its low 16 bits; every program using that channel must change together"},
 	{KeyPrivate, Error, "the key is 0, IPC_PRIVATE: every shmget/semget/msgget creates a new private object and nothing is shared", "use another proj id (proj 0 is the usual cause) or another key file"},
 	{KeyErrorValue, Error, "the key is 0xffffffff, the value ftok returns on error", "use another proj id or another key file, so a real key cannot be mistaken for a failed ftok"},
+	{SettingEmpty, Error, "a configuration setting that names a key file is empty or undefined: the service calls ftok with an empty path, which fails (ftok returns -1)", "set the setting to the key file's path, or remove it if the service does not use it"},
 	{PathUnusable, Error, "the path cannot be stat'ed (missing, unreadable, dangling link, or a glob matching nothing): ftok returns -1", "create the key file before the programs start, fix the path, or make it readable to the programs"},
 	{ProjTruncated, Warning, "the proj id is outside 0..255; ftok keeps only its low byte (an error when that makes two channels collide)", "use a proj id from 1 to 255, ideally a printable character"},
 	{FingerprintCollision, Warning, "two different files have the same device byte and inode low 16 bits: any proj id they share gives both the same key", "keep the proj ids of these files apart, or use other key files"},
@@ -96,6 +100,7 @@ var Rules = []Rule{
 	{UnstableFilesystem, Warning, "the key file is on a filesystem where inode or device numbers change across reboot, remount, copy-up or host", "put key files on a local disk filesystem such as ext4 or xfs, outside tmpfs, overlayfs and network mounts"},
 	{KeyFileReplaceable, Warning, "the key file is likely to be replaced (its directory is writable by others, it sits in a world-writable sticky directory that tmp cleaners sweep, or the manifest marks it as a config file that deploys rewrite): a replaced file has a new inode and so a new key, and processes started afterwards no longer meet the running ones", "use a dedicated key file that nothing rewrites, in a directory only its owner can write (for example /etc/app/ipc.key, mode 0644 in a 0755 directory)"},
 	{KeyViewDiffers, Warning, "the key file is another file (or none) on the host than in the container: programs on the host compute another key than those in the container, as overlayfs copy-up and bind mounts can cause", "give host and container one key file on a shared, non-overlay mount, or keep each side's programs apart on purpose"},
+	{RelativeKeyPath, Warning, "a configuration names its key file by a relative path: ftok resolves it from the service's working directory, which the configuration does not fix, so the key depends on where the service is started", "write the key file's absolute path, or tell ipckeys where the service runs with --base DIR"},
 	{SameFile, Info, "two paths are the same file (hard link or symbolic link) and give the same keys on purpose", "nothing, if the programs are meant to share; otherwise give them separate files"},
 	{SuppressionExpired, Warning, "an ignore file entry has passed its expiry date: the finding it covered counts again", "fix the finding, or renew the entry with a new reason and date"},
 	{SuppressionUnused, Warning, "an ignore file entry matches no finding: it is stale, or its code or target is mistyped", "remove the entry, or correct its code or target"},
@@ -126,7 +131,22 @@ type Entry struct {
 	// a process's mount namespace (--pid) and the host sees another file
 	// (Dev and Ino zero: none at all) there.
 	HostFile *ipcscan.KeyFile
+	// Static is set when the key file was not looked at (--static): only
+	// what the configuration itself says is checked.
+	Static bool
+	// ConfigKeyFile names the configuration file this entry's key file
+	// is, when a service's key file is a config file (its own or
+	// another's): deploys and editors rewrite those.
+	ConfigKeyFile string
 }
+
+// fromConfig reports whether the entry is a channel read from an
+// application's configuration file.
+func (e *Entry) fromConfig() bool { return e.Channel != nil && e.Channel.FromConfig() }
+
+// named reports whether the entry is a manifest channel: one with a name
+// of its own, not a path or a config setting.
+func (e *Entry) named() bool { return e.Channel != nil && !e.Channel.FromConfig() }
 
 // Name returns the channel name, or "" for a command-line path.
 func (e *Entry) Name() string {
@@ -141,7 +161,7 @@ func (e *Entry) OK() bool { return e.Err == nil }
 
 // Key returns the entry's key; ok is false without a proj or a file.
 func (e *Entry) Key() (key int32, ok bool) {
-	if !e.HasProj {
+	if !e.HasProj || e.Static {
 		return 0, false
 	}
 	if e.Err != nil {
@@ -183,21 +203,32 @@ type Place struct {
 }
 
 // identity tells channels apart: a manifest channel is its name; a
-// command-line path is its file and proj.
+// command-line path, and a config setting (the services that name one key
+// file and proj share one channel), is its file and proj.
 func identity(e *Entry) string {
-	if e.Channel != nil {
+	switch {
+	case e.named():
 		return "channel " + e.Channel.Name
+	case e.Static:
+		return fmt.Sprintf("path %s proj %d", staticPath(e), e.Proj)
 	}
 	return fmt.Sprintf("file %d:%d proj %d", e.File.Dev, e.File.Ino, e.Proj)
 }
 
 // Check returns the findings for entries, most severe first.
-func Check(entries []Entry) []Finding {
+func Check(entries []Entry) []Finding { return CheckWith(entries, Options{}) }
+
+// CheckWith is Check with options.
+func CheckWith(entries []Entry, opt Options) []Finding {
+	if opt.VolatileDirs == nil {
+		opt.VolatileDirs = DefaultVolatileDirs
+	}
 	var out []Finding
 	out = append(out, keyCollisions(entries)...)
+	out = append(out, staticCollisions(entries)...)
 	out = append(out, fingerprintCollisions(entries, out)...)
 	out = append(out, sameFiles(entries)...)
-	out = append(out, perEntry(entries, out)...)
+	out = append(out, perEntry(entries, out, opt)...)
 	Sort(out)
 	return out
 }
@@ -234,12 +265,12 @@ func keyCollisions(entries []Entry) []Finding {
 	inManifest := map[string]bool{}
 	for i := range entries {
 		e := &entries[i]
-		if e.Channel != nil && e.OK() {
+		if e.named() && e.OK() {
 			inManifest[fmt.Sprintf("file %d:%d proj %d", e.File.Dev, e.File.Ino, e.Proj)] = true
 		}
 	}
 	groups := groupBy(entries, func(e *Entry) (int32, bool) {
-		if !e.OK() || !e.HasProj || (e.Channel == nil && inManifest[identity(e)]) {
+		if !e.OK() || !e.HasProj || e.Static || (!e.named() && inManifest[identity(e)]) {
 			return 0, false
 		}
 		k, _ := e.Key()
@@ -256,6 +287,7 @@ func keyCollisions(entries []Entry) []Finding {
 		if len(ids) < 2 {
 			continue
 		}
+		leadWithSharedSettings(entries, idx)
 		out = append(out, Finding{
 			Code:     KeyCollision,
 			Severity: Error,
@@ -267,6 +299,30 @@ func keyCollisions(entries []Entry) []Finding {
 	return out
 }
 
+// leadWithSharedSettings orders a collision's entries so that config
+// settings whose name recurs among them come first: services running the
+// same code read the same setting (chnl_shm_path in B.conf and C.conf),
+// and that pair is the collision to show, not a third service that names
+// both files under settings of its own.
+func leadWithSharedSettings(entries []Entry, idx []int) {
+	count := map[string]int{}
+	for _, i := range idx {
+		if e := &entries[i]; e.fromConfig() {
+			count[e.Channel.Setting]++
+		}
+	}
+	if len(count) == 0 {
+		return
+	}
+	rank := func(i int) int {
+		if e := &entries[i]; e.fromConfig() {
+			return count[e.Channel.Setting]
+		}
+		return 0
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return rank(idx[a]) > rank(idx[b]) })
+}
+
 func collisionMessage(entries []Entry, idx []int, key int32) string {
 	var parts []string
 	files := map[ftok.File]bool{}
@@ -276,10 +332,17 @@ func collisionMessage(entries []Entry, idx []int, key int32) string {
 		e := &entries[i]
 		files[e.File.File] = true
 		projs[e.Proj] = true
-		// A symlink or hard link to a file already named adds nothing.
+		// A symlink or hard link to a file already named adds nothing;
+		// config settings naming it are listed with it.
 		if id := identity(e); !ids[id] {
 			ids[id] = true
-			parts = append(parts, describe(e))
+			var same []int
+			for _, j := range idx {
+				if identity(&entries[j]) == id {
+					same = append(same, j)
+				}
+			}
+			parts = append(parts, describeAll(entries, same))
 		}
 	}
 	var why string
@@ -300,17 +363,23 @@ func collisionMessage(entries []Entry, idx []int, key int32) string {
 // the numbers that made its key.
 func describe(e *Entry) string {
 	var b strings.Builder
-	if e.Channel != nil {
+	switch {
+	case e.fromConfig():
+		fmt.Fprintf(&b, "%s (line %d: %s, ", e.Channel.Name, e.Channel.Line, Display(e.Path))
+	case e.Channel != nil:
 		fmt.Fprintf(&b, "channel %s (%s, ", e.Channel.Name, Display(e.Path))
-	} else {
+	default:
 		fmt.Fprintf(&b, "%s (", Display(e.Path))
 	}
 	if e.HasProj {
 		fmt.Fprintf(&b, "proj %s, ", ftok.ProjString(e.Proj))
 	}
-	if e.OK() {
+	switch {
+	case e.Static:
+		b.WriteString("not looked at: --static")
+	case e.OK():
 		fmt.Fprintf(&b, "dev %d:%d, ino %d = 0x%x", e.File.Major(), e.File.Minor(), e.File.Ino, e.File.Ino)
-	} else {
+	default:
 		b.WriteString("unusable")
 	}
 	b.WriteString(")")
@@ -327,7 +396,7 @@ func fingerprintCollisions(entries []Entry, keyFindings []Finding) []Finding {
 		}
 	}
 	groups := groupBy(entries, func(e *Entry) (ftok.Fingerprint, bool) {
-		return e.File.Fingerprint(), e.OK()
+		return e.File.Fingerprint(), e.OK() && !e.Static
 	})
 	var out []Finding
 	for _, idx := range groups {
@@ -396,10 +465,10 @@ func coveredByOne(files map[ftok.File]bool, groups []map[ftok.File]bool) bool {
 }
 
 func sameFiles(entries []Entry) []Finding {
+	out := sharedSettings(entries)
 	groups := groupBy(entries, func(e *Entry) (ftok.File, bool) {
-		return e.File.File, e.OK() && e.Channel == nil
+		return e.File.File, e.OK() && e.Channel == nil && !e.Static
 	})
-	var out []Finding
 	for _, idx := range groups {
 		f := entries[idx[0]].File.File
 		paths := map[string]bool{}
@@ -430,7 +499,7 @@ func sameFiles(entries []Entry) []Finding {
 
 // perEntry finds what is wrong with single entries: unusable paths,
 // dangerous keys and proj ids, unstable filesystems.
-func perEntry(entries []Entry, collisions []Finding) []Finding {
+func perEntry(entries []Entry, collisions []Finding, opt Options) []Finding {
 	// Entries whose truncated proj made them collide with a differently
 	// written proj on the same key.
 	truncCollides := map[int]bool{}
@@ -455,6 +524,24 @@ func perEntry(entries []Entry, collisions []Finding) []Finding {
 	for i := range entries {
 		e := &entries[i]
 		one := []int{i}
+		if e.fromConfig() && e.Channel.Path == "" {
+			out = append(out, Finding{Code: SettingEmpty, Severity: Error, Entries: one,
+				Message: fmt.Sprintf("%s (%s:%d) names a key file but is empty or undefined: the service calls ftok with an empty path, which fails with ENOENT and returns -1; set it to the key file's path",
+					e.Channel.Setting, e.Channel.File, e.Channel.Line)})
+			continue
+		}
+		if e.fromConfig() && !filepath.IsAbs(e.Channel.Path) && e.Channel.Base == "" {
+			out = append(out, Finding{Code: RelativeKeyPath, Severity: Warning, Entries: one,
+				Message: fmt.Sprintf("%s (%s:%d) names its key file by the relative path %s: ftok resolves it from the service's working directory, which the configuration does not fix (ipckeys took it from the config's directory: %s); write an absolute path, or give --base DIR",
+					e.Channel.Setting, e.Channel.File, e.Channel.Line, Display(e.Channel.Path), Display(e.Path))})
+		}
+		if e.Static {
+			out = append(out, staticEntry(e, i, opt.VolatileDirs)...)
+			if e.HasProj {
+				out = append(out, projFindings(e, i, truncCollides[i])...)
+			}
+			continue
+		}
 		if !e.OK() {
 			if !reportedPath[e.Path] {
 				reportedPath[e.Path] = true
@@ -491,6 +578,7 @@ func perEntry(entries []Entry, collisions []Finding) []Finding {
 			continue
 		}
 		k, _ := e.Key()
+		out = append(out, projFindings(e, i, truncCollides[i])...)
 		switch k {
 		case ftok.Private:
 			out = append(out, Finding{Code: KeyPrivate, Severity: Error, Key: keyOf(e),
@@ -501,21 +589,28 @@ func perEntry(entries []Entry, collisions []Finding) []Finding {
 				Message: fmt.Sprintf("%s gets key 0xffffffff, the value ftok returns on error: a program cannot tell this key from a failed ftok; use another proj id or key file", describe(e)),
 				Entries: one})
 		}
-		if e.Proj&0xff == 0 {
-			out = append(out, Finding{Code: ProjZero, Severity: Warning, Key: keyOf(e),
-				Message: fmt.Sprintf("%s uses proj id %d, whose low byte is 0: ftok's behaviour with it is undefined per the man page and unspecified per POSIX; use a proj id from 1 to 255", describe(e), e.Proj),
-				Entries: one})
+	}
+	return out
+}
+
+// projFindings are what is wrong with an entry's proj id alone.
+func projFindings(e *Entry, i int, truncCollides bool) []Finding {
+	var out []Finding
+	one := []int{i}
+	if e.Proj&0xff == 0 {
+		out = append(out, Finding{Code: ProjZero, Severity: Warning, Key: keyOf(e),
+			Message: fmt.Sprintf("%s uses proj id %d, whose low byte is 0: ftok's behaviour with it is undefined per the man page and unspecified per POSIX; use a proj id from 1 to 255", describe(e), e.Proj),
+			Entries: one})
+	}
+	if e.Proj < 0 || e.Proj > 255 {
+		sev, tail := Warning, "use a proj id from 1 to 255"
+		if truncCollides {
+			sev, tail = Error, "and here that makes it collide with another channel; use a proj id from 1 to 255"
 		}
-		if e.Proj < 0 || e.Proj > 255 {
-			sev, tail := Warning, "use a proj id from 1 to 255"
-			if truncCollides[i] {
-				sev, tail = Error, "and here that makes it collide with another channel; use a proj id from 1 to 255"
-			}
-			out = append(out, Finding{Code: ProjTruncated, Severity: sev, Key: keyOf(e),
-				Message: fmt.Sprintf("%s: ftok keeps only the low byte of proj id %d (0x%02x), so it is the same as proj %d; %s",
-					describe(e), e.Proj, e.Proj&0xff, e.Proj&0xff, tail),
-				Entries: one})
-		}
+		out = append(out, Finding{Code: ProjTruncated, Severity: sev, Key: keyOf(e),
+			Message: fmt.Sprintf("%s: ftok keeps only the low byte of proj id %d (0x%02x), so it is the same as proj %d; %s",
+				describe(e), e.Proj, e.Proj&0xff, e.Proj&0xff, tail),
+			Entries: one})
 	}
 	return out
 }
@@ -534,6 +629,8 @@ func replaceable(e *Entry) string {
 		return fmt.Sprintf("is in %s, which any user can write to: anyone can replace it", Display(e.File.Dir))
 	case e.Channel != nil && e.Channel.Config:
 		return "is marked as a config file in the manifest: editors and configuration management save such files by writing a new file and renaming it over the old one"
+	case e.ConfigKeyFile != "":
+		return fmt.Sprintf("is a service's configuration file (%s): deploys, editors and configuration management save such files by writing a new file and renaming it over the old one", Display(e.ConfigKeyFile))
 	}
 	return ""
 }

@@ -130,7 +130,8 @@ func TestRulesCoverEveryCode(t *testing.T) {
 	codes := []string{audit.KeyCollision, audit.FingerprintCollision, audit.SameFile, audit.KeyPrivate,
 		audit.KeyErrorValue, audit.ProjZero, audit.ProjTruncated, audit.PathUnusable, audit.UnstableFilesystem,
 		audit.NattchMismatch, audit.MissingObject, audit.KeyInUse, audit.StaleObject, audit.RemovedAttached, audit.TypeMismatch,
-		audit.SuppressionExpired, audit.SuppressionUnused, audit.KeyFileReplaceable, audit.KeyDrift, audit.KeyViewDiffers}
+		audit.SuppressionExpired, audit.SuppressionUnused, audit.KeyFileReplaceable, audit.KeyDrift, audit.KeyViewDiffers,
+		audit.SettingEmpty, audit.RelativeKeyPath}
 	for _, c := range codes {
 		if r := audit.RuleFor(c); r.Summary == "" || r.Fix == "" || r.Severity == 0 {
 			t.Errorf("code %s has no complete rule: %+v", c, r)
@@ -203,5 +204,63 @@ func TestSuggest(t *testing.T) {
 	audit.Suggest(pf, pe, nil)
 	if len(pf[0].Suggestions) != 3 || pf[0].Suggestions[0].Proj != '!' {
 		t.Errorf("IPC_PRIVATE suggestions %+v, want 3 starting with '!'", pf[0].Suggestions)
+	}
+}
+
+// TestStatic: without looking at any file, the static check finds what
+// collides on every host, and takes shared config settings for sharing.
+func TestStatic(t *testing.T) {
+	setting := func(file, name, path string, line, proj int) audit.Entry {
+		c := &manifest.Channel{Name: file + ":" + name, Path: path, Proj: proj, File: file, Line: line, Setting: name}
+		return audit.Entry{Channel: c, Path: c.Resolved(), Proj: proj, HasProj: true, Static: true}
+	}
+	codes := func(fs []audit.Finding) map[string]int {
+		m := map[string]int{}
+		for _, f := range fs {
+			m[f.Code]++
+		}
+		return m
+	}
+	// ./k and k, proj 1 and 257: one key everywhere.
+	got := audit.Check([]audit.Entry{
+		setting("/etc/app/B.conf", "chnl_shm_path", "/srv/./k", 1, 1),
+		setting("/etc/app/C.conf", "chnl_shm_path", "/srv/k", 1, 257),
+	})
+	if c := codes(got); c[audit.KeyCollision] != 1 || c[audit.ProjTruncated] != 1 || c[audit.PathUnusable] != 0 || len(got) != 2 {
+		t.Errorf("1 and 257 on one file: %+v", got)
+	}
+	for _, f := range got {
+		if f.Code == audit.ProjTruncated && f.Severity != audit.Error {
+			t.Errorf("a truncation that collides is an error: %+v", f)
+		}
+	}
+	// The same file and proj from two services: shared, info only.
+	got = audit.Check([]audit.Entry{
+		setting("/etc/app/A.conf", "b_shm_path", "/srv/b.key", 2, 'l'),
+		setting("/etc/app/B.conf", "chnl_shm_path", "/srv/b.key", 1, 'l'),
+	})
+	if c := codes(got); c[audit.SameFile] != 1 || len(got) != 1 {
+		t.Errorf("one file shared by two services: %+v", got)
+	}
+	// Distinct files: nothing can be said without their inodes.
+	got = audit.Check([]audit.Entry{
+		setting("/etc/app/B.conf", "chnl_shm_path", "/srv/b.key", 1, 'l'),
+		setting("/etc/app/C.conf", "chnl_shm_path", "/srv/c.key", 1, 'l'),
+	})
+	if len(got) != 0 {
+		t.Errorf("two distinct files, statically: %+v", got)
+	}
+	// Volatile directories, default and configured.
+	e := []audit.Entry{setting("/etc/app/B.conf", "chnl_shm_path", "/run/app/k", 1, 'l')}
+	if c := codes(audit.Check(e)); c[audit.UnstableFilesystem] != 1 {
+		t.Errorf("/run is volatile by default: %v", c)
+	}
+	if c := codes(audit.CheckWith(e, audit.Options{VolatileDirs: []string{"/srv/ram"}})); c[audit.UnstableFilesystem] != 0 {
+		t.Errorf("--volatile replaces the defaults: %v", c)
+	}
+	// An empty setting is an error, a relative one a warning.
+	got = audit.Check([]audit.Entry{setting("/etc/app/B.conf", "chnl_shm_path", "", 1, 'l'), setting("/etc/app/C.conf", "chnl_shm_path", "k", 1, 'l')})
+	if c := codes(got); c[audit.SettingEmpty] != 1 || c[audit.RelativeKeyPath] != 1 {
+		t.Errorf("empty and relative settings: %v", c)
 	}
 }

@@ -47,12 +47,31 @@ type Channel struct {
 
 	File string // the manifest it came from
 	Line int    // its line number there, from 1
+
+	// Setting is set for a channel read from an application's
+	// configuration file (File) rather than a manifest: the dotted name
+	// of the setting that names the key file. Such channels are the
+	// services that read that setting; several naming one key file and
+	// proj id share one channel.
+	Setting string
+	// Base is the directory a relative Path is taken from (where the
+	// service runs, --base); "" means the directory of File.
+	Base string
 }
 
-// Resolved returns the channel's path, made absolute against the manifest's
-// directory when it was written relative.
+// FromConfig reports whether the channel was read from an application's
+// configuration file.
+func (c Channel) FromConfig() bool { return c.Setting != "" }
+
+// Resolved returns the channel's path, made absolute against Base, or the
+// manifest's (or config's) directory, when it was written relative.
 func (c Channel) Resolved() string {
-	if filepath.IsAbs(c.Path) || c.File == "" {
+	switch {
+	case filepath.IsAbs(c.Path) || c.Path == "":
+		return c.Path
+	case c.Base != "":
+		return filepath.Join(c.Base, c.Path)
+	case c.File == "":
 		return c.Path
 	}
 	return filepath.Join(filepath.Dir(c.File), c.Path)

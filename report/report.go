@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -26,6 +27,8 @@ const Schema = "ipckeys/scan/v1"
 type Entry struct {
 	Name     string `json:"name,omitempty"`
 	Manifest string `json:"manifest,omitempty"`
+	Config   string `json:"config,omitempty"`  // the config file a setting channel came from
+	Setting  string `json:"setting,omitempty"` // its setting's dotted name
 	Line     int    `json:"line,omitempty"`
 	Pattern  string `json:"pattern,omitempty"`
 	// Path is the path as given. When it is not valid UTF-8 it is written
@@ -115,15 +118,54 @@ type Summary struct {
 // Scan is the versioned JSON report of `ipckeys scan`.
 type Scan struct {
 	Schema   string      `json:"schema"`
+	Static   bool        `json:"static,omitempty"` // --static: key files not looked at
+	Inputs   []Input     `json:"inputs,omitempty"`
 	Entries  []Entry     `json:"entries"`
 	Findings []Finding   `json:"findings"`
 	Live     LiveSummary `json:"live"`
 	Summary  Summary     `json:"summary"`
 }
 
+// Input is one file named on the command line and what it was taken as:
+// an application's configuration file naming key files, or a key file.
+type Input struct {
+	Path     string         `json:"path"`
+	TakenAs  string         `json:"taken_as"`         // "config" or "key file"
+	Format   string         `json:"format,omitempty"` // of a config: lines, yaml, json, toml
+	Why      string         `json:"why,omitempty"`    // of a key file: why it is not a config
+	Settings []InputSetting `json:"settings,omitempty"`
+}
+
+// InputSetting is one key-file setting of a config.
+type InputSetting struct {
+	Name  string `json:"name"`
+	Line  int    `json:"line"`
+	Value string `json:"value"`
+	Proj  *int   `json:"proj,omitempty"` // from a sibling setting
+}
+
+// Summary says in one line what the input was taken as.
+func (in Input) Summary() string {
+	if in.TakenAs != "config" {
+		return fmt.Sprintf("%s: key file (%s)", audit.Display(in.Path), in.Why)
+	}
+	var names []string
+	for _, s := range in.Settings {
+		names = append(names, fmt.Sprintf("%s (line %d)", s.Name, s.Line))
+	}
+	n := len(in.Settings)
+	word := "key-file settings"
+	if n == 1 {
+		word = "key-file setting"
+	}
+	return fmt.Sprintf("%s: config (%s), %d %s: %s", audit.Display(in.Path), in.Format, n, word, strings.Join(names, ", "))
+}
+
 // Result is everything one scan produced: what every output format
 // renders.
 type Result struct {
+	Static   bool    // --static
+	Inputs   []Input // what each positional file was taken as
 	Entries  []audit.Entry
 	Findings []audit.Finding // sorted; suppressed ones included, marked
 	Live     LiveSummary
@@ -145,7 +187,11 @@ type Version struct {
 func (r *Result) Summary() Summary { return Summarize(len(r.Entries), r.Findings, r.FailOn) }
 
 // Scan returns the JSON report of the result.
-func (r *Result) Scan() Scan { return NewScan(r.Entries, r.Findings, r.Live, r.FailOn) }
+func (r *Result) Scan() Scan {
+	s := NewScan(r.Entries, r.Findings, r.Live, r.FailOn)
+	s.Static, s.Inputs = r.Static, r.Inputs
+	return s
+}
 
 // Location is where a finding points people: a manifest line, a path, an
 // ignore file line, or a live object.
@@ -190,6 +236,9 @@ func NewEntry(e *audit.Entry) Entry {
 	}
 	if c := e.Channel; c != nil {
 		out.Name, out.Manifest, out.Line = c.Name, c.File, c.Line
+		if c.FromConfig() {
+			out.Manifest, out.Config, out.Setting = "", c.File, c.Setting
+		}
 		out.Type, out.Owner = c.Type, c.Owner
 		if c.Nattch != nil {
 			out.Nattch = c.Nattch.String()
@@ -206,6 +255,9 @@ func NewEntry(e *audit.Entry) Entry {
 	if !e.OK() {
 		out.Error = e.Err.Error()
 		return out
+	}
+	if e.Static {
+		return out // --static: the file was not looked at
 	}
 	f := e.File
 	ino, db, bits := f.Ino, int(f.Dev&0xff), int(f.Ino&0xffff)

@@ -12,14 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ignore"
 	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/ipckeys/ipckeys/manifest"
 	"github.com/ipckeys/ipckeys/report"
-	"github.com/prometheus/common/expfmt"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -156,8 +157,9 @@ func TestFixtureFindings(t *testing.T) {
 
 // TestSARIFSchema validates the SARIF output against the official SARIF
 // 2.1.0 schema.
-func TestSARIFSchema(t *testing.T) {
-	// The official OASIS schema, kept in testdata.
+// sarifSchema compiles the official OASIS schema, kept in testdata.
+func sarifSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
 	f, err := os.Open(filepath.Join("..", "testdata", "schemas", "sarif-schema-2.1.0.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -175,6 +177,63 @@ func TestSARIFSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return schema
+}
+
+// TestConfigLocations: a collision between two services' config settings
+// points SARIF (valid against the schema), GitHub annotations and text at
+// the config line that names the key file.
+func TestConfigLocations(t *testing.T) {
+	b := &manifest.Channel{Name: "app/B.conf:chnl_shm_path", Path: "/data/path_B", Proj: 'l', File: "app/B.conf", Line: 3, Setting: "chnl_shm_path"}
+	c := &manifest.Channel{Name: "app/C.conf:chnl_shm_path", Path: "/data/path_C", Proj: 'l', File: "app/C.conf", Line: 7, Setting: "chnl_shm_path"}
+	file := func(ino uint64) ipcscan.KeyFile {
+		return ipcscan.KeyFile{File: ftok.File{Dev: 0xfe00, Ino: ino}, FSType: "ext4"}
+	}
+	entries := []audit.Entry{
+		{Channel: b, Path: b.Path, Proj: 'l', HasProj: true, File: file(0x1E64001)},
+		{Channel: c, Path: c.Path, Proj: 'l', HasProj: true, File: file(0x1EC4001)},
+	}
+	r := &report.Result{Entries: entries, Findings: audit.Check(entries), FailOn: audit.Error, Version: report.Version{Module: "v1.2.3"}}
+	if len(r.Findings) != 1 || r.Findings[0].Code != audit.KeyCollision {
+		t.Fatalf("findings: %+v", r.Findings)
+	}
+	out := render(t, r, "sarif")
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sarifSchema(t).Validate(inst); err != nil {
+		t.Fatalf("SARIF output does not validate: %v", err)
+	}
+	var log struct {
+		Runs []struct {
+			Results []struct {
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct{ URI string }    `json:"artifactLocation"`
+						Region           struct{ StartLine int } `json:"region"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(out, &log); err != nil {
+		t.Fatal(err)
+	}
+	loc := log.Runs[0].Results[0].Locations[0].PhysicalLocation
+	if loc.ArtifactLocation.URI != "app/B.conf" || loc.Region.StartLine != 3 {
+		t.Errorf("SARIF location %s:%d, want app/B.conf:3", loc.ArtifactLocation.URI, loc.Region.StartLine)
+	}
+	if gh := string(render(t, r, "github")); !strings.HasPrefix(gh, "::error file=app/B.conf,line=3,title=ipckeys key-collision::") {
+		t.Errorf("GitHub annotation: %s", gh)
+	}
+	if txt := string(render(t, r, "text")); !strings.HasPrefix(txt, "app/B.conf:3: error: key-collision 0x6c004001: app/B.conf:chnl_shm_path (line 3: /data/path_B,") {
+		t.Errorf("text: %s", txt)
+	}
+}
+
+func TestSARIFSchema(t *testing.T) {
+	schema := sarifSchema(t)
 	out := render(t, fixtureResult(t), "sarif")
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
 	if err != nil {

@@ -136,6 +136,7 @@ func Table(w io.Writer, r *Result, st Style) error {
 	if st.Quiet {
 		return nil
 	}
+	writeInputs(w, r.Inputs)
 	writeLive(w, r.Live)
 	_, err := fmt.Fprintln(w, SummaryLine(r.Summary()))
 	return err
@@ -153,10 +154,18 @@ func Text(w io.Writer, r *Result, st Style) error {
 		fmt.Fprintf(bw, "%s: %s: %s%s: %s\n", r.Locate(&f).Text, st.paint(f.Severity), f.Code, key, f.Message)
 	}
 	if !st.Quiet {
+		writeInputs(bw, r.Inputs)
 		writeLive(bw, r.Live)
 		fmt.Fprintln(bw, SummaryLine(r.Summary()))
 	}
 	return bw.Flush()
+}
+
+// writeInputs says what each positional file was taken as and why.
+func writeInputs(w io.Writer, inputs []Input) {
+	for _, in := range inputs {
+		fmt.Fprintf(w, "input: %s\n", in.Summary())
+	}
 }
 
 func writeLive(w io.Writer, live LiveSummary) {
