@@ -9,11 +9,12 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/ipckeys/ipckeys/report"
-	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 )
 
 var explainCommand = &command{
@@ -42,10 +43,11 @@ Flags:
       --cross-mounts      let the search enter other filesystems
   -m, --manifest FILE     channel manifest, repeatable
   -p, --proj PROJ         proj id for the -f paths, repeatable
-  -f, --file PATH         a key file to hold against the keys, repeatable
+  -f, --file PATH         a key file, or an application config naming key
+                          files, to hold against the keys, repeatable
   -o, --output FMT        table (default) or json
       --all-namespaces    look for live objects in every IPC namespace
-` + viewUsage + `
+` + configUsage + viewUsage + `
 With --pid, the filesystems are those of the process's mount namespace.
 
 Exit status: 0, or 2 for a key that cannot be read or a search root that
@@ -113,6 +115,7 @@ func runExplain(c *command, args []string, stdout, stderr io.Writer) int {
 	files := fl.StringArrayP("file", "f", nil, "")
 	output := fl.StringP("output", "o", "table", "")
 	v := addViewFlags(fl, true)
+	cf := addConfigFlags(fl)
 	if done, err := parseFlags(fl, c, negativeKeysLast(fl, args), stdout); done || err != nil {
 		return exitFor(stderr, err)
 	}
@@ -133,15 +136,19 @@ func runExplain(c *command, args []string, stdout, stderr io.Writer) int {
 		}
 		keys = append(keys, k)
 	}
-	if len(*files) > 0 && len(*projFlags) == 0 {
-		return fail(stderr, usagef("explain: -f needs -p PROJ: a file's key depends on the proj id it is used with (ipckeys explain KEY -p l -f PATH)"))
+	if err := cf.check(); err != nil {
+		return fail(stderr, err)
 	}
 	if len(*projFlags) > 0 && len(*files) == 0 {
-		return fail(stderr, usagef("explain: -p applies to -f files: name the key files to hold against the keys with -f PATH"))
+		return fail(stderr, usagef("explain: -p applies to -f files: name the key files (or configs) to hold against the keys with -f PATH"))
 	}
-	entries, _, err := configured(*projFlags, *manifests, *files, v)
+	got, err := configured(request{projFlags: *projFlags, manifests: *manifests, args: *files, configs: cf, view: v})
 	if err != nil {
 		return fail(stderr, err)
+	}
+	entries := got.entries
+	if e := withoutProj(entries); e != nil {
+		return fail(stderr, usagef("explain: -f needs -p PROJ for %s: a file's key depends on the proj id it is used with (ipckeys explain KEY -p l -f PATH)%s", noProjName(e), noProjHint(e)))
 	}
 	for _, e := range entries {
 		if !e.OK() {

@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spf13/pflag"
+
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/ipckeys/ipckeys/report"
-	"github.com/spf13/pflag"
 )
 
 var keyCommand = &command{
@@ -44,16 +45,14 @@ func runKey(c *command, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 0 {
 		return fail(stderr, usagef("key: no path given: name the files programs pass to ftok (ipckeys key -p l /etc/app/a.conf)"))
 	}
-	projs, err := parseProjs(*projFlags)
-	if err != nil {
-		return fail(stderr, err)
-	}
 	// Patterns are expanded as scan, ls and explain expand them; a file
 	// whose name holds a '*' is still found when it exists as written.
-	entries, err := buildEntries(fs.Args(), projs, nil, true, nil)
+	// key shows the keys of the files themselves, configs included.
+	got, err := configured(request{projFlags: *projFlags, args: fs.Args()})
 	if err != nil {
 		return fail(stderr, err)
 	}
+	entries := got.entries
 	status := exitClean
 	reported := map[string]bool{}
 	for i := range entries {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
@@ -34,11 +35,15 @@ Flags:
       --sem               semaphore sets
       --msg               message queues
   -m, --manifest FILE     channel manifest naming key files, repeatable
-  -p, --proj PROJ         proj id for the PATH arguments, repeatable
+  -p, --proj PROJ         proj id for the PATH arguments, repeatable (a config
+                          setting's sibling proj setting wins)
   -o, --output FMT        table (default) or json (typed values)
       --all-namespaces    every IPC namespace on the host, one set of tables
                           each (JSON: an array of documents)
-` + viewUsage,
+` + configUsage + viewUsage + `
+A PATH that is an application config naming key files (chnl_shm_path = …)
+is read as one: the FILE column names its settings.
+`,
 	run: runLs,
 }
 
@@ -52,6 +57,7 @@ func runLs(c *command, args []string, stdout, stderr io.Writer) int {
 	manifests := fs.StringArrayP("manifest", "m", nil, "")
 	output := fs.StringP("output", "o", "table", "")
 	v := addViewFlags(fs, true)
+	cf := addConfigFlags(fs)
 	if done, err := parseFlags(fs, c, args, stdout); done || err != nil {
 		return exitFor(stderr, err)
 	}
@@ -64,15 +70,19 @@ func runLs(c *command, args []string, stdout, stderr io.Writer) int {
 	if !f.Shm && !f.Sem && !f.Msg {
 		f = report.Facilities{Shm: true, Sem: true, Msg: true}
 	}
-	if fs.NArg() > 0 && len(*projFlags) == 0 {
-		return fail(stderr, usagef("ls: PATH arguments need -p PROJ: a file gives a key only with a proj id (ipckeys ls -p l %s)", fs.Arg(0)))
+	if err := cf.check(); err != nil {
+		return fail(stderr, err)
 	}
 	if len(*projFlags) > 0 && fs.NArg() == 0 {
-		return fail(stderr, usagef("ls: -p applies to PATH arguments: name the key files (ipckeys ls -p l /etc/app/a.conf)"))
+		return fail(stderr, usagef("ls: -p applies to PATH arguments: name the key files or configs (ipckeys ls -p l /etc/app/a.conf)"))
 	}
-	entries, _, err := configured(*projFlags, *manifests, fs.Args(), v)
+	got, err := configured(request{projFlags: *projFlags, manifests: *manifests, args: fs.Args(), configs: cf, view: v})
 	if err != nil {
 		return fail(stderr, err)
+	}
+	entries := got.entries
+	if e := withoutProj(entries); e != nil {
+		return fail(stderr, usagef("ls: %s gives no key without a proj id: add -p PROJ%s", noProjName(e), noProjHint(e)))
 	}
 	// A key file that cannot be used is said, as key says it: exit 1.
 	status := exitClean
@@ -153,4 +163,43 @@ func unmatchedKeys(entries []audit.Entry, snaps []*ipcscan.Snapshot) []string {
 		notes = append(notes, fmt.Sprintf("no live object has key %s of %s with proj %s: nothing made it yet, or its programs use another proj id or key file", ftok.Hex(k), name, ftok.ProjString(e.Proj)))
 	}
 	return notes
+}
+
+// withoutProj returns the first positional entry (a key file, or a config
+// setting without a sibling proj) that has no proj id, or nil.
+func withoutProj(entries []audit.Entry) *audit.Entry {
+	for i := range entries {
+		e := &entries[i]
+		if !e.HasProj && e.OK() && (e.Channel == nil || e.Channel.FromConfig()) {
+			return e
+		}
+	}
+	return nil
+}
+
+// noProjName names an entry that has no proj id, for the usage error.
+func noProjName(e *audit.Entry) string {
+	if e.Channel != nil {
+		return fmt.Sprintf("%s (%s:%d)", e.Channel.Name, e.Channel.File, e.Channel.Line)
+	}
+	return audit.Display(e.Path)
+}
+
+// noProjHint says where else a config setting could take its proj id.
+func noProjHint(e *audit.Entry) string {
+	if e.Channel != nil && e.Channel.FromConfig() {
+		return ", or a sibling setting that names it (" + projSibling(e.Channel.Setting) + " = l)"
+	}
+	return ""
+}
+
+// projSibling is the name a sibling proj setting of a key-file setting
+// would have: chnl_shm_path → chnl_shm_proj.
+func projSibling(setting string) string {
+	for _, sep := range []string{".", "_", "-"} {
+		if i := strings.LastIndex(setting, sep); i > 0 {
+			return setting[:i+1] + "proj"
+		}
+	}
+	return setting + "_proj"
 }

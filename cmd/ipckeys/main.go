@@ -21,8 +21,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/spf13/pflag"
+
+	"github.com/ipckeys/ipckeys/ipcscan"
 )
 
 // Exit statuses: what CI jobs and deploy scripts branch on.

@@ -14,9 +14,10 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/rogpeppe/go-internal/testscript"
+
 	"github.com/ipckeys/ipckeys/internal/nstest"
 	"github.com/ipckeys/ipckeys/internal/oracle"
-	"github.com/rogpeppe/go-internal/testscript"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected output in testdata/script when cmp fails")
@@ -697,5 +698,34 @@ func TestRootView(t *testing.T) {
 	stdout.Reset()
 	if code := run([]string{"scan", "--no-live", "--root", filepath.Join(root, "nope"), "-m", m}, nil, &stdout, &stderr); code != 2 {
 		t.Errorf("--root to nowhere: exit %d", code)
+	}
+}
+
+// TestREADMECICommands ties the README's CI examples to the script that
+// runs them verbatim (testdata/script/static.txtar) on a checkout without
+// the hosts' key files: neither can change without the other.
+func TestREADMECICommands(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile(filepath.Join("..", "..", "testdata", "script", "static.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found int
+	for _, line := range strings.Split(string(readme), "\n") {
+		_, cmd, ok := strings.Cut(line, "ipckeys scan --static")
+		if !ok {
+			continue
+		}
+		found++
+		want := "exits 0 ipckeys scan --static" + cmd + "\n"
+		if !strings.Contains(string(script), want) {
+			t.Errorf("the README's CI command %q is not run verbatim by static.txtar (want a line %q)", strings.TrimSpace(line), strings.TrimSpace(want))
+		}
+	}
+	if found < 2 {
+		t.Errorf("the README has %d CI commands with --static, want the GitHub Actions and GitLab ones", found)
 	}
 }

@@ -7,9 +7,10 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ipckeys/ipckeys/internal/outfile"
 	"github.com/ipckeys/ipckeys/report"
-	"golang.org/x/sys/unix"
 )
 
 // renderers are the scan output formats.

@@ -8,12 +8,13 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ignore"
 	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/ipckeys/ipckeys/manifest"
 	"github.com/ipckeys/ipckeys/report"
-	"github.com/spf13/pflag"
 )
 
 var scanCommand = &command{
@@ -27,9 +28,14 @@ would collide given the same proj id, keys ftok makes dangerous (0 is
 IPC_PRIVATE, 0xffffffff its error value), unusable paths and key files on
 filesystems whose inode or device numbers do not last.
 
-PATH arguments are the files programs pass to ftok. Quoted globs are
-expanded by ipckeys; a glob that matches nothing is a finding. Without -p
-and without a manifest only fingerprints are compared.
+PATH arguments are the files programs pass to ftok, or the application
+configs that name them: a file with settings such as
+"chnl_shm_path : /data/path_B" (INI, key : value, env, YAML, JSON, TOML)
+is read as a config, and each key-file setting becomes a channel named
+FILE:SETTING, with the proj id of a sibling setting (chnl_shm_proj = l) or
+-p. Services naming one key file and proj share one channel (same-file).
+Quoted globs are expanded by ipckeys; a glob that matches nothing is a
+finding. Without -p and without a manifest only fingerprints are compared.
 
 A manifest names the channels, one per line (# comments, - for unset):
   name  path  proj  [type shm|sem|msg|-]  [nattch N|N-M|N+|-]  [owner user|uid|-]
@@ -56,7 +62,16 @@ Flags:
       --live             require the live checks: exit 2 when the live
                          tables cannot be read
       --all-namespaces   check the live objects of every IPC namespace on the host
-` + viewUsage + `
+      --static           the CI gate: check the configs and manifests alone,
+                         without looking at key files or live objects (what
+                         collides on every host, proj 0 and truncated proj
+                         ids, key files under volatile directories or that
+                         are configs, empty settings); missing key files are
+                         not findings
+      --volatile DIR     with --static: a directory whose files do not keep
+                         their inode numbers, repeatable; replaces the
+                         default /dev/shm, /run, /tmp, /var/tmp
+` + configUsage + viewUsage + `
 Live checks (on by default when the tables can be read) hold each key
 against the running objects: nattch-mismatch, missing-object, key-in-use,
 type-mismatch, key-drift, and for every segment stale-object and
@@ -78,6 +93,9 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	noLive := fs.Bool("no-live", false, "")
 	forceLive := fs.Bool("live", false, "")
 	v := addViewFlags(fs, true)
+	cf := addConfigFlags(fs)
+	static := fs.Bool("static", false, "")
+	volatile := fs.StringArray("volatile", nil, "")
 	ignoreFiles := fs.StringArray("ignore-file", nil, "")
 	quiet := fs.BoolP("quiet", "q", false, "")
 	colorFlag := fs.String("color", "auto", "")
@@ -102,6 +120,26 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	if *noLive && *forceLive {
 		return fail(stderr, usagef("scan: --live and --no-live contradict each other: give one"))
 	}
+	if err := cf.check(); err != nil {
+		return fail(stderr, err)
+	}
+	if *static {
+		switch {
+		case *forceLive:
+			return fail(stderr, usagef("scan: --static and --live contradict each other: --static checks the configuration alone"))
+		case v.pidSet || v.root != "" || v.all:
+			return fail(stderr, usagef("scan: --static does not look at key files or live objects: drop --pid, --root and --all-namespaces"))
+		}
+		*noLive = true
+	}
+	if len(*volatile) > 0 && !*static {
+		return fail(stderr, usagef("scan: --volatile applies to --static (without it, the key files' real filesystems are checked)"))
+	}
+	for _, d := range *volatile {
+		if !filepath.IsAbs(d) {
+			return fail(stderr, usagef("scan: --volatile %s: give an absolute directory (/run, /tmp)", d))
+		}
+	}
 	if fs.NArg() == 0 && len(*manifests) == 0 {
 		return fail(stderr, usagef("scan: nothing to scan: give the paths programs pass to ftok, or a manifest with -m"))
 	}
@@ -123,17 +161,21 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 		closeOutputs(outs)
 		return fail(stderr, err)
 	}
-	entries, chans, err := configured(*projFlags, *manifests, fs.Args(), v)
+	got, err := configured(request{projFlags: *projFlags, manifests: *manifests, args: fs.Args(), configs: cf, static: *static, view: v})
 	if err != nil {
 		return failRun(err)
 	}
+	entries, chans := got.entries, got.chans
 	rules, err := loadIgnoreFiles(*ignoreFiles, chans)
 	if err != nil {
 		return failRun(err)
 	}
-	result.Entries = entries
-	result.Findings = audit.Check(entries)
+	result.Entries, result.Inputs, result.Static = entries, got.inputs, *static
+	result.Findings = audit.CheckWith(entries, audit.Options{VolatileDirs: *volatile})
 	result.Live = report.LiveSummary{Reason: "--no-live"}
+	if *static {
+		result.Live.Reason = "--static"
+	}
 	if !*noLive {
 		snaps, _, err := v.snapshots()
 		switch {
@@ -158,7 +200,9 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	audit.Suggest(result.Findings, entries, result.Snap)
+	if !*static {
+		audit.Suggest(result.Findings, entries, result.Snap)
+	}
 	result.Findings = ignore.Apply(result.Findings, entries, rules, time.Now().Format(time.DateOnly))
 	audit.Sort(result.Findings)
 	if err := writeOutputs(outs, result, stdout, report.Style{Color: color, Quiet: *quiet}); err != nil {

@@ -7,8 +7,9 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/spf13/pflag"
+
+	"github.com/ipckeys/ipckeys/ipcscan"
 )
 
 // view is where a command looks: this host as ipckeys sees it, a process's
