@@ -1,17 +1,14 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 
+	"github.com/ipckeys/ipckeys/explain"
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/ipckeys/ipckeys/report"
@@ -54,56 +51,6 @@ Exit status: 0, or 2 for a key that cannot be read or a search root that
 is not a directory.
 `,
 	run: runExplain,
-}
-
-// explanation is what explain says of one key.
-type explanation struct {
-	Key         string           `json:"key"`
-	KeyDecimal  int32            `json:"key_decimal"`
-	Proj        int              `json:"proj"`
-	ProjChar    string           `json:"proj_char,omitempty"`
-	DevByte     int              `json:"dev_byte"`
-	InoBits     int              `json:"ino_bits"`
-	Notes       []string         `json:"notes,omitempty"`
-	Filesystems []explainFS      `json:"filesystems"`
-	Live        []explainObject  `json:"live"`
-	Configured  []report.KeyFile `json:"configured"`
-	Files       []explainFile    `json:"files"`
-	Search      *explainSearch   `json:"search,omitempty"`
-}
-
-type explainFS struct {
-	Device     string   `json:"device"` // major:minor
-	FSType     string   `json:"fs_type"`
-	Source     string   `json:"source"`
-	MountPoint []string `json:"mount_points"`
-}
-
-type explainObject struct {
-	Namespace uint64              `json:"ipc_namespace,omitempty"`
-	Facility  string              `json:"facility"`
-	ID        int                 `json:"id"`
-	Owner     string              `json:"owner"`
-	Removed   bool                `json:"removed,omitempty"`
-	Nattch    *int                `json:"nattch,omitempty"`
-	Size      uint64              `json:"size,omitempty"`
-	Attached  []report.HolderJSON `json:"attached,omitempty"`
-}
-
-type explainFile struct {
-	Path string `json:"path"`
-	Dev  string `json:"dev"`
-	Ino  uint64 `json:"ino"`
-}
-
-type explainSearch struct {
-	Roots         []string `json:"roots"`
-	Dirs          int64    `json:"dirs"`
-	Entries       int64    `json:"entries"`
-	Candidates    int64    `json:"candidates"`
-	Denied        int64    `json:"denied"`
-	Vanished      int64    `json:"vanished"`
-	MountsSkipped int64    `json:"mounts_skipped"`
 }
 
 func runExplain(c *command, args []string, stdout, stderr io.Writer) int {
@@ -160,7 +107,6 @@ func runExplain(c *command, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	kf := report.NewKeyFiles(entries)
 	// The filesystems as the process sees them, with --pid.
 	mountinfo := v.proc + "/self/mountinfo"
 	if v.pid > 0 {
@@ -173,57 +119,26 @@ func runExplain(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 
 	// What could not be seen is said, as ls says it.
-	var liveNotes []string
+	in := explain.Inputs{Mounts: mounts, MountErr: mountErr, Snaps: snaps, SnapErr: snapErr, KeyFiles: report.NewKeyFiles(entries)}
 	if snapErr == nil {
 		for _, snap := range snaps {
 			if n := report.AttachCompleteness(snap.Attach).Note; n != "" {
-				liveNotes = append(liveNotes, n)
+				in.Notes = append(in.Notes, n)
 				break
 			}
 		}
-		liveNotes = append(liveNotes, v.notes...)
+		in.Notes = append(in.Notes, v.notes...)
 	}
-	out := make([]*explanation, len(keys))
-	fps := map[uint32]bool{}
-	byFP := map[uint32][]*explanation{}
-	for i, k := range keys {
-		e := explain(k, mounts, snaps, kf)
-		if mountErr != nil {
-			e.Notes = append(e.Notes, "filesystems unknown: "+mountErr.Error())
-		}
-		if snapErr != nil {
-			e.Notes = append(e.Notes, "live objects unknown: "+snapErr.Error())
-		}
-		e.Notes = append(e.Notes, liveNotes...)
-		out[i] = e
-		fp := uint32(ftok.Decode(k).Fingerprint())
-		fps[fp] = true
-		byFP[fp] = append(byFP[fp], e)
-	}
+	out := explain.Keys(keys, in)
 	if len(*searchRoots) > 0 {
-		stats, err := ipcscan.SearchInodes(*searchRoots, fps, ipcscan.WalkOptions{CrossMounts: *cross}, func(m ipcscan.Match) {
-			fp := uint32(ftok.FingerprintOf(m.Dev, m.Ino))
-			for _, e := range byFP[fp] {
-				e.Files = append(e.Files, explainFile{Path: m.Path, Dev: devString(m.Dev), Ino: m.Ino})
-			}
-		})
-		var pe *fs.PathError
-		switch {
-		case errors.As(err, &pe):
-			return fail(stderr, fmt.Errorf("--search %s: %v: name a directory", pe.Path, pe.Err))
-		case err != nil:
+		if err := explain.Search(out, *searchRoots, *cross); err != nil {
 			return fail(stderr, err)
-		}
-		for _, e := range out {
-			sort.Slice(e.Files, func(i, j int) bool { return e.Files[i].Path < e.Files[j].Path })
-			e.Search = &explainSearch{Roots: *searchRoots, Dirs: stats.Dirs, Entries: stats.Entries, Candidates: stats.Candidates,
-				Denied: stats.Denied, Vanished: stats.Vanished, MountsSkipped: stats.MountsSkipped}
 		}
 	}
 	if *output == "json" {
 		err = report.WriteJSON(stdout, out)
 	} else {
-		err = explainTable(stdout, out)
+		err = explain.WriteTable(stdout, out)
 	}
 	if err != nil {
 		return fail(stderr, err)
@@ -271,155 +186,4 @@ func takesValue(fl *pflag.FlagSet, arg string) bool {
 		f = fl.ShorthandLookup(arg[1:])
 	}
 	return f != nil && f.NoOptDefVal == ""
-}
-
-func devString(dev uint64) string {
-	return fmt.Sprintf("%d:%d", unix.Major(dev), unix.Minor(dev))
-}
-
-// explain gathers what is known of key k without searching files.
-func explain(k int32, mounts []ipcscan.Mount, snaps []*ipcscan.Snapshot, kf report.KeyFiles) *explanation {
-	p := ftok.Decode(k)
-	e := &explanation{
-		Key: ftok.Hex(k), KeyDecimal: k, Proj: int(p.Proj), DevByte: int(p.DevByte), InoBits: int(p.InoBits),
-		Filesystems: []explainFS{}, Live: []explainObject{}, Configured: kf[k], Files: []explainFile{},
-	}
-	if e.Configured == nil {
-		e.Configured = []report.KeyFile{}
-	}
-	if p.Proj > ' ' && p.Proj < 0x7f {
-		e.ProjChar = string(rune(p.Proj))
-	}
-	switch k {
-	case ftok.Private:
-		e.Notes = append(e.Notes, "key 0 is IPC_PRIVATE: every get call with it makes a new private object; objects listed with key 0 are private or removed, not made from a file")
-	case ftok.ErrorValue:
-		e.Notes = append(e.Notes, "key 0xffffffff is what ftok returns on error: a program that does not check errno uses it when its key file is missing")
-	}
-	if p.Proj == 0 {
-		e.Notes = append(e.Notes, "proj byte 0: ftok's behaviour with proj 0 is undefined per the man page")
-	}
-	index := map[string]int{}
-	for _, m := range mounts {
-		if m.Minor&0xff != uint32(p.DevByte) {
-			continue
-		}
-		dev := fmt.Sprintf("%d:%d", m.Major, m.Minor)
-		i, ok := index[dev]
-		if !ok {
-			i = len(e.Filesystems)
-			index[dev] = i
-			e.Filesystems = append(e.Filesystems, explainFS{Device: dev, FSType: m.FSType, Source: m.Source})
-		}
-		e.Filesystems[i].MountPoint = append(e.Filesystems[i].MountPoint, m.MountPoint)
-	}
-	for _, snap := range snaps {
-		e.Live = append(e.Live, liveWithKey(k, snap, len(snaps) > 1)...)
-	}
-	return e
-}
-
-// liveWithKey lists the objects of one snapshot that hold key k (a removed
-// segment by the key its holders still map).
-func liveWithKey(k int32, snap *ipcscan.Snapshot, label bool) []explainObject {
-	var out []explainObject
-	ns := uint64(0)
-	if label {
-		ns = snap.NS
-	}
-	for _, sg := range snap.Shm {
-		orig, known := snap.OriginalKey(sg)
-		if !known || orig != k || (k == 0 && !sg.Removed() && sg.Key != 0) {
-			continue
-		}
-		n := sg.Nattch
-		o := explainObject{Namespace: ns, Facility: "shm", ID: sg.ID, Owner: ipcscan.UserName(sg.UID), Removed: sg.Removed(), Nattch: &n, Size: sg.Size}
-		for _, h := range snap.Holders(sg.ID) {
-			o.Attached = append(o.Attached, report.HolderJSON(h))
-		}
-		out = append(out, o)
-	}
-	for _, st := range snap.Sem {
-		if st.Key == k {
-			out = append(out, explainObject{Namespace: ns, Facility: "sem", ID: st.ID, Owner: ipcscan.UserName(st.UID)})
-		}
-	}
-	for _, q := range snap.Msg {
-		if q.Key == k {
-			out = append(out, explainObject{Namespace: ns, Facility: "msg", ID: q.ID, Owner: ipcscan.UserName(q.UID)})
-		}
-	}
-	return out
-}
-
-// explainTable writes one block per key for people.
-func explainTable(w io.Writer, out []*explanation) error {
-	for n, e := range out {
-		if n > 0 {
-			fmt.Fprintln(w)
-		}
-		fmt.Fprintf(w, "key %s (%d)\n", e.Key, e.KeyDecimal)
-		proj := fmt.Sprintf("0x%02x (%d)", e.Proj, e.Proj)
-		if e.ProjChar != "" {
-			proj = fmt.Sprintf("0x%02x '%s' (%d)", e.Proj, e.ProjChar, e.Proj)
-		}
-		fmt.Fprintf(w, "  proj byte:    %s\n", proj)
-		fmt.Fprintf(w, "  device byte:  0x%02x: the file's device minor ends in 0x%02x\n", e.DevByte, e.DevByte)
-		fmt.Fprintf(w, "  inode bits:   0x%04x: the file's inode number is %d modulo 65536\n", e.InoBits, e.InoBits)
-		for _, note := range e.Notes {
-			fmt.Fprintf(w, "  note:         %s\n", note)
-		}
-		if len(e.Filesystems) == 0 {
-			fmt.Fprintf(w, "  filesystems:  none mounted here has a minor ending in 0x%02x\n", e.DevByte)
-		}
-		for _, f := range e.Filesystems {
-			fmt.Fprintf(w, "  filesystem:   %s %s (%s) at %s\n", f.Device, f.FSType, f.Source, strings.Join(f.MountPoint, ", "))
-		}
-		if len(e.Live) == 0 {
-			fmt.Fprintln(w, "  live:         no object with this key in this IPC namespace")
-		}
-		for _, o := range e.Live {
-			line := fmt.Sprintf("%s id %d, owner %s", o.Facility, o.ID, o.Owner)
-			if o.Namespace != 0 {
-				line = fmt.Sprintf("ipc:[%d] %s", o.Namespace, line)
-			}
-			if o.Facility == "shm" {
-				line += fmt.Sprintf(", %d bytes, nattch %d", o.Size, *o.Nattch)
-				if o.Removed {
-					line += ", removed while attached"
-				}
-				var hs []string
-				for _, h := range o.Attached {
-					hs = append(hs, fmt.Sprintf("%d (%s)", h.PID, h.Comm))
-				}
-				if len(hs) > 0 {
-					line += ", attached: " + strings.Join(hs, ", ")
-				}
-			}
-			fmt.Fprintf(w, "  live:         %s\n", line)
-		}
-		for _, f := range e.Configured {
-			name := f.Path
-			if f.Channel != "" {
-				name = "channel " + f.Channel + " (" + f.Path + ")"
-			}
-			fmt.Fprintf(w, "  configured:   %s, proj %s\n", name, ftok.ProjString(f.Proj))
-		}
-		if e.Search != nil {
-			for _, f := range e.Files {
-				fmt.Fprintf(w, "  file:         %s (dev %s, ino %d)\n", f.Path, f.Dev, f.Ino)
-			}
-			s := e.Search
-			fmt.Fprintf(w, "  searched:     %s: %d files found; %d directories, %d entries, %d stat'ed",
-				strings.Join(s.Roots, ", "), len(e.Files), s.Dirs, s.Entries, s.Candidates)
-			if s.Denied > 0 {
-				fmt.Fprintf(w, ", %d directories unreadable", s.Denied)
-			}
-			if s.MountsSkipped > 0 {
-				fmt.Fprintf(w, ", %d mounted filesystems not entered (--cross-mounts)", s.MountsSkipped)
-			}
-			fmt.Fprintln(w)
-		}
-	}
-	return nil
 }
