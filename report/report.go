@@ -17,6 +17,7 @@ import (
 
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/hostinfo"
 	"github.com/ipckeys/ipckeys/ipcscan"
 )
 
@@ -117,13 +118,14 @@ type Summary struct {
 
 // Scan is the versioned JSON report of `ipckeys scan`.
 type Scan struct {
-	Schema   string      `json:"schema"`
-	Static   bool        `json:"static,omitempty"` // --static: key files not looked at
-	Inputs   []Input     `json:"inputs,omitempty"`
-	Entries  []Entry     `json:"entries"`
-	Findings []Finding   `json:"findings"`
-	Live     LiveSummary `json:"live"`
-	Summary  Summary     `json:"summary"`
+	Schema   string         `json:"schema"`
+	Host     *hostinfo.Host `json:"host,omitempty"`   // the machine and time of the scan
+	Static   bool           `json:"static,omitempty"` // --static: key files not looked at
+	Inputs   []Input        `json:"inputs,omitempty"`
+	Entries  []Entry        `json:"entries"`
+	Findings []Finding      `json:"findings"`
+	Live     LiveSummary    `json:"live"`
+	Summary  Summary        `json:"summary"`
 }
 
 // Input is one file named on the command line and what it was taken as:
@@ -164,8 +166,9 @@ func (in Input) Summary() string {
 // Result is everything one scan produced: what every output format
 // renders.
 type Result struct {
-	Static   bool    // --static
-	Inputs   []Input // what each positional file was taken as
+	Host     *hostinfo.Host // where and when the scan ran
+	Static   bool           // --static
+	Inputs   []Input        // what each positional file was taken as
 	Entries  []audit.Entry
 	Findings []audit.Finding // sorted; suppressed ones included, marked
 	Live     LiveSummary
@@ -189,7 +192,7 @@ func (r *Result) Summary() Summary { return Summarize(len(r.Entries), r.Findings
 // Scan returns the JSON report of the result.
 func (r *Result) Scan() Scan {
 	s := NewScan(r.Entries, r.Findings, r.Live, r.FailOn)
-	s.Static, s.Inputs = r.Static, r.Inputs
+	s.Static, s.Inputs, s.Host = r.Static, r.Inputs, r.Host
 	return s
 }
 

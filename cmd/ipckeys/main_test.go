@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -727,5 +728,49 @@ func TestREADMECICommands(t *testing.T) {
 	}
 	if found < 2 {
 		t.Errorf("the README has %d CI commands with --static, want the GitHub Actions and GitLab ones", found)
+	}
+}
+
+// TestReportNamesHost: every JSON scan report says which machine, which
+// boot and when, read back against the system's own files.
+func TestReportNamesHost(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "a.key")
+	if err := os.WriteFile(key, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"scan", "-o", "json", "--label", "host07", "-p", "l", key}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("scan: exit %d: %s", code, stderr.String())
+	}
+	var rep struct {
+		Host struct {
+			Label, Hostname, Time string
+			MachineID             string `json:"machine_id"`
+			BootID                string `json:"boot_id"`
+			IPCNamespace          uint64 `json:"ipc_namespace"`
+		} `json:"host"`
+		Live struct {
+			Checked   bool   `json:"checked"`
+			Namespace uint64 `json:"ipc_namespace"`
+		} `json:"live"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	h := rep.Host
+	hostname, _ := os.Hostname()
+	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if h.Label != "host07" || h.Hostname != hostname || h.BootID != strings.TrimSpace(string(boot)) || h.BootID == "" {
+		t.Errorf("host %+v; want label host07, hostname %q, boot id %q", h, hostname, boot)
+	}
+	if mid, err := os.ReadFile("/etc/machine-id"); err == nil && h.MachineID != strings.TrimSpace(string(mid)) {
+		t.Errorf("machine id %q, /etc/machine-id says %q", h.MachineID, mid)
+	}
+	if when, err := time.Parse(time.RFC3339, h.Time); err != nil || time.Since(when) > time.Minute || time.Since(when) < -time.Minute {
+		t.Errorf("time %q: %v", h.Time, err)
+	}
+	if rep.Live.Checked && h.IPCNamespace != rep.Live.Namespace {
+		t.Errorf("host ipc_namespace %d, live %d", h.IPCNamespace, rep.Live.Namespace)
 	}
 }

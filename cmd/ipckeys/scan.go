@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/hostinfo"
 	"github.com/ipckeys/ipckeys/ignore"
 	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/ipckeys/ipckeys/manifest"
@@ -56,6 +57,8 @@ Flags:
                          manifest is read too. Lines:
                          CODE TARGET reason="why" [expires=YYYY-MM-DD]
   -q, --quiet            print nothing but error findings
+      --label NAME       name this host in the JSON report (host.label), for
+                         inventories whose names are not hostnames
       --color WHEN       auto (default: on a terminal, unless NO_COLOR is
                          set), always or never
       --no-live          skip the live checks
@@ -99,6 +102,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	ignoreFiles := fs.StringArray("ignore-file", nil, "")
 	quiet := fs.BoolP("quiet", "q", false, "")
 	colorFlag := fs.String("color", "auto", "")
+	label := fs.String("label", "", "")
 	if done, err := parseFlags(fs, c, args, stdout); done || err != nil {
 		return exitFor(stderr, err)
 	}
@@ -147,6 +151,9 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	result := &report.Result{FailOn: failOn, Time: time.Now(), Version: buildVersion()}
+	host := hostinfo.Read(v.proc, "/etc")
+	host.Label, host.Time = *label, result.Time.UTC().Format(time.RFC3339)
+	result.Host = &host
 	// From here on an operational error still leaves a metrics file
 	// saying the last run failed, so alerts on a broken gate fire.
 	failRun := func(err error) int {
@@ -188,6 +195,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 			result.Live = report.NewLiveSummary(snaps[0], "")
 			result.Live.Namespaces = len(snaps)
 			result.Live.Notes = v.notes
+			host.IPCNamespace = snaps[0].NS
 			owners := ownerUIDs(chans)
 			for _, snap := range snaps {
 				live := audit.CheckLive(entries, audit.Live{Snap: snap, OwnerUIDs: owners})
