@@ -29,6 +29,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ipckeys/ipckeys/endpoint"
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/internal/inputfile"
 )
@@ -135,28 +136,93 @@ func Load(path string) ([]Channel, error) {
 	return Parse(f, path)
 }
 
-// Parse reads a manifest from r; file names it in errors and channels.
-// It stops at the first error.
+// Listener is a listening socket the deployment expects, and the program
+// that must hold it:
+//
+//	web   tcp:127.0.0.1:5555   exe=/usr/sbin/a
+//	fcgi  unix:/run/app.sock   unit=app-fcgi.service
+//
+// A pre-restart check fails when anything else holds it.
+type Listener struct {
+	Name     string
+	Endpoint endpoint.Endpoint
+	Exe      string // the executable that must hold it, or ""
+	Unit     string // the systemd unit whose processes must hold it, or ""
+	File     string
+	Line     int
+}
+
+// Manifest is everything a manifest file declares.
+type Manifest struct {
+	Channels  []Channel
+	Listeners []Listener
+}
+
+// listenerPrefixes start the second field of a listener line.
+var listenerPrefixes = []string{"tcp:", "tcp6:", "udp:", "udp6:", "unix:"}
+
+func isListenerLine(fields []string) bool {
+	if len(fields) < 2 {
+		return false
+	}
+	for _, p := range listenerPrefixes {
+		if strings.HasPrefix(fields[1], p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Parse reads a manifest's channels from r; file names it in errors and
+// channels. Listener lines are checked and left out (ParseManifest keeps
+// them). It stops at the first error.
 func Parse(r io.Reader, file string) ([]Channel, error) {
-	var chans []Channel
+	m, err := ParseManifest(r, file)
+	if err != nil {
+		return nil, err
+	}
+	return m.Channels, nil
+}
+
+// LoadManifest reads and parses the manifest at path, listeners included.
+func LoadManifest(path string) (*Manifest, error) {
+	f, err := inputfile.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseManifest(f, path)
+}
+
+// ParseManifest reads a manifest from r: channels and listeners.
+func ParseManifest(r io.Reader, file string) (*Manifest, error) {
+	m := &Manifest{}
 	seen := map[string]int{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), maxLine)
 	n := 0
 	for sc.Scan() {
 		n++
-		c, ok, err := parseLine(sc.Text(), file, n)
+		c, l, ok, err := parseLine(sc.Text(), file, n)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			continue
 		}
-		if prev, dup := seen[c.Name]; dup {
-			return nil, &Error{file, n, "name", fmt.Sprintf("channel %q is already defined on line %d: give each channel its own name", c.Name, prev)}
+		name := c.Name
+		if l != nil {
+			name = l.Name
 		}
-		seen[c.Name] = n
-		chans = append(chans, c)
+		if prev, dup := seen[name]; dup {
+			return nil, &Error{file, n, "name", fmt.Sprintf("channel %q is already defined on line %d: give each channel its own name", name, prev)}
+		}
+		seen[name] = n
+		if l != nil {
+			m.Listeners = append(m.Listeners, *l)
+		} else {
+			m.Channels = append(m.Channels, c)
+		}
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
@@ -164,17 +230,18 @@ func Parse(r io.Reader, file string) ([]Channel, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	return chans, nil
+	return m, nil
 }
 
-// parseLine parses one line; ok is false for blank and comment lines.
-func parseLine(line, file string, n int) (c Channel, ok bool, err error) {
-	fail := func(field int, format string, args ...any) (Channel, bool, error) {
+// parseLine parses one line, a channel or (l not nil) a listener; ok is
+// false for blank and comment lines.
+func parseLine(line, file string, n int) (c Channel, l *Listener, ok bool, err error) {
+	fail := func(field int, format string, args ...any) (Channel, *Listener, bool, error) {
 		name := ""
 		if field >= 0 {
 			name = fmt.Sprintf("field %d (%s)", field+1, fieldNames[field])
 		}
-		return Channel{}, false, &Error{file, n, name, fmt.Sprintf(format, args...)}
+		return Channel{}, nil, false, &Error{file, n, name, fmt.Sprintf(format, args...)}
 	}
 	if !utf8.ValidString(line) {
 		// Paths with other bytes are written with octal escapes.
@@ -188,7 +255,14 @@ func parseLine(line, file string, n int) (c Channel, ok bool, err error) {
 		}
 	}
 	if len(fields) == 0 {
-		return Channel{}, false, nil
+		return Channel{}, nil, false, nil
+	}
+	if isListenerLine(fields) {
+		l, err := parseListener(fields, file, n)
+		if err != nil {
+			return Channel{}, nil, false, err
+		}
+		return Channel{}, l, true, nil
 	}
 	if len(fields) < 3 {
 		return fail(-1, "want at least name, path and proj, got %d field(s): name path proj [type] [nattch] [owner] [flags]", len(fields))
@@ -254,7 +328,43 @@ func parseLine(line, file string, n int) (c Channel, ok bool, err error) {
 			}
 		}
 	}
-	return c, true, nil
+	return c, nil, true, nil
+}
+
+// parseListener reads a listener line: name, endpoint, exe=PATH, unit=NAME.
+func parseListener(fields []string, file string, n int) (*Listener, error) {
+	fail := func(field string, format string, args ...any) (*Listener, error) {
+		return nil, &Error{file, n, field, fmt.Sprintf(format, args...)}
+	}
+	l := &Listener{Name: fields[0], File: file, Line: n}
+	if !nameRE.MatchString(l.Name) {
+		return fail("field 1 (name)", "%q is not a listener name: use letters, digits and _ . : @ / + -", l.Name)
+	}
+	e, err := endpoint.Parse(fields[1])
+	if err != nil {
+		return fail("field 2 (listener)", "%v", err)
+	}
+	l.Endpoint = e
+	for i, f := range fields[2:] {
+		field := fmt.Sprintf("field %d", i+3)
+		key, value, ok := strings.Cut(f, "=")
+		switch {
+		case !ok || value == "":
+			return fail(field, "%q is not exe=PATH or unit=NAME: a listener line is name endpoint exe=PATH [unit=NAME]", f)
+		case key == "exe" && !filepath.IsAbs(value):
+			return fail(field, "exe=%s: give the executable's absolute path, as /proc/PID/exe shows it", value)
+		case key == "exe":
+			l.Exe = value
+		case key == "unit":
+			l.Unit = value
+		default:
+			return fail(field, "unknown option %q: a listener takes exe=PATH and unit=NAME", key)
+		}
+	}
+	if l.Exe == "" && l.Unit == "" {
+		return fail("", "listener %s names no holder: add exe=PATH (the program that must hold it) or unit=NAME", l.Name)
+	}
+	return l, nil
 }
 
 // ParseRange reads an attach-count expectation: N, N-M or N+.

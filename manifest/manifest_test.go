@@ -166,3 +166,41 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestListeners(t *testing.T) {
+	m, err := manifest.ParseManifest(strings.NewReader(`# listeners beside channels
+orders  /etc/app/orders.conf  l
+web     tcp:127.0.0.1:5555    exe=/usr/sbin/a
+fcgi    unix:/run/app.sock    unit=app-fcgi.service exe=/usr/bin/php-cgi
+`), "app.manifest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Channels) != 1 || len(m.Listeners) != 2 {
+		t.Fatalf("%d channels, %d listeners", len(m.Channels), len(m.Listeners))
+	}
+	web, fcgi := m.Listeners[0], m.Listeners[1]
+	if web.Name != "web" || web.Endpoint.Proto != "tcp" || web.Endpoint.Port != 5555 || web.Exe != "/usr/sbin/a" || web.Line != 3 {
+		t.Errorf("web: %+v", web)
+	}
+	if fcgi.Endpoint.Path != "/run/app.sock" || fcgi.Unit != "app-fcgi.service" || fcgi.Exe != "/usr/bin/php-cgi" {
+		t.Errorf("fcgi: %+v", fcgi)
+	}
+	// Parse keeps the channels only.
+	chans, err := manifest.Parse(strings.NewReader("web tcp:5555 exe=/usr/sbin/a\n"), "m")
+	if err != nil || len(chans) != 0 {
+		t.Errorf("Parse of a listener line: %v, %v", chans, err)
+	}
+	for line, want := range map[string]string{
+		"web tcp:5555":                   "m:1: listener web names no holder",
+		"web tcp:99999 exe=/a":           "m:1: field 2 (listener): ",
+		"web tcp:5555 exe=a":             "m:1: field 3: exe=a: give the executable's absolute path",
+		"web tcp:5555 user=x":            `m:1: field 3: unknown option "user"`,
+		"web tcp:5555 exe=/a\nweb x.k l": `m:2: name: channel "web" is already defined on line 1`,
+	} {
+		_, err := manifest.ParseManifest(strings.NewReader(line+"\n"), "m")
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: %v, want %s…", line, err, want)
+		}
+	}
+}
