@@ -14,6 +14,9 @@
  *   fdholder hoard ADDR PORT
  *       listen on ADDR:PORT (close-on-exec, backlog 64), print "ready PID FD",
  *       then accept forever and never close, printing "accepted N FD".
+ *   fdholder unix PATH BACKLOG
+ *       listen on the unix stream socket PATH, print "ready PID FD", then
+ *       wait for EOF on stdin (in the network namespace it was started in).
  *   fdholder many N NFD KIND
  *       fork N children that each hold NFD more descriptors of KIND: "tcp"
  *       (a listener on 127.0.0.1, port chosen by the kernel, and connected
@@ -32,6 +35,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -177,8 +181,27 @@ int main(int argc, char **argv)
 			fflush(stdout);
 		}
 	}
+	if (argc == 4 && !strcmp(argv[1], "unix")) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (l < 0)
+			die("socket");
+		if (strlen(argv[2]) >= sizeof sa.sun_path) {
+			fprintf(stderr, "fdholder: path too long\n");
+			return 2;
+		}
+		strcpy(sa.sun_path, argv[2]);
+		if (bind(l, (struct sockaddr *)&sa, sizeof sa) < 0)
+			die("bind");
+		if (listen(l, atoi(argv[3])) < 0)
+			die("listen");
+		printf("ready %d %d\n", getpid(), l);
+		fflush(stdout);
+		wait_stdin();
+		return 0;
+	}
 	if (argc == 5 && !strcmp(argv[1], "many"))
 		return many(atoi(argv[2]), atoi(argv[3]), argv[4]);
-	fprintf(stderr, "usage: fdholder inherit ADDR PORT CMD | system CMD | hoard ADDR PORT | many N NFD KIND\n");
+	fprintf(stderr, "usage: fdholder inherit ADDR PORT CMD | system CMD | hoard ADDR PORT | unix PATH BACKLOG | many N NFD KIND\n");
 	return 2;
 }
