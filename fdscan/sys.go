@@ -1,0 +1,131 @@
+package fdscan
+
+import (
+	"errors"
+	"io"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The scan opens and reads tens of thousands of small procfs files. These
+// wrappers take names as NUL-terminated byte slices (so the hot loop does
+// not allocate a C string per call), resolve them relative to an open
+// directory (so the kernel walks one path component, not four), and
+// retry on EINTR.
+
+// cname returns s as a NUL-terminated byte slice.
+func cname(s string) []byte { return append([]byte(s), 0) }
+
+// openat opens name, NUL-terminated, relative to dirfd.
+func openat(dirfd int, name []byte, flags int) (int, error) {
+	for {
+		r, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(&name[0])),
+			uintptr(flags|unix.O_CLOEXEC), 0, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return -1, e
+		}
+		return int(r), nil
+	}
+}
+
+// readlinkat reads the symbolic link name, NUL-terminated, relative to
+// dirfd into buf and returns the target's length. A target that fills buf
+// may have been cut short.
+func readlinkat(dirfd int, name, buf []byte) (int, error) {
+	r, _, e := unix.Syscall6(unix.SYS_READLINKAT, uintptr(dirfd), uintptr(unsafe.Pointer(&name[0])),
+		uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
+}
+
+// readAt reads the file name, NUL-terminated, relative to dirfd to EOF
+// into buf[:0], growing it as needed. procfs files report a size of 0 or
+// 4096, so the size is never asked.
+func readAt(dirfd int, name, buf []byte) ([]byte, error) {
+	fd, err := openat(dirfd, name, unix.O_RDONLY)
+	if err != nil {
+		return buf[:0], err
+	}
+	defer unix.Close(fd)
+	return readAll(fd, buf[:0])
+}
+
+// readUntil is readAt for a caller that needs only the start of a file:
+// it stops as soon as enough(buf) says so, which for most files saves the
+// read that finds EOF.
+func readUntil(dirfd int, name, buf []byte, enough func([]byte) bool) ([]byte, error) {
+	fd, err := openat(dirfd, name, unix.O_RDONLY)
+	if err != nil {
+		return buf[:0], err
+	}
+	defer unix.Close(fd)
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return buf, err
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+		if enough(buf) {
+			return buf, nil
+		}
+	}
+}
+
+// fdReader reads an open file descriptor with raw reads.
+type fdReader int
+
+func (f fdReader) Read(b []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(f), b)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+// readAll appends what fd has to buf until EOF.
+func readAll(fd int, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return buf, err
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+}
+
+// gone reports whether err says the process is no longer there.
+func gone(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH)
+}
