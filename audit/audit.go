@@ -186,6 +186,8 @@ type Finding struct {
 	Where *Place
 	// Suggestions are proj ids that would fix the finding (see Suggest).
 	Suggestions []Suggestion
+	// Socket is the socket, or the process, a descriptor finding is about.
+	Socket *SocketRef
 }
 
 // Suppression is the ignore file entry that covers a finding.
@@ -255,6 +257,9 @@ func firstEntry(f Finding) int {
 	}
 	if f.Object != nil {
 		return 1<<30 + f.Object.ID
+	}
+	if f.Socket != nil {
+		return 1<<30 + int(f.Socket.Inode%(1<<29)) + f.Socket.PID
 	}
 	return 1 << 31
 }

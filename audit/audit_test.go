@@ -131,7 +131,9 @@ func TestRulesCoverEveryCode(t *testing.T) {
 		audit.KeyErrorValue, audit.ProjZero, audit.ProjTruncated, audit.PathUnusable, audit.UnstableFilesystem,
 		audit.NattchMismatch, audit.MissingObject, audit.KeyInUse, audit.StaleObject, audit.RemovedAttached, audit.TypeMismatch,
 		audit.SuppressionExpired, audit.SuppressionUnused, audit.KeyFileReplaceable, audit.KeyDrift, audit.KeyViewDiffers,
-		audit.SettingEmpty, audit.RelativeKeyPath}
+		audit.SettingEmpty, audit.RelativeKeyPath,
+		audit.InheritedListener, audit.ListenerNotAccepting, audit.ListenerWrongHolder, audit.ListenerMissing,
+		audit.ListenerCloexecMissing, audit.CloseWaitLeak, audit.FDExhaustion}
 	for _, c := range codes {
 		if r := audit.RuleFor(c); r.Summary == "" || r.Fix == "" || r.Severity == 0 {
 			t.Errorf("code %s has no complete rule: %+v", c, r)

@@ -82,6 +82,10 @@ func JUnit(w io.Writer, r *Result) error {
 					concerned = append(concerned, c)
 				}
 			}
+		case f.Socket != nil && f.Where != nil:
+			concerned = []*junitCase{caseFor("ipckeys.listener", r.Locate(f).Text)}
+		case f.Socket != nil:
+			concerned = []*junitCase{caseFor("ipckeys.socket", f.Socket.Text())}
 		case f.Where != nil:
 			concerned = []*junitCase{caseFor("ipckeys.ignore", r.Locate(f).Text)}
 		default:

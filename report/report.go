@@ -68,6 +68,36 @@ type Finding struct {
 	Line int    `json:"line,omitempty"`
 	// Suggestions are proj ids that give a channel a key of its own.
 	Suggestions []SuggestionJSON `json:"suggestions,omitempty"`
+	// Socket is the socket (or Process the process) a descriptor
+	// finding is about.
+	Socket  *SocketJSON  `json:"socket,omitempty"`
+	Process *ProcessJSON `json:"process,omitempty"`
+}
+
+// SocketJSON names a socket in a finding, with every holder.
+type SocketJSON struct {
+	Proto   string     `json:"proto"`
+	Local   string     `json:"local"`
+	State   string     `json:"state"`
+	Inode   uint64     `json:"inode"`
+	Queue   int        `json:"queue"`
+	Holders []HolderFD `json:"holders"`
+}
+
+// HolderFD is one descriptor holding a socket.
+type HolderFD struct {
+	PID     int    `json:"pid"`
+	FD      int    `json:"fd"`
+	Comm    string `json:"comm"`
+	Exe     string `json:"exe"`
+	Cloexec bool   `json:"cloexec"`
+}
+
+// ProcessJSON names a process in a finding.
+type ProcessJSON struct {
+	PID  int    `json:"pid"`
+	Comm string `json:"comm"`
+	Exe  string `json:"exe"`
 }
 
 // SuggestionJSON is one suggested proj id for one channel or path.
@@ -102,6 +132,17 @@ type LiveSummary struct {
 	Namespaces  int           `json:"ipc_namespaces,omitempty"` // with --all-namespaces
 	Attachments *Completeness `json:"attachments,omitempty"`
 	Notes       []string      `json:"notes,omitempty"` // what else could not be seen
+	// Sockets says what the descriptor checks could see, when they ran.
+	Sockets *SocketsSummary `json:"sockets,omitempty"`
+}
+
+// SocketsSummary says how complete the descriptor checks' picture was.
+type SocketsSummary struct {
+	Processes  int      `json:"processes"`
+	Sockets    int      `json:"sockets"`
+	Unreadable int      `json:"unreadable"` // processes whose descriptors could not be read
+	Vanished   int      `json:"vanished"`
+	Notes      []string `json:"notes,omitempty"`
 }
 
 // Summary counts what a scan found and says whether the gate failed.
@@ -217,6 +258,8 @@ func (r *Result) Locate(f *audit.Finding) Location {
 		return Location{e.Path, 0, audit.Display(e.Path)}
 	case f.Object != nil:
 		return Location{Text: fmt.Sprintf("%s id %d", f.Object.Facility, f.Object.ID)}
+	case f.Socket != nil:
+		return Location{Text: f.Socket.Text()}
 	}
 	return Location{Text: "-"}
 }
@@ -294,6 +337,15 @@ func NewScan(entries []audit.Entry, findings []audit.Finding, live LiveSummary, 
 		}
 		if w := f.Where; w != nil {
 			jf.File, jf.Line = w.File, w.Line
+		}
+		if sk := f.Socket; sk != nil && sk.Proto != "" {
+			js := &SocketJSON{Proto: sk.Proto, Local: sk.Local, State: sk.State, Inode: sk.Inode, Queue: sk.Queue, Holders: []HolderFD{}}
+			for _, h := range sk.Holders {
+				js.Holders = append(js.Holders, HolderFD{PID: h.PID, FD: h.FD, Comm: h.Comm, Exe: h.Exe, Cloexec: h.CloseOnExec})
+			}
+			jf.Socket = js
+		} else if sk != nil {
+			jf.Process = &ProcessJSON{PID: sk.PID, Comm: sk.Comm, Exe: sk.Exe}
 		}
 		for _, sg := range f.Suggestions {
 			e := &entries[sg.Entry]

@@ -133,6 +133,19 @@ func (r *Result) Fingerprint(f *audit.Finding) string {
 	if f.Object != nil {
 		who = append(who, "object:"+f.Object.Facility+":"+ftok.Hex(f.Object.Key))
 	}
+	if sk := f.Socket; sk != nil {
+		// Inodes and pids change with every restart; the endpoint and
+		// the programs involved do not.
+		if sk.Proto != "" {
+			who = append(who, "socket:"+sk.Proto+":"+sk.Local)
+		}
+		for _, h := range sk.Holders {
+			who = append(who, "exe:"+h.Exe)
+		}
+		if sk.Exe != "" {
+			who = append(who, "exe:"+sk.Exe)
+		}
+	}
 	sort.Strings(who)
 	sum := sha256.Sum256([]byte(strings.Join(append(parts, who...), "\x00")))
 	return hex.EncodeToString(sum[:16])

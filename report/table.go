@@ -185,6 +185,12 @@ func writeLive(w io.Writer, live LiveSummary) {
 		for _, n := range live.Notes {
 			fmt.Fprintln(w, "note: "+n)
 		}
+		if sk := live.Sockets; sk != nil {
+			fmt.Fprintf(w, "sockets: checked %d sockets of %d processes\n", sk.Sockets, sk.Processes)
+			for _, n := range sk.Notes {
+				fmt.Fprintln(w, "note: "+n)
+			}
+		}
 	case live.Reason != "":
 		fmt.Fprintln(w, "live: not checked: "+live.Reason)
 	}

@@ -71,9 +71,10 @@ type request struct {
 
 // checked is what a request resolves to.
 type checked struct {
-	entries []audit.Entry
-	chans   []manifest.Channel // from manifests
-	inputs  []report.Input     // what each positional file was taken as
+	entries   []audit.Entry
+	chans     []manifest.Channel  // from manifests
+	listeners []manifest.Listener // from manifests
+	inputs    []report.Input      // what each positional file was taken as
 }
 
 // configured reads the -p proj ids, the -m manifests and the positional
@@ -84,7 +85,7 @@ func configured(r request) (*checked, error) {
 	if err != nil {
 		return nil, err
 	}
-	chans, err := loadManifests(r.manifests)
+	chans, listeners, err := loadManifests(r.manifests)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +97,7 @@ func configured(r request) (*checked, error) {
 		b.channel(&chans[i], chans[i].Proj, true)
 	}
 	b.markConfigKeyFiles()
-	return &checked{entries: b.entries, chans: chans, inputs: b.inputs}, nil
+	return &checked{entries: b.entries, chans: chans, listeners: listeners, inputs: b.inputs}, nil
 }
 
 // parseProjs reads the -p values.
@@ -113,38 +114,51 @@ func parseProjs(values []string) ([]int, error) {
 }
 
 // loadManifests reads every -m file; any problem is an operational error.
-func loadManifests(paths []string) ([]manifest.Channel, error) {
+func loadManifests(paths []string) ([]manifest.Channel, []manifest.Listener, error) {
 	var all []manifest.Channel
+	var listeners []manifest.Listener
 	where := map[string]string{}
 	for _, p := range paths {
-		var chans []manifest.Channel
+		var m *manifest.Manifest
 		var err error
 		if p == "-" {
 			var r io.Reader
 			if r, err = stdin.take("-m"); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			chans, err = manifest.Parse(r, stdinName)
+			m, err = manifest.ParseManifest(r, stdinName)
 		} else {
-			chans, err = manifest.Load(p)
+			m, err = manifest.LoadManifest(p)
 		}
 		var pe *fs.PathError
 		switch {
 		case errors.As(err, &pe):
-			return nil, fmt.Errorf("manifest %s: %v: check the -m path", p, pe.Err)
+			return nil, nil, fmt.Errorf("manifest %s: %v: check the -m path", p, pe.Err)
 		case err != nil:
-			return nil, err
+			return nil, nil, err
 		}
-		for _, c := range chans {
-			loc := fmt.Sprintf("%s:%d", c.File, c.Line)
-			if prev, dup := where[c.Name]; dup {
-				return nil, fmt.Errorf("%s: channel %q is already defined at %s: give each channel its own name", loc, c.Name, prev)
+		names := make([]string, 0, len(m.Channels)+len(m.Listeners))
+		lines := map[string]int{}
+		for _, c := range m.Channels {
+			names, lines[c.Name] = append(names, c.Name), c.Line
+		}
+		for _, l := range m.Listeners {
+			names, lines[l.Name] = append(names, l.Name), l.Line
+		}
+		for _, name := range names {
+			loc := fmt.Sprintf("%s:%d", p, lines[name])
+			if p == "-" {
+				loc = fmt.Sprintf("%s:%d", stdinName, lines[name])
 			}
-			where[c.Name] = loc
+			if prev, dup := where[name]; dup {
+				return nil, nil, fmt.Errorf("%s: channel %q is already defined at %s: give each channel its own name", loc, name, prev)
+			}
+			where[name] = loc
 		}
-		all = append(all, chans...)
+		all = append(all, m.Channels...)
+		listeners = append(listeners, m.Listeners...)
 	}
-	return all, nil
+	return all, listeners, nil
 }
 
 // keyFiles stats each path once, however many proj ids and channels use it.

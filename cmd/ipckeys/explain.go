@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ipckeys/ipckeys/endpoint"
 	"github.com/ipckeys/ipckeys/explain"
+	"github.com/ipckeys/ipckeys/fdscan"
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/ipckeys/ipckeys/report"
@@ -18,6 +20,7 @@ var explainCommand = &command{
 	name:    "explain",
 	summary: "say where a key comes from: its parts, filesystems, live objects and files",
 	usage: `Usage: ipckeys explain KEY... [--search DIR]... [--cross-mounts] [-m MANIFEST]... [-p PROJ -f PATH]... [-o table|json]
+       ipckeys explain SOCKET... [-o table|json]
 
 Takes keys apart and says where they can come from. A KEY is written as ipcs
 prints it (0x6c014001) or as /proc/sysvipc does (signed decimal). For each:
@@ -34,6 +37,14 @@ prints it (0x6c014001) or as /proc/sysvipc does (signed decimal). For each:
     directory's filesystem unless --cross-mounts is given. Unreadable
     directories are counted, not fatal. Symbolic links are not followed:
     a link gives the key of its target, which is found under its own name.
+
+A SOCKET is tcp:5555, :5555 (any protocol), tcp:127.0.0.1:5555,
+tcp:[::1]:5555, udp:53, /run/app.sock (or unix:/path, unix:@abstract), or
+socket:[12345] as /proc/PID/fd shows it. For each matching socket: every
+process holding it, through which descriptor and whether close-on-exec is
+set, how the holders descend from each other (a (100) → sh (229) → b (230)),
+the accept queue, and the likely story: an inherited listener that keeps a
+port taken, a dead server whose listener still accepts, CLOSE_WAIT leaks.
 
 Flags:
       --search DIR        search this tree for the key's files, repeatable
@@ -73,15 +84,30 @@ func runExplain(c *command, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	if fl.NArg() == 0 {
-		return fail(stderr, usagef("explain: no key given: write it as ipcs prints it (0x6c014001) or as /proc/sysvipc does (-559038737)"))
+		return fail(stderr, usagef("explain: no key given: write it as ipcs prints it (0x6c014001) or as /proc/sysvipc does (-559038737), or name a socket (tcp:5555, /run/app.sock)"))
 	}
 	var keys []int32
+	var sockets []endpoint.Endpoint
 	for _, a := range fl.Args() {
 		k, err := ftok.ParseKey(a)
-		if err != nil {
-			return fail(stderr, usageError{"explain: " + err.Error()})
+		if err == nil {
+			keys = append(keys, k)
+			continue
 		}
-		keys = append(keys, k)
+		if e, eerr := endpoint.Parse(a); eerr == nil && !looksNumeric(a) {
+			sockets = append(sockets, e)
+			continue
+		}
+		return fail(stderr, usageError{"explain: " + err.Error() + "; or name a socket: tcp:5555, :5555, tcp:127.0.0.1:5555, /run/app.sock, socket:[12345]"})
+	}
+	if len(sockets) > 0 {
+		if len(keys) > 0 {
+			return fail(stderr, usagef("explain: give keys or sockets, not both: explain them in two runs"))
+		}
+		if len(*searchRoots) > 0 || len(*manifests) > 0 || len(*files) > 0 || len(*projFlags) > 0 || v.pidSet || v.root != "" || v.all {
+			return fail(stderr, usagef("explain: --search, -m, -f, -p, --pid, --root and --all-namespaces apply to keys: a socket is looked for in every process and network namespace"))
+		}
+		return explainSockets(sockets, *output, v.proc, stdout, stderr)
 	}
 	if err := cf.check(); err != nil {
 		return fail(stderr, err)
@@ -186,4 +212,48 @@ func takesValue(fl *pflag.FlagSet, arg string) bool {
 		f = fl.ShorthandLookup(arg[1:])
 	}
 	return f != nil && f.NoOptDefVal == ""
+}
+
+// looksNumeric reports whether a word is a number (a key that did not
+// parse), not an endpoint: 5555 is no socket.
+func looksNumeric(a string) bool {
+	return strings.Trim(strings.TrimPrefix(strings.ToLower(a), "0x"), "0123456789abcdef-") == ""
+}
+
+// explainSockets says who holds each socket and how they came to.
+func explainSockets(queries []endpoint.Endpoint, output, proc string, stdout, stderr io.Writer) int {
+	snap, err := fdscan.NewFS(proc).Snapshot()
+	if err != nil {
+		return fail(stderr, fmt.Errorf("read the processes' descriptors: %v (is /proc mounted? use --proc for another procfs tree)", err))
+	}
+	var all []*explain.Socket
+	for n, q := range queries {
+		out := explain.Sockets(snap, q)
+		all = append(all, out...)
+		if output == "json" {
+			continue
+		}
+		if n > 0 {
+			fmt.Fprintln(stdout)
+		}
+		if err := explain.WriteSocketTable(stdout, q.Text, out); err != nil {
+			return fail(stderr, err)
+		}
+	}
+	if output == "json" {
+		if all == nil {
+			all = []*explain.Socket{}
+		}
+		if err := report.WriteJSON(stdout, all); err != nil {
+			return fail(stderr, err)
+		}
+	} else if snap.Unreadable > 0 {
+		fmt.Fprintf(stdout, "note: the descriptors of %d processes could not be read: holders may be missing (run as root)\n", snap.Unreadable)
+	}
+	for _, n := range snap.Notes {
+		if output != "json" {
+			fmt.Fprintln(stdout, "note: "+n)
+		}
+	}
+	return exitClean
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/fdscan"
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ipcscan"
 
@@ -18,6 +19,7 @@ var lsCommand = &command{
 	name:    "ls",
 	summary: "show the live System V IPC objects and who is attached",
 	usage: `Usage: ipckeys ls [--shm] [--sem] [--msg] [-m MANIFEST]... [-p PROJ]... [-o table|json] [PATH]...
+       ipckeys ls --sockets [--all] [-o table|json]
 
 Shows the live shared-memory segments, semaphore sets and message queues of
 this IPC namespace (all three unless some are named), with key (as ipcs
@@ -34,6 +36,12 @@ Flags:
       --shm               shared-memory segments
       --sem               semaphore sets
       --msg               message queues
+      --sockets           instead of IPC objects: the listening sockets of
+                          every process, each with every holder (pid,
+                          command, fd, close-on-exec) and its accept queue,
+                          and per process its CLOSE_WAIT sockets and
+                          descriptors against its limit
+      --all               with --sockets: every socket, not only listeners
   -m, --manifest FILE     channel manifest naming key files, repeatable
   -p, --proj PROJ         proj id for the PATH arguments, repeatable (a config
                           setting's sibling proj setting wins)
@@ -53,6 +61,8 @@ func runLs(c *command, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.Shm, "shm", false, "")
 	fs.BoolVar(&f.Sem, "sem", false, "")
 	fs.BoolVar(&f.Msg, "msg", false, "")
+	sockets := fs.Bool("sockets", false, "")
+	allSockets := fs.Bool("all", false, "")
 	projFlags := fs.StringArrayP("proj", "p", nil, "")
 	manifests := fs.StringArrayP("manifest", "m", nil, "")
 	output := fs.StringP("output", "o", "table", "")
@@ -66,6 +76,15 @@ func runLs(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 	if *output != "table" && *output != "json" {
 		return fail(stderr, usagef("ls: -o %q: use table or json", *output))
+	}
+	if *allSockets && !*sockets {
+		return fail(stderr, usagef("ls: --all applies to --sockets (every socket, not only listeners)"))
+	}
+	if *sockets {
+		if f.Shm || f.Sem || f.Msg || fs.NArg() > 0 || len(*manifests) > 0 || len(*projFlags) > 0 || v.pidSet || v.root != "" || v.all {
+			return fail(stderr, usagef("ls: --sockets lists the sockets of every process on the host: give it alone (with --all, -o, --proc)"))
+		}
+		return lsSockets(*output, *allSockets, v.proc, stdout, stderr)
 	}
 	if !f.Shm && !f.Sem && !f.Msg {
 		f = report.Facilities{Shm: true, Sem: true, Msg: true}
@@ -202,4 +221,23 @@ func projSibling(setting string) string {
 		}
 	}
 	return setting + "_proj"
+}
+
+// lsSockets lists the listening sockets (all with --all) with every
+// holder, and per process the CLOSE_WAIT sockets and descriptors in use.
+func lsSockets(output string, all bool, proc string, stdout, stderr io.Writer) int {
+	snap, err := fdscan.NewFS(proc).Snapshot()
+	if err != nil {
+		return fail(stderr, fmt.Errorf("read the processes' descriptors: %v (is /proc mounted? use --proc for another procfs tree)", err))
+	}
+	doc := report.NewSockets(snap, all)
+	if output == "json" {
+		err = report.WriteJSON(stdout, doc)
+	} else {
+		err = report.SocketsTable(stdout, doc)
+	}
+	if err != nil {
+		return fail(stderr, err)
+	}
+	return exitClean
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/fdscan"
 	"github.com/ipckeys/ipckeys/hostinfo"
 	"github.com/ipckeys/ipckeys/ignore"
 	"github.com/ipckeys/ipckeys/ipcscan"
@@ -63,7 +64,12 @@ Flags:
                          set), always or never
       --no-live          skip the live checks
       --live             require the live checks: exit 2 when the live
-                         tables cannot be read
+                         tables cannot be read; alone (no paths, no
+                         manifest): the host-wide live checks, IPC objects
+                         and sockets
+      --sockets          add the descriptor checks (who holds which socket)
+      --close-wait N     CLOSE_WAIT sockets in one process that make a leak
+                         (default 10)
       --all-namespaces   check the live objects of every IPC namespace on the host
       --static           the CI gate: check the configs and manifests alone,
                          without looking at key files or live objects (what
@@ -75,6 +81,14 @@ Flags:
                          their inode numbers, repeatable; replaces the
                          default /dev/shm, /run, /tmp, /var/tmp
 ` + configUsage + viewUsage + `
+Descriptor checks (with --sockets, when a manifest declares listeners,
+and in the host-wide run of --live alone) find sockets held by processes
+that were not meant to hold them: inherited-listener, listener-not-accepting,
+listener-wrong-holder, listener-missing, listener-cloexec-missing,
+close-wait-leak, fd-exhaustion. A manifest line declares a listener and the
+program that must hold it:
+  web   tcp:127.0.0.1:5555   exe=/usr/sbin/a      (or unit=a.service)
+
 Live checks (on by default when the tables can be read) hold each key
 against the running objects: nattch-mismatch, missing-object, key-in-use,
 type-mismatch, key-drift, and for every segment stale-object and
@@ -100,6 +114,8 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	static := fs.Bool("static", false, "")
 	volatile := fs.StringArray("volatile", nil, "")
 	ignoreFiles := fs.StringArray("ignore-file", nil, "")
+	socketChecks := fs.Bool("sockets", false, "")
+	closeWait := fs.Int("close-wait", 10, "")
 	quiet := fs.BoolP("quiet", "q", false, "")
 	colorFlag := fs.String("color", "auto", "")
 	label := fs.String("label", "", "")
@@ -144,8 +160,17 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, usagef("scan: --volatile %s: give an absolute directory (/run, /tmp)", d))
 		}
 	}
-	if fs.NArg() == 0 && len(*manifests) == 0 {
-		return fail(stderr, usagef("scan: nothing to scan: give the paths programs pass to ftok, or a manifest with -m"))
+	if *closeWait < 1 {
+		return fail(stderr, usagef("scan: --close-wait %d: give the number of CLOSE_WAIT sockets that makes a leak (1 or more)", *closeWait))
+	}
+	// With nothing configured, --live runs the host-wide live checks
+	// alone: leaked segments, and who holds which socket.
+	hostWide := fs.NArg() == 0 && len(*manifests) == 0
+	if hostWide && !*forceLive {
+		return fail(stderr, usagef("scan: nothing to scan: give the paths programs pass to ftok (or the configs naming them), a manifest with -m, or --live for the host-wide live checks alone"))
+	}
+	if hostWide && *static {
+		return fail(stderr, usagef("scan: --static needs configs or a manifest to check"))
 	}
 	if err := prepareOutputs(outs, stdout); err != nil {
 		return fail(stderr, err)
@@ -207,6 +232,17 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 				result.Findings = append(result.Findings, live...)
 			}
 		}
+	}
+	// The descriptor checks: who holds which socket. Host-wide, so they
+	// run when asked (--sockets), when a manifest declares listeners, and
+	// in the host-wide run.
+	if !*noLive && (*socketChecks || len(got.listeners) > 0 || hostWide) {
+		snap, err := fdscan.NewFS(v.proc).Snapshot()
+		if err != nil {
+			return failRun(fmt.Errorf("read the processes' descriptors: %v (is /proc mounted? use --proc for another procfs tree)", err))
+		}
+		result.Findings = append(result.Findings, audit.CheckDescriptors(audit.Descriptors{Snap: snap, Listeners: got.listeners, CloseWait: *closeWait})...)
+		result.Live.Sockets = report.NewSocketsSummary(snap)
 	}
 	if !*static {
 		audit.Suggest(result.Findings, entries, result.Snap)
