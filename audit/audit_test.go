@@ -3,11 +3,14 @@ package audit_test
 import (
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/endpoint"
+	"github.com/ipckeys/ipckeys/fdscan"
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/ipckeys/ipckeys/manifest"
@@ -264,5 +267,83 @@ func TestStatic(t *testing.T) {
 	got = audit.Check([]audit.Entry{setting("/etc/app/B.conf", "chnl_shm_path", "", 1, 'l'), setting("/etc/app/C.conf", "chnl_shm_path", "k", 1, 'l')})
 	if c := codes(got); c[audit.SettingEmpty] != 1 || c[audit.RelativeKeyPath] != 1 {
 		t.Errorf("empty and relative settings: %v", c)
+	}
+}
+
+// TestDescriptorRules holds the descriptor checks to a made process tree:
+// what is flagged, what is by design, and the thresholds.
+func TestDescriptorRules(t *testing.T) {
+	proc := func(pid, ppid int, start uint64, exe string) *fdscan.Process {
+		return &fdscan.Process{PID: pid, PPID: ppid, Start: start, Comm: filepath.Base(exe), Exe: exe, FDs: 10, FDLimit: 1024}
+	}
+	listen := func(ino uint64, local string, queue int) *fdscan.Socket {
+		return &fdscan.Socket{Inode: ino, Proto: "tcp", State: "LISTEN", Local: local, Queue: queue, Backlog: 16}
+	}
+	snap := &fdscan.Snapshot{
+		Processes: map[int]*fdscan.Process{
+			1:   proc(1, 0, 1, "/usr/lib/systemd/systemd"),
+			100: proc(100, 1, 10, "/usr/sbin/a"),
+			229: proc(229, 100, 20, "/usr/bin/dash"),
+			230: proc(230, 229, 21, "/usr/sbin/b"),
+			300: proc(300, 1, 30, "/usr/sbin/nginx"),
+			301: proc(301, 300, 31, "/usr/sbin/nginx"),
+			400: proc(400, 1, 40, "/usr/sbin/svc"),
+			500: proc(500, 1, 50, "/usr/sbin/full"),
+			600: proc(600, 1, 60, "/usr/sbin/spawner"),
+			601: proc(601, 600, 61, "/usr/bin/helper"),
+		},
+		Sockets: map[uint64]*fdscan.Socket{
+			11: listen(11, "127.0.0.1:5555", 0), // inherited by sh and b
+			12: listen(12, "0.0.0.0:80", 0),     // pre-fork nginx
+			13: listen(13, "127.0.0.1:8080", 0), // systemd socket activation
+			14: listen(14, "127.0.0.1:9000", 0), // no close-on-exec, a child of another program
+		},
+		Holders: map[uint64][]fdscan.Holder{
+			11: {{PID: 100, FD: 3}, {PID: 229, FD: 3}, {PID: 230, FD: 3}},
+			12: {{PID: 300, FD: 6}, {PID: 301, FD: 6}},
+			13: {{PID: 1, FD: 40, CloseOnExec: true}, {PID: 400, FD: 3, CloseOnExec: true}},
+			14: {{PID: 600, FD: 5}},
+		},
+	}
+	snap.Processes[400].ListenFDs = true
+	snap.Processes[500].FDs, snap.Processes[500].FDLimit = 820, 1024
+	got := audit.CheckDescriptors(audit.Descriptors{Snap: snap})
+	byCode := map[string][]audit.Finding{}
+	for _, f := range got {
+		byCode[f.Code] = append(byCode[f.Code], f)
+	}
+	if len(byCode[audit.InheritedListener]) != 1 || byCode[audit.InheritedListener][0].Socket.Local != "127.0.0.1:5555" {
+		t.Fatalf("inherited-listener: %+v", byCode[audit.InheritedListener])
+	}
+	if msg := byCode[audit.InheritedListener][0].Message; !strings.Contains(msg, "b (230), running /usr/sbin/b, holds it as fd 3 without close-on-exec (through a (100) → dash (229) → b (230))") {
+		t.Errorf("message: %s", msg)
+	}
+	if f := byCode[audit.ListenerCloexecMissing]; len(f) != 1 || f[0].Socket.Local != "127.0.0.1:9000" {
+		t.Errorf("listener-cloexec-missing: %+v (want only the spawner's)", f)
+	}
+	if f := byCode[audit.FDExhaustion]; len(f) != 1 || f[0].Socket.PID != 500 || f[0].Severity != audit.Warning {
+		t.Errorf("fd-exhaustion at 80%%: %+v", f)
+	}
+	snap.Processes[500].FDs = 1000
+	for _, f := range audit.CheckDescriptors(audit.Descriptors{Snap: snap}) {
+		if f.Code == audit.FDExhaustion && f.Severity != audit.Error {
+			t.Errorf("fd-exhaustion at 98%% is an error: %+v", f)
+		}
+	}
+	// The manifest says who must hold 5555, and declares a listener that
+	// is not there.
+	web := manifest.Listener{Name: "web", Exe: "/usr/sbin/a", File: "app.manifest", Line: 3}
+	web.Endpoint, _ = endpoint.Parse("tcp:127.0.0.1:5555")
+	gone := manifest.Listener{Name: "api", Exe: "/usr/sbin/api", File: "app.manifest", Line: 4}
+	gone.Endpoint, _ = endpoint.Parse("tcp:7777")
+	byCode = map[string][]audit.Finding{}
+	for _, f := range audit.CheckDescriptors(audit.Descriptors{Snap: snap, Listeners: []manifest.Listener{web, gone}}) {
+		byCode[f.Code] = append(byCode[f.Code], f)
+	}
+	if f := byCode[audit.ListenerWrongHolder]; len(f) != 1 || f[0].Where.Line != 3 || !strings.Contains(f[0].Message, "b (230), running /usr/sbin/b, as fd 3") {
+		t.Errorf("listener-wrong-holder: %+v", f)
+	}
+	if f := byCode[audit.ListenerMissing]; len(f) != 1 || f[0].Where.Line != 4 {
+		t.Errorf("listener-missing: %+v", f)
 	}
 }

@@ -17,6 +17,10 @@
  *   fdholder unix PATH BACKLOG
  *       listen on the unix stream socket PATH, print "ready PID FD", then
  *       wait for EOF on stdin (in the network namespace it was started in).
+ *   fdholder prefork ADDR PORT N
+ *       listen on ADDR:PORT (close-on-exec, backlog 16), fork N workers that
+ *       share it as a pre-fork server's do, print "ready PID FD", then wait
+ *       for EOF on stdin and kill the workers.
  *   fdholder many N NFD KIND
  *       fork N children that each hold NFD more descriptors of KIND: "tcp"
  *       (a listener on 127.0.0.1, port chosen by the kernel, and connected
@@ -200,8 +204,35 @@ int main(int argc, char **argv)
 		wait_stdin();
 		return 0;
 	}
+	if (argc == 5 && !strcmp(argv[1], "prefork")) {
+		int l = tcp_listen(argv[2], atoi(argv[3]), SOCK_CLOEXEC, 16);
+		int n = atoi(argv[4]);
+		pid_t kids[64];
+		if (n < 1 || n > 64) {
+			fprintf(stderr, "fdholder: 1 to 64 workers\n");
+			return 2;
+		}
+		for (int i = 0; i < n; i++) {
+			kids[i] = fork();
+			if (kids[i] < 0)
+				die("fork");
+			if (kids[i] == 0) {
+				prctl(PR_SET_PDEATHSIG, SIGKILL);
+				for (;;)
+					pause();
+			}
+		}
+		printf("ready %d %d\n", getpid(), l);
+		fflush(stdout);
+		wait_stdin();
+		for (int i = 0; i < n; i++)
+			kill(kids[i], SIGKILL);
+		while (wait(NULL) > 0)
+			;
+		return 0;
+	}
 	if (argc == 5 && !strcmp(argv[1], "many"))
 		return many(atoi(argv[2]), atoi(argv[3]), argv[4]);
-	fprintf(stderr, "usage: fdholder inherit ADDR PORT CMD | system CMD | hoard ADDR PORT | unix PATH BACKLOG | many N NFD KIND\n");
+	fprintf(stderr, "usage: fdholder inherit ADDR PORT CMD | system CMD | hoard ADDR PORT | unix PATH BACKLOG | prefork ADDR PORT N | many N NFD KIND\n");
 	return 2;
 }
