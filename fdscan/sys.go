@@ -17,11 +17,13 @@ import (
 // cname returns s as a NUL-terminated byte slice.
 func cname(s string) []byte { return append([]byte(s), 0) }
 
-// openat opens name, NUL-terminated, relative to dirfd.
+// openat opens name, NUL-terminated, relative to dirfd. O_NONBLOCK: a FIFO
+// planted in a procfs tree (--proc) opens at once and reads as empty,
+// instead of waiting for a writer; procfs files ignore it.
 func openat(dirfd int, name []byte, flags int) (int, error) {
 	for {
 		r, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(dirfd), uintptr(unsafe.Pointer(&name[0])),
-			uintptr(flags|unix.O_CLOEXEC), 0, 0, 0)
+			uintptr(flags|unix.O_CLOEXEC|unix.O_NONBLOCK), 0, 0, 0)
 		if e == unix.EINTR {
 			continue
 		}
