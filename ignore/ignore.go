@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/endpoint"
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/internal/inputfile"
 )
@@ -196,6 +197,22 @@ func (r *Rule) matches(f *audit.Finding, entries []audit.Entry) bool {
 		if e.Name() == r.Target || e.Path == r.Target || e.Pattern == r.Target ||
 			filepath.Clean(e.Path) == filepath.Clean(r.Target) {
 			return true
+		}
+	}
+	if sk := f.Socket; sk != nil {
+		// A descriptor finding is named by its socket (tcp:5555,
+		// /run/app.sock) or by a program involved (/usr/sbin/b): pids and
+		// inodes change with every restart.
+		if ep, err := endpoint.Parse(r.Target); err == nil && sk.Proto != "" && ep.Inode == 0 && ep.Matches(sk.Proto, sk.Local, sk.Inode) {
+			return true
+		}
+		if sk.Exe != "" && strings.TrimSuffix(sk.Exe, " (deleted)") == r.Target {
+			return true
+		}
+		for _, h := range sk.Holders {
+			if strings.TrimSuffix(h.Exe, " (deleted)") == r.Target {
+				return true
+			}
 		}
 	}
 	return false

@@ -132,3 +132,35 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestApplySockets: descriptor findings are suppressed by their endpoint or
+// by a program involved, never by pid or inode.
+func TestApplySockets(t *testing.T) {
+	listener := audit.Finding{Code: audit.InheritedListener, Severity: audit.Error, Socket: &audit.SocketRef{
+		Proto: "tcp", Local: "127.0.0.1:5555", Inode: 77,
+		Holders: []audit.SocketHolder{{PID: 100, FD: 3, Exe: "/usr/sbin/a"}, {PID: 230, FD: 3, Exe: "/usr/sbin/b (deleted)"}}}}
+	leak := audit.Finding{Code: audit.CloseWaitLeak, Severity: audit.Warning, Socket: &audit.SocketRef{PID: 300, Comm: "srv", Exe: "/usr/sbin/srv"}}
+	for target, want := range map[string][2]bool{
+		"tcp:5555":           {true, false},
+		"tcp:127.0.0.1:5555": {true, false},
+		"udp:5555":           {false, false},
+		"/usr/sbin/b":        {true, false},
+		"/usr/sbin/srv":      {false, true},
+		"socket:[77]":        {false, false},
+	} {
+		code := audit.InheritedListener
+		for i, f := range []audit.Finding{listener, leak} {
+			if i == 1 {
+				code = audit.CloseWaitLeak
+			}
+			rules, err := ignore.Parse(strings.NewReader(code+" "+target+` reason="known"`+"\n"), "f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := ignore.Apply([]audit.Finding{f}, nil, rules, "2026-01-01")
+			if got := out[0].Suppressed != nil; got != want[i] {
+				t.Errorf("%s %s: suppressed %v, want %v", code, target, got, want[i])
+			}
+		}
+	}
+}
