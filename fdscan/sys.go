@@ -44,22 +44,14 @@ func readlinkat(dirfd int, name, buf []byte) (int, error) {
 	return int(r), nil
 }
 
-// readAt reads the file name, NUL-terminated, relative to dirfd to EOF
-// into buf[:0], growing it as needed. procfs files report a size of 0 or
-// 4096, so the size is never asked.
-func readAt(dirfd int, name, buf []byte) ([]byte, error) {
-	fd, err := openat(dirfd, name, unix.O_RDONLY)
-	if err != nil {
-		return buf[:0], err
-	}
-	defer unix.Close(fd)
-	return readAll(fd, buf[:0])
-}
-
-// readUntil is readAt for a caller that needs only the start of a file:
-// it stops as soon as enough(buf) says so, which for most files saves the
-// read that finds EOF.
-func readUntil(dirfd int, name, buf []byte, enough func([]byte) bool) ([]byte, error) {
+// readProc reads the procfs file name, NUL-terminated, relative to
+// dirfd into buf[:0], growing it as needed (procfs files report a size of
+// 0 or 4096, so the size is never asked). It stops at EOF, at a short
+// read, or as soon as enough (if not nil) says the start read so far is
+// all the caller needs. A short read ends it because the files read here
+// (seq_file records, cmdline, environ) hand over everything they have up
+// to the size asked: that saves the read that would only find EOF.
+func readProc(dirfd int, name, buf []byte, enough func([]byte) bool) ([]byte, error) {
 	fd, err := openat(dirfd, name, unix.O_RDONLY)
 	if err != nil {
 		return buf[:0], err
@@ -70,6 +62,7 @@ func readUntil(dirfd int, name, buf []byte, enough func([]byte) bool) ([]byte, e
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
+		want := cap(buf) - len(buf)
 		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
 		if err == unix.EINTR {
 			continue
@@ -77,11 +70,8 @@ func readUntil(dirfd int, name, buf []byte, enough func([]byte) bool) ([]byte, e
 		if err != nil {
 			return buf, err
 		}
-		if n == 0 {
-			return buf, nil
-		}
 		buf = buf[:len(buf)+n]
-		if enough(buf) {
+		if n < want || enough != nil && enough(buf) {
 			return buf, nil
 		}
 	}
@@ -102,26 +92,6 @@ func (f fdReader) Read(b []byte) (int, error) {
 			return 0, io.EOF
 		}
 		return n, nil
-	}
-}
-
-// readAll appends what fd has to buf until EOF.
-func readAll(fd int, buf []byte) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return buf, err
-		}
-		if n == 0 {
-			return buf, nil
-		}
-		buf = buf[:len(buf)+n]
 	}
 }
 
