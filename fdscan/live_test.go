@@ -157,7 +157,12 @@ func TestLiveInheritedListener(t *testing.T) {
 	parent, fd := ready[0], ready[1]
 	child := h.expect(t, "child")[0]
 
-	snap := snapshot(t)
+	// $! is known once sh has forked, before the child has exec'd sleep.
+	var snap *fdscan.Snapshot
+	eventually(t, "the child exec'd sleep", func() bool {
+		snap = snapshot(t)
+		return snap.Processes[child] != nil && snap.Processes[child].Comm == "sleep"
+	})
 	l := listener(t, snap, "127.0.0.1:5555")
 	if l.Proto != "tcp" || l.Queue != 0 || l.Backlog != 16 {
 		t.Errorf("listener %+v: want tcp, queue 0, backlog 16", *l)
@@ -509,5 +514,31 @@ func TestLiveUnprivileged(t *testing.T) {
 	}
 	if snap.Complete() {
 		t.Error("a snapshot with unreadable processes says it is complete")
+	}
+}
+
+// TestHostKernelThreads reads the host's /proc (reading only): kernel
+// threads, which ps shows in brackets for want of a command line, are
+// marked and have nothing else read; this process is not one.
+func TestHostKernelThreads(t *testing.T) {
+	fs := fdscan.NewFS("")
+	args := strings.TrimSpace(run(t, "ps", "-o", "args=", "-p", "2"))
+	if args != "[kthreadd]" {
+		t.Skipf("pid 2 is %q, not kthreadd: not a host pid namespace", args)
+	}
+	kt, err := fs.Process(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !kt.Kernel || kt.Exe != "" || kt.Cmdline != nil || kt.FDs != 0 || kt.Comm != "kthreadd" {
+		t.Errorf("kthreadd: %+v", kt)
+	}
+	self, err := fs.Process(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	if self.Kernel || self.Exe != exe || self.FDs < 3 || !reflect.DeepEqual(self.Cmdline, os.Args) {
+		t.Errorf("this process: %+v; exe %s, args %q", self, exe, os.Args)
 	}
 }
