@@ -185,6 +185,10 @@ func parseHexAddrPort(b []byte) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(addr, uint16(port)), nil
 }
 
+// unixPathMax is the size of sun_path: no name /proc/net/unix writes is
+// longer, which bounds how many lines can continue one.
+const unixPathMax = 108
+
 // unixAcceptCon is __SO_ACCEPTCON, the Flags bit of a listening unix socket.
 const unixAcceptCon = 0x10000
 
@@ -205,7 +209,8 @@ func unixType(t uint64) string {
 // ParseNetUnix reads /proc/net/unix: "Num RefCount Protocol Flags Type St
 // Inode Path". The path is the rest of the row after the inode and one
 // space. A path cannot carry a newline faithfully: a line that is not a
-// row continues the path of the row before it.
+// row continues the path of the row before it, as long as the path stays
+// within the 108 bytes of sun_path.
 func ParseNetUnix(r io.Reader) ([]Socket, error) {
 	var a socketArena
 	if err := parseNetUnix(&a, r); err != nil {
@@ -230,7 +235,7 @@ func parseNetUnix(a *socketArena, r io.Reader) error {
 		}
 		s, ok, err := parseNetUnixLine(line)
 		switch {
-		case !ok && last != nil && last.Local != "":
+		case !ok && last != nil && last.Local != "" && len(last.Local)+1+len(line) <= unixPathMax:
 			last.Local += "\n" + string(line)
 			continue
 		case !ok && len(bytes.TrimSpace(line)) == 0:
