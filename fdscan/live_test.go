@@ -460,7 +460,9 @@ func TestLiveSocketActivation(t *testing.T) {
 
 // TestLiveUnprivileged scans as nobody: root's processes are counted as
 // unreadable and hold nothing, the reader's own namespace is still read,
-// and its unix listener's queue (sock_diag needs no privilege there).
+// and its unix listener's queue (sock_diag needs no privilege there); in a
+// namespace nobody cannot enter, a listener's queue is unknown and a note
+// says why.
 func TestLiveUnprivileged(t *testing.T) {
 	if !inPrivateNamespaces(t) {
 		return
@@ -468,6 +470,10 @@ func TestLiveUnprivileged(t *testing.T) {
 	bin := fdholderPath(t)
 	h := startHolder(t, nil, bin, "hoard", "127.0.0.1", "6000")
 	server := h.expect(t, "ready")[0]
+	// nobody's own listener in a network namespace root made: its table
+	// is readable, but entering the namespace for sock_diag is not.
+	o := startHolder(t, nil, "unshare", "-n", "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", bin, "unix", "@fdscan-other", "4")
+	other := o.expect(t, "ready")[0]
 	// An abstract name: no file for nobody to fail to clean up.
 	path := "@fdscan-own"
 	l, err := net.Listen("unix", path)
@@ -498,13 +504,20 @@ func TestLiveUnprivileged(t *testing.T) {
 	if snap.Unreadable != 1 || snap.Vanished != 0 {
 		t.Errorf("as nobody: unreadable %d vanished %d, want 1 (the root server) and 0", snap.Unreadable, snap.Vanished)
 	}
+	ol := listener(t, snap, "@fdscan-other")
+	if ol.NetNS == 0 || ol.NetNS != snap.Processes[other].NetNS || ol.Queue != -1 || ol.Backlog != -1 {
+		t.Errorf("nobody's listener in another namespace %+v (its process %+v): want its queue unknown", *ol, snap.Processes[other])
+	}
+	if want := fmt.Sprintf("network namespace %d: unix listener queues and listen backlogs not read", ol.NetNS); len(snap.Notes) != 1 || !strings.HasPrefix(snap.Notes[0], want) || !strings.Contains(snap.Notes[0], "CAP_SYS_ADMIN") {
+		t.Errorf("notes %q, want one: %s…, naming CAP_SYS_ADMIN", snap.Notes, want)
+	}
 	if pr := snap.Processes[server]; pr == nil || pr.FDs != -1 || pr.Comm != "fdholder" || pr.NetNS != 0 {
 		t.Errorf("root's server as nobody sees it: %+v; want its stat but not its descriptors", pr)
 	}
 	for ino, hs := range snap.Holders {
 		for _, h := range hs {
-			if h.PID != os.Getpid() {
-				t.Errorf("inode %d: holder %+v is not this process", ino, h)
+			if h.PID != os.Getpid() && h.PID != other {
+				t.Errorf("inode %d: holder %+v is neither this process nor nobody's other", ino, h)
 			}
 		}
 	}
