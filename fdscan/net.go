@@ -318,6 +318,13 @@ func (a *socketArena) next() *Socket {
 	return &a.blocks[k][len(a.blocks[k])-1]
 }
 
+// join moves b's sockets to the end of a; b is not used after.
+func (a *socketArena) join(b *socketArena) {
+	a.blocks = append(a.blocks, b.blocks...)
+	a.n += b.n
+	*b = socketArena{}
+}
+
 // each calls fn with every socket, in the order they were added.
 func (a *socketArena) each(fn func(*Socket)) {
 	for _, b := range a.blocks {

@@ -271,7 +271,8 @@ var netTables = []struct {
 
 // readTables reads the five tables of the namespace of the process whose
 // directory under the root is dirName into a, streaming each to its
-// parser.
+// parser. They are read at once: reading tcp or tcp6 walks the whole
+// connection hash table, a cost of milliseconds even when it is empty.
 func (p FS) readTables(dirName string, a *socketArena) error {
 	netDir := p.path(dirName, "net")
 	dir, err := unix.Open(netDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -279,23 +280,43 @@ func (p FS) readTables(dirName string, a *socketArena) error {
 		return &fs.PathError{Op: "open", Path: netDir, Err: err}
 	}
 	defer unix.Close(dir)
-	for _, t := range netTables {
-		fd, err := openat(dir, t.name, unix.O_RDONLY)
-		if err == unix.ENOENT && (t.proto == "tcp6" || t.proto == "udp6") {
-			continue // a kernel without IPv6
+	parts := make([]socketArena, len(netTables))
+	errs := make([]error, len(netTables))
+	var wg sync.WaitGroup
+	for i, t := range netTables {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = readTable(dir, netDir, t.proto, t.name, &parts[i])
+		}()
+	}
+	wg.Wait()
+	for i := range parts {
+		if errs[i] != nil {
+			return errs[i]
 		}
-		if err != nil {
-			return &fs.PathError{Op: "open", Path: filepath.Join(netDir, t.proto), Err: err}
-		}
-		if t.proto == "unix" {
-			err = parseNetUnix(a, fdReader(fd))
-		} else {
-			err = parseNetTCP(a, fdReader(fd), t.proto)
-		}
-		unix.Close(fd)
-		if err != nil {
-			return fmt.Errorf("%s: %w", netDir, err)
-		}
+		a.join(&parts[i])
+	}
+	return nil
+}
+
+// readTable reads one table of the net directory dir into a.
+func readTable(dir int, netDir, proto string, name []byte, a *socketArena) error {
+	fd, err := openat(dir, name, unix.O_RDONLY)
+	if err == unix.ENOENT && (proto == "tcp6" || proto == "udp6") {
+		return nil // a kernel without IPv6
+	}
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: filepath.Join(netDir, proto), Err: err}
+	}
+	defer unix.Close(fd)
+	if proto == "unix" {
+		err = parseNetUnix(a, &tableReader{fd: fd})
+	} else {
+		err = parseNetTCP(a, &tableReader{fd: fd}, proto)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", netDir, err)
 	}
 	return nil
 }
