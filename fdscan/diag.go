@@ -246,7 +246,7 @@ func socketIn(nsPath string) (int, error) {
 	defer home.Close()
 	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
 		runtime.UnlockOSThread()
-		return -1, fmt.Errorf("enter network namespace %s: %w", nsPath, err)
+		return -1, fmt.Errorf("enter network namespace %s: %w (needs CAP_SYS_ADMIN)", nsPath, err)
 	}
 	fd, sockErr := diagSocket()
 	if err := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); err != nil {

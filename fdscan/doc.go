@@ -19,7 +19,8 @@
 //     namespace, how many descriptors are open and the soft limit on
 //     them, and for processes holding sockets whether systemd socket
 //     activation handed them their listeners (LISTEN_FDS and LISTEN_PID in
-//     the environment they started with; readable by root).
+//     the environment they started with; readable by root). Kernel
+//     threads are marked and nothing past their stat is read.
 //   - Holders: for every socket inode, each (pid, descriptor) whose
 //     /proc/PID/fd/N link is socket:[inode], with the close-on-exec bit
 //     from /proc/PID/fdinfo/N. A socket has one inode on the whole host,
@@ -42,7 +43,8 @@
 // Each /proc/PID/fd directory is read with getdents64 and readlinkat on
 // the open directory, fdinfo only for socket descriptors, by GOMAXPROCS
 // workers with buffers they reuse; nothing is kept for descriptors that
-// are not sockets. The parsers of the files (ParseNetTCP, ParseNetUnix,
+// are not sockets. On the reader's own procfs the open-files limit comes
+// from prlimit(2) rather than the text of /proc/PID/limits. The parsers of the files (ParseNetTCP, ParseNetUnix,
 // ParseFDInfo, ParseStat, ParseLimits, ParseCgroupUnit) are pure and
 // take bytes or a reader, and FS can be rooted at a copy of /proc.
 package fdscan

@@ -48,6 +48,8 @@ func FuzzParseNetTCP(f *testing.F) {
 func FuzzParseNetUnix(f *testing.F) {
 	seedFiles(f, "net/unix")
 	f.Add([]byte("Num RefCount\n0: 0 0 10000 5 4 1 @\x00x\nmore\n\n"))
+	// Continuation lines without end once cost quadratic time.
+	f.Add([]byte("Num RefCount\n0: 0 0 10000 1 1 7 /p\n" + strings.Repeat("x\n", 5000)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		socks, err := ParseNetUnix(bytes.NewReader(b))
 		if err != nil {
@@ -60,6 +62,9 @@ func FuzzParseNetUnix(f *testing.F) {
 			// The name is the rest of the row: never longer than the input.
 			if len(s.Local) > len(b) {
 				t.Fatalf("name %q longer than the input", s.Local)
+			}
+			if strings.Contains(s.Local, "\n") && len(s.Local) > unixPathMax {
+				t.Fatalf("continued name of %d bytes", len(s.Local))
 			}
 		}
 	})

@@ -157,7 +157,12 @@ func TestLiveInheritedListener(t *testing.T) {
 	parent, fd := ready[0], ready[1]
 	child := h.expect(t, "child")[0]
 
-	snap := snapshot(t)
+	// $! is known once sh has forked, before the child has exec'd sleep.
+	var snap *fdscan.Snapshot
+	eventually(t, "the child exec'd sleep", func() bool {
+		snap = snapshot(t)
+		return snap.Processes[child] != nil && snap.Processes[child].Comm == "sleep"
+	})
 	l := listener(t, snap, "127.0.0.1:5555")
 	if l.Proto != "tcp" || l.Queue != 0 || l.Backlog != 16 {
 		t.Errorf("listener %+v: want tcp, queue 0, backlog 16", *l)
@@ -455,7 +460,9 @@ func TestLiveSocketActivation(t *testing.T) {
 
 // TestLiveUnprivileged scans as nobody: root's processes are counted as
 // unreadable and hold nothing, the reader's own namespace is still read,
-// and its unix listener's queue (sock_diag needs no privilege there).
+// and its unix listener's queue (sock_diag needs no privilege there); in a
+// namespace nobody cannot enter, a listener's queue is unknown and a note
+// says why.
 func TestLiveUnprivileged(t *testing.T) {
 	if !inPrivateNamespaces(t) {
 		return
@@ -463,6 +470,10 @@ func TestLiveUnprivileged(t *testing.T) {
 	bin := fdholderPath(t)
 	h := startHolder(t, nil, bin, "hoard", "127.0.0.1", "6000")
 	server := h.expect(t, "ready")[0]
+	// nobody's own listener in a network namespace root made: its table
+	// is readable, but entering the namespace for sock_diag is not.
+	o := startHolder(t, nil, "unshare", "-n", "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", bin, "unix", "@fdscan-other", "4")
+	other := o.expect(t, "ready")[0]
 	// An abstract name: no file for nobody to fail to clean up.
 	path := "@fdscan-own"
 	l, err := net.Listen("unix", path)
@@ -493,13 +504,20 @@ func TestLiveUnprivileged(t *testing.T) {
 	if snap.Unreadable != 1 || snap.Vanished != 0 {
 		t.Errorf("as nobody: unreadable %d vanished %d, want 1 (the root server) and 0", snap.Unreadable, snap.Vanished)
 	}
+	ol := listener(t, snap, "@fdscan-other")
+	if ol.NetNS == 0 || ol.NetNS != snap.Processes[other].NetNS || ol.Queue != -1 || ol.Backlog != -1 {
+		t.Errorf("nobody's listener in another namespace %+v (its process %+v): want its queue unknown", *ol, snap.Processes[other])
+	}
+	if want := fmt.Sprintf("network namespace %d: unix listener queues and listen backlogs not read", ol.NetNS); len(snap.Notes) != 1 || !strings.HasPrefix(snap.Notes[0], want) || !strings.Contains(snap.Notes[0], "CAP_SYS_ADMIN") {
+		t.Errorf("notes %q, want one: %s…, naming CAP_SYS_ADMIN", snap.Notes, want)
+	}
 	if pr := snap.Processes[server]; pr == nil || pr.FDs != -1 || pr.Comm != "fdholder" || pr.NetNS != 0 {
 		t.Errorf("root's server as nobody sees it: %+v; want its stat but not its descriptors", pr)
 	}
 	for ino, hs := range snap.Holders {
 		for _, h := range hs {
-			if h.PID != os.Getpid() {
-				t.Errorf("inode %d: holder %+v is not this process", ino, h)
+			if h.PID != os.Getpid() && h.PID != other {
+				t.Errorf("inode %d: holder %+v is neither this process nor nobody's other", ino, h)
 			}
 		}
 	}
@@ -509,5 +527,31 @@ func TestLiveUnprivileged(t *testing.T) {
 	}
 	if snap.Complete() {
 		t.Error("a snapshot with unreadable processes says it is complete")
+	}
+}
+
+// TestHostKernelThreads reads the host's /proc (reading only): kernel
+// threads, which ps shows in brackets for want of a command line, are
+// marked and have nothing else read; this process is not one.
+func TestHostKernelThreads(t *testing.T) {
+	fs := fdscan.NewFS("")
+	args := strings.TrimSpace(run(t, "ps", "-o", "args=", "-p", "2"))
+	if args != "[kthreadd]" {
+		t.Skipf("pid 2 is %q, not kthreadd: not a host pid namespace", args)
+	}
+	kt, err := fs.Process(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !kt.Kernel || kt.Exe != "" || kt.Cmdline != nil || kt.FDs != 0 || kt.Comm != "kthreadd" {
+		t.Errorf("kthreadd: %+v", kt)
+	}
+	self, err := fs.Process(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	if self.Kernel || self.Exe != exe || self.FDs < 3 || !reflect.DeepEqual(self.Cmdline, os.Args) {
+		t.Errorf("this process: %+v; exe %s, args %q", self, exe, os.Args)
 	}
 }

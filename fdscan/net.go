@@ -63,11 +63,15 @@ func tcpState(st uint64) string {
 // the host that wrote the file, so a file is read right only on a host of
 // the same endianness. Every row is returned, inode 0 included.
 func ParseNetTCP(r io.Reader, proto string) ([]Socket, error) {
-	return appendNetTCP(nil, r, proto)
+	var a socketArena
+	if err := parseNetTCP(&a, r, proto); err != nil {
+		return nil, err
+	}
+	return a.slice(), nil
 }
 
-// appendNetTCP is ParseNetTCP appending to out.
-func appendNetTCP(out []Socket, r io.Reader, proto string) ([]Socket, error) {
+// parseNetTCP is ParseNetTCP into an arena.
+func parseNetTCP(a *socketArena, r io.Reader, proto string) error {
 	typ := ""
 	switch proto {
 	case "tcp", "tcp6":
@@ -75,7 +79,7 @@ func appendNetTCP(out []Socket, r io.Reader, proto string) ([]Socket, error) {
 	case "udp", "udp6":
 		typ = "dgram"
 	default:
-		return nil, fmt.Errorf("parse /proc/net/%s: not a tcp or udp table", proto)
+		return fmt.Errorf("parse /proc/net/%s: not a tcp or udp table", proto)
 	}
 	sc := newLineScanner(r)
 	header := false
@@ -83,7 +87,7 @@ func appendNetTCP(out []Socket, r io.Reader, proto string) ([]Socket, error) {
 		line := sc.Bytes()
 		if n == 1 {
 			if f := bytes.Fields(line); len(f) == 0 || string(f[0]) != "sl" {
-				return nil, fmt.Errorf("parse /proc/net/%s line 1: not its header: %q", proto, line)
+				return fmt.Errorf("parse /proc/net/%s line 1: not its header: %q", proto, line)
 			}
 			header = true
 			continue
@@ -93,18 +97,18 @@ func appendNetTCP(out []Socket, r io.Reader, proto string) ([]Socket, error) {
 		}
 		s, err := parseNetTCPLine(line)
 		if err != nil {
-			return nil, fmt.Errorf("parse /proc/net/%s line %d: %w", proto, n, err)
+			return fmt.Errorf("parse /proc/net/%s line %d: %w", proto, n, err)
 		}
 		s.Proto, s.Type = proto, typ
-		out = append(out, s)
+		*a.next() = s
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("parse /proc/net/%s: %w", proto, err)
+		return fmt.Errorf("parse /proc/net/%s: %w", proto, err)
 	}
 	if !header {
-		return nil, fmt.Errorf("parse /proc/net/%s: empty", proto)
+		return fmt.Errorf("parse /proc/net/%s: empty", proto)
 	}
-	return out, nil
+	return nil
 }
 
 // parseNetTCPLine reads "sl: local rem st tx:rx tr:when retrnsmt uid timeout inode …".
@@ -181,6 +185,10 @@ func parseHexAddrPort(b []byte) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(addr, uint16(port)), nil
 }
 
+// unixPathMax is the size of sun_path: no name /proc/net/unix writes is
+// longer, which bounds how many lines can continue one.
+const unixPathMax = 108
+
 // unixAcceptCon is __SO_ACCEPTCON, the Flags bit of a listening unix socket.
 const unixAcceptCon = 0x10000
 
@@ -201,44 +209,50 @@ func unixType(t uint64) string {
 // ParseNetUnix reads /proc/net/unix: "Num RefCount Protocol Flags Type St
 // Inode Path". The path is the rest of the row after the inode and one
 // space. A path cannot carry a newline faithfully: a line that is not a
-// row continues the path of the row before it.
+// row continues the path of the row before it, as long as the path stays
+// within the 108 bytes of sun_path.
 func ParseNetUnix(r io.Reader) ([]Socket, error) {
-	return appendNetUnix(nil, r)
+	var a socketArena
+	if err := parseNetUnix(&a, r); err != nil {
+		return nil, err
+	}
+	return a.slice(), nil
 }
 
-// appendNetUnix is ParseNetUnix appending to out.
-func appendNetUnix(out []Socket, r io.Reader) ([]Socket, error) {
-	first := len(out)
+// parseNetUnix is ParseNetUnix into an arena.
+func parseNetUnix(a *socketArena, r io.Reader) error {
+	var last *Socket
 	sc := newLineScanner(r)
 	header := false
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Bytes()
 		if n == 1 {
 			if !bytes.HasPrefix(line, []byte("Num ")) {
-				return nil, fmt.Errorf("parse /proc/net/unix line 1: not its header: %q", line)
+				return fmt.Errorf("parse /proc/net/unix line 1: not its header: %q", line)
 			}
 			header = true
 			continue
 		}
 		s, ok, err := parseNetUnixLine(line)
 		switch {
-		case !ok && len(out) > first && out[len(out)-1].Local != "":
-			out[len(out)-1].Local += "\n" + string(line)
+		case !ok && last != nil && last.Local != "" && len(last.Local)+1+len(line) <= unixPathMax:
+			last.Local += "\n" + string(line)
 			continue
 		case !ok && len(bytes.TrimSpace(line)) == 0:
 			continue
 		case err != nil:
-			return nil, fmt.Errorf("parse /proc/net/unix line %d: %w", n, err)
+			return fmt.Errorf("parse /proc/net/unix line %d: %w", n, err)
 		}
-		out = append(out, s)
+		last = a.next()
+		*last = s
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("parse /proc/net/unix: %w", err)
+		return fmt.Errorf("parse /proc/net/unix: %w", err)
 	}
 	if !header {
-		return nil, errors.New("parse /proc/net/unix: empty")
+		return errors.New("parse /proc/net/unix: empty")
 	}
-	return out, nil
+	return nil
 }
 
 // parseNetUnixLine reads one row; ok is false when the line does not
@@ -278,4 +292,51 @@ func parseNetUnixLine(line []byte) (s Socket, ok bool, err error) {
 		s.Local = string(rest[1:])
 	}
 	return s, true, nil
+}
+
+// socketArena holds parsed sockets in blocks that never move: a table of
+// tens of thousands of rows is not copied as it grows, and pointers into
+// it stay valid.
+type socketArena struct {
+	blocks [][]Socket
+	n      int
+}
+
+// next returns a new zero Socket in the arena.
+func (a *socketArena) next() *Socket {
+	k := len(a.blocks) - 1
+	if k < 0 || len(a.blocks[k]) == cap(a.blocks[k]) {
+		size := 64
+		if k >= 0 {
+			size = min(2*cap(a.blocks[k]), 4096)
+		}
+		a.blocks = append(a.blocks, make([]Socket, 0, size))
+		k++
+	}
+	a.blocks[k] = append(a.blocks[k], Socket{})
+	a.n++
+	return &a.blocks[k][len(a.blocks[k])-1]
+}
+
+// join moves b's sockets to the end of a; b is not used after.
+func (a *socketArena) join(b *socketArena) {
+	a.blocks = append(a.blocks, b.blocks...)
+	a.n += b.n
+	*b = socketArena{}
+}
+
+// each calls fn with every socket, in the order they were added.
+func (a *socketArena) each(fn func(*Socket)) {
+	for _, b := range a.blocks {
+		for i := range b {
+			fn(&b[i])
+		}
+	}
+}
+
+// slice copies the sockets out.
+func (a *socketArena) slice() []Socket {
+	out := make([]Socket, 0, a.n)
+	a.each(func(s *Socket) { out = append(out, *s) })
+	return out
 }

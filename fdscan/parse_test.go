@@ -231,11 +231,11 @@ func TestParseCgroupUnit(t *testing.T) {
 	}
 	// A host with only the unified hierarchy has the one line.
 	for in, want := range map[string]string{
-		"0::/system.slice/nginx.service\n":                 "nginx.service",
-		"0::/user.slice/user-1000.slice/session-3.scope\n": "session-3.scope",
-		"0::/system.slice\n":                               "",
-		"0::/.service\n":                                   "",
-		"1:name=systemd:/a:b.service":                      "a:b.service",
+		"0::/system.slice/nginx.service\n":       "nginx.service",
+		"0::/machine.slice/machine-web1.scope\n": "machine-web1.scope",
+		"0::/system.slice\n":                     "",
+		"0::/.service\n":                         "",
+		"1:name=systemd:/a:b.service":            "a:b.service",
 	} {
 		if got := fdscan.ParseCgroupUnit([]byte(in)); got != want {
 			t.Errorf("ParseCgroupUnit(%q) = %q, want %q", in, got, want)

@@ -17,9 +17,10 @@ type Process struct {
 	Exe       string   // the executable's path; " (deleted)" after it was replaced; "" for kernel threads or when unreadable
 	Cmdline   []string // the arguments as the process shows them (it may have rewritten them)
 	Unit      string   // the systemd unit from the cgroup path ("nginx.service"), "" if none
-	NetNS     uint64   // the inode of its network namespace; 0 when unreadable
+	Kernel    bool     // a kernel thread: no executable, arguments or descriptors, so none are read
+	NetNS     uint64   // the inode of its network namespace; 0 when unreadable or a kernel thread
 	FDs       int      // descriptors in use; -1 when the descriptor table could not be read
-	FDLimit   uint64   // the soft "Max open files" limit; math.MaxUint64 for unlimited, 0 when unknown
+	FDLimit   uint64   // the soft limit on open files (RLIMIT_NOFILE); math.MaxUint64 for unlimited, 0 when unknown
 	// ListenFDs is set when the environment the process started with has
 	// LISTEN_FDS and a LISTEN_PID naming it: systemd socket activation
 	// handed it its listeners. Only looked for in processes that hold
@@ -44,13 +45,29 @@ const OCloexec = 0o2000000
 // first '(' and the last ')', since it may itself contain ") (" and
 // spaces.
 func ParseStat(b []byte) (ppid int, start uint64, comm string, err error) {
+	st, err := parseStat(b)
+	return st.ppid, st.start, st.comm, err
+}
+
+// pfKthread is PF_KTHREAD in stat's flags field.
+const pfKthread = 0x00200000
+
+// stat is what the scan takes from /proc/PID/stat.
+type stat struct {
+	ppid  int
+	start uint64
+	comm  string
+	flags uint64
+}
+
+func parseStat(b []byte) (st stat, err error) {
 	open := bytes.IndexByte(b, '(')
 	closing := bytes.LastIndexByte(b, ')')
 	if open < 0 || closing < open {
-		return 0, 0, "", errors.New("stat: no (comm)")
+		return st, errors.New("stat: no (comm)")
 	}
-	comm = string(b[open+1 : closing])
-	// After the comm: state(3) ppid(4) … starttime(22).
+	st.comm = string(b[open+1 : closing])
+	// After the comm: state(3) ppid(4) … flags(9) … starttime(22).
 	rest := b[closing+1:]
 	var f [20][]byte
 	n := 0
@@ -67,17 +84,20 @@ func ParseStat(b []byte) (ppid int, start uint64, comm string, err error) {
 		n++
 	}
 	if n < 20 {
-		return 0, 0, comm, fmt.Errorf("stat: %d fields after (comm), want at least 20", n)
+		return st, fmt.Errorf("stat: %d fields after (comm), want at least 20", n)
 	}
 	p, ok := parseUint(f[1], 10, 31)
 	if !ok {
-		return 0, 0, comm, fmt.Errorf("stat: ppid %q", f[1])
+		return st, fmt.Errorf("stat: ppid %q", f[1])
 	}
-	start, ok = parseUint(f[19], 10, 64)
-	if !ok {
-		return 0, 0, comm, fmt.Errorf("stat: starttime %q", f[19])
+	if st.flags, ok = parseUint(f[6], 10, 64); !ok {
+		return st, fmt.Errorf("stat: flags %q", f[6])
 	}
-	return int(p), start, comm, nil
+	if st.start, ok = parseUint(f[19], 10, 64); !ok {
+		return st, fmt.Errorf("stat: starttime %q", f[19])
+	}
+	st.ppid = int(p)
+	return st, nil
 }
 
 // ParseLimits reads /proc/PID/limits and returns the soft limit on open

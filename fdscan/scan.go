@@ -77,22 +77,32 @@ const (
 // scanner reads processes with buffers it reuses from one to the next; a
 // worker owns one.
 type scanner struct {
-	root  int    // the root directory, open
-	buf   []byte // file contents
-	link  []byte // symbolic link targets
-	dents []byte // getdents64 records
-	name  []byte // a pid or fd number, NUL-terminated
-	socks []socketFD
+	root int // the root directory, open
+	// procfs: the root is a procfs mount, whose directory listings are
+	// known to fill the buffer while entries remain.
+	procfs bool
+	// ownPIDs: the root is the procfs of the reader's pid namespace, so
+	// its pids can be passed to system calls (prlimit).
+	ownPIDs bool
+	buf     []byte // file contents
+	link    []byte // symbolic link targets
+	dents   []byte // getdents64 records
+	name    []byte // a pid or fd number, NUL-terminated
+	socks   []socketFD
 }
 
-func newScanner(root int) *scanner {
+func (p FS) newScanner(root int) *scanner {
+	live := p.live()
+	self, _ := readlink(p.path("self"))
 	return &scanner{
-		root:  root,
-		buf:   make([]byte, 0, 16<<10),
-		link:  make([]byte, unix.PathMax),
-		dents: make([]byte, 32<<10),
-		name:  make([]byte, 0, 24),
-		socks: make([]socketFD, 0, 64),
+		root:    root,
+		procfs:  live,
+		ownPIDs: live && string(self) == strconv.Itoa(os.Getpid()),
+		buf:     make([]byte, 0, 16<<10),
+		link:    make([]byte, unix.PathMax),
+		dents:   make([]byte, 32<<10),
+		name:    make([]byte, 0, 24),
+		socks:   make([]socketFD, 0, 64),
 	}
 }
 
@@ -113,18 +123,22 @@ func (s *scanner) process(pid int, held *[]heldSocket) (*Process, outcome) {
 		return nil, unreadable
 	}
 	defer unix.Close(dir)
-	s.buf, err = readUntil(dir, nameStat, s.buf, wholeLine)
+	s.buf, err = readProc(dir, nameStat, s.buf, wholeLine)
 	if err != nil {
 		if gone(err) {
 			return nil, vanished
 		}
 		return nil, unreadable
 	}
-	ppid, start, comm, err := ParseStat(s.buf)
+	st, err := parseStat(s.buf)
 	if err != nil {
 		return nil, unreadable
 	}
-	pr := &Process{PID: pid, PPID: ppid, Start: start, Comm: comm, FDs: -1}
+	pr := &Process{PID: pid, PPID: st.ppid, Start: st.start, Comm: st.comm, FDs: -1}
+	if st.flags&pfKthread != 0 {
+		pr.Kernel, pr.FDs = true, 0
+		return pr, complete
+	}
 	if n, err := readlinkat(dir, nameNetNS, s.link); err == nil {
 		pr.NetNS, _ = parseLinkInode(s.link[:n], "net:")
 	}
@@ -151,24 +165,40 @@ func (s *scanner) process(pid int, held *[]heldSocket) (*Process, outcome) {
 	if n, err := readlinkat(dir, nameExe, s.link); err == nil {
 		pr.Exe = string(s.link[:n])
 	}
-	if s.buf, err = readAt(dir, nameCmdline, s.buf); err == nil {
+	if s.buf, err = readProc(dir, nameCmdline, s.buf, nil); err == nil {
 		pr.Cmdline = parseCmdline(s.buf)
 	}
-	if s.buf, err = readAt(dir, nameCgroup, s.buf); err == nil {
+	if s.buf, err = readProc(dir, nameCgroup, s.buf, nil); err == nil {
 		pr.Unit = ParseCgroupUnit(s.buf)
 	}
-	if s.buf, err = readUntil(dir, nameLimits, s.buf, hasNofile); err == nil {
-		pr.FDLimit, _ = ParseLimits(s.buf)
-	}
+	pr.FDLimit = s.nofile(dir, pid)
 	// Socket activation only matters for processes holding sockets, and
 	// environ is the costliest file here (the kernel reads it from the
 	// process's memory).
 	if len(*held) > 0 {
-		if s.buf, err = readAt(dir, nameEnviron, s.buf); err == nil {
+		if s.buf, err = readProc(dir, nameEnviron, s.buf, nil); err == nil {
 			pr.ListenFDs = parseListenFDs(s.buf, pid)
 		}
 	}
 	return pr, result
+}
+
+// nofile returns the soft limit on open files: from prlimit when the pid
+// is the reader's to ask about (one system call, no text), else from
+// /proc/PID/limits (readable by anyone).
+func (s *scanner) nofile(dir, pid int) uint64 {
+	if s.ownPIDs {
+		var lim unix.Rlimit
+		if unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &lim) == nil {
+			return lim.Cur // RLIM_INFINITY is math.MaxUint64, as ParseLimits says unlimited
+		}
+	}
+	var err error
+	if s.buf, err = readProc(dir, nameLimits, s.buf, hasNofile); err != nil {
+		return 0
+	}
+	n, _ := ParseLimits(s.buf)
+	return n
 }
 
 // Tests of whether a file read so far holds what is needed of it.
@@ -203,7 +233,7 @@ func (s *scanner) closeOnExec(dir, pid int, held *[]heldSocket) outcome {
 	result := complete
 	for _, sk := range s.socks {
 		var err error
-		s.buf, err = readUntil(info, s.num(sk.fd), s.buf, hasFlags)
+		s.buf, err = readProc(info, s.num(sk.fd), s.buf, hasFlags)
 		if gone(err) {
 			continue // closed since the listing
 		}
@@ -239,6 +269,10 @@ func (s *scanner) readFDs(dir int, fn func(fd int, target []byte)) (int, error) 
 		if n <= 0 {
 			return count, nil
 		}
+		// The kernel stops filling only when the next entry does not fit;
+		// with room for a longer name than any descriptor number left,
+		// this was the last batch, and the read that returns 0 is saved.
+		last := s.procfs && n <= len(s.dents)-64
 		for rec := s.dents[:n]; len(rec) >= 19; {
 			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
 			reclen := int(binary.NativeEndian.Uint16(rec[16:]))
@@ -257,6 +291,9 @@ func (s *scanner) readFDs(dir int, fn func(fd int, target []byte)) (int, error) 
 			}
 			count++
 			fn(fd, s.link[:m])
+		}
+		if last {
+			return count, nil
 		}
 	}
 }
@@ -294,7 +331,7 @@ func (p FS) Process(pid int) (*Process, error) {
 	}
 	defer unix.Close(root)
 	var held []heldSocket
-	pr, out := newScanner(root).process(pid, &held)
+	pr, out := p.newScanner(root).process(pid, &held)
 	switch out {
 	case vanished:
 		return nil, &fs.PathError{Op: "read", Path: p.path(strconv.Itoa(pid)), Err: fs.ErrNotExist}
@@ -314,7 +351,7 @@ func (p FS) Descriptors(pid int) ([]Descriptor, error) {
 		return nil, err
 	}
 	defer unix.Close(root)
-	s := newScanner(root)
+	s := p.newScanner(root)
 	dirPath := p.path(strconv.Itoa(pid))
 	dir, err := openat(root, s.num(pid), unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
@@ -336,7 +373,7 @@ func (p FS) Descriptors(pid int) ([]Descriptor, error) {
 	defer unix.Close(info)
 	kept := out[:0]
 	for _, d := range out {
-		s.buf, err = readAt(info, s.num(d.FD), s.buf)
+		s.buf, err = readProc(info, s.num(d.FD), s.buf, hasFlags)
 		if gone(err) {
 			continue // closed since the listing
 		}

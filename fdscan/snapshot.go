@@ -90,7 +90,7 @@ func (p FS) Snapshot() (*Snapshot, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := newScanner(root)
+			s := p.newScanner(root)
 			pt := &parts[w]
 			var held []heldSocket
 			for {
@@ -133,12 +133,11 @@ func (p FS) Snapshot() (*Snapshot, error) {
 	results := append([]namespaceRead{<-ownRead}, p.readOtherNamespaces(snap.Processes, self, live)...)
 	for _, r := range results {
 		snap.Notes = append(snap.Notes, r.notes...)
-		for i := range r.sockets {
-			sk := &r.sockets[i]
+		r.sockets.each(func(sk *Socket) {
 			if _, dup := snap.Sockets[sk.Inode]; sk.Inode != 0 && !dup {
 				snap.Sockets[sk.Inode] = sk
 			}
-		}
+		})
 	}
 	return snap, nil
 }
@@ -184,7 +183,7 @@ func (p FS) ownNamespace(live bool) (ns uint64, own bool) {
 
 // namespaceRead is the outcome of reading one network namespace.
 type namespaceRead struct {
-	sockets []Socket
+	sockets socketArena
 	notes   []string
 }
 
@@ -238,7 +237,8 @@ func (p FS) readNamespace(ns uint64, via []string, live, own bool) namespaceRead
 	var err error
 	dirName := ""
 	for _, d := range via {
-		if r.sockets, err = p.readTables(d); err == nil || !gone(err) {
+		r.sockets = socketArena{}
+		if err = p.readTables(d, &r.sockets); err == nil || !gone(err) {
 			dirName = d
 			break
 		}
@@ -247,9 +247,7 @@ func (p FS) readNamespace(ns uint64, via []string, live, own bool) namespaceRead
 		r.notes = append(r.notes, fmt.Sprintf("network namespace %d: sockets not read: %v", ns, err))
 		return r
 	}
-	for i := range r.sockets {
-		r.sockets[i].NetNS = ns
-	}
+	r.sockets.each(func(s *Socket) { s.NetNS = ns })
 	if !live {
 		return r
 	}
@@ -257,7 +255,7 @@ func (p FS) readNamespace(ns uint64, via []string, live, own bool) namespaceRead
 	if !own {
 		nsPath = p.path(dirName, "ns", "net")
 	}
-	if err := applyDiag(nsPath, r.sockets); err != nil {
+	if err := applyDiag(nsPath, &r.sockets); err != nil {
 		r.notes = append(r.notes, fmt.Sprintf("network namespace %d: unix listener queues and listen backlogs not read: %v", ns, err))
 	}
 	return r
@@ -272,39 +270,60 @@ var netTables = []struct {
 }
 
 // readTables reads the five tables of the namespace of the process whose
-// directory under the root is dirName, streaming each to its parser.
-func (p FS) readTables(dirName string) ([]Socket, error) {
+// directory under the root is dirName into a, streaming each to its
+// parser. They are read at once: reading tcp or tcp6 walks the whole
+// connection hash table, a cost of milliseconds even when it is empty.
+func (p FS) readTables(dirName string, a *socketArena) error {
 	netDir := p.path(dirName, "net")
 	dir, err := unix.Open(netDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: netDir, Err: err}
+		return &fs.PathError{Op: "open", Path: netDir, Err: err}
 	}
 	defer unix.Close(dir)
-	var out []Socket
-	for _, t := range netTables {
-		fd, err := openat(dir, t.name, unix.O_RDONLY)
-		if err == unix.ENOENT && (t.proto == "tcp6" || t.proto == "udp6") {
-			continue // a kernel without IPv6
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "open", Path: filepath.Join(netDir, t.proto), Err: err}
-		}
-		if t.proto == "unix" {
-			out, err = appendNetUnix(out, fdReader(fd))
-		} else {
-			out, err = appendNetTCP(out, fdReader(fd), t.proto)
-		}
-		unix.Close(fd)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", netDir, err)
-		}
+	parts := make([]socketArena, len(netTables))
+	errs := make([]error, len(netTables))
+	var wg sync.WaitGroup
+	for i, t := range netTables {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = readTable(dir, netDir, t.proto, t.name, &parts[i])
+		}()
 	}
-	return out, nil
+	wg.Wait()
+	for i := range parts {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		a.join(&parts[i])
+	}
+	return nil
+}
+
+// readTable reads one table of the net directory dir into a.
+func readTable(dir int, netDir, proto string, name []byte, a *socketArena) error {
+	fd, err := openat(dir, name, unix.O_RDONLY)
+	if err == unix.ENOENT && (proto == "tcp6" || proto == "udp6") {
+		return nil // a kernel without IPv6
+	}
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: filepath.Join(netDir, proto), Err: err}
+	}
+	defer unix.Close(fd)
+	if proto == "unix" {
+		err = parseNetUnix(a, &tableReader{fd: fd})
+	} else {
+		err = parseNetTCP(a, &tableReader{fd: fd}, proto)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", netDir, err)
+	}
+	return nil
 }
 
 // applyDiag fills in listeners' queues and backlogs from sock_diag in the
 // namespace at nsPath ("" for the reader's own).
-func applyDiag(nsPath string, sockets []Socket) error {
+func applyDiag(nsPath string, sockets *socketArena) error {
 	c, err := dialDiag(nsPath)
 	if err != nil {
 		return err
@@ -314,10 +333,9 @@ func applyDiag(nsPath string, sockets []Socket) error {
 	if err != nil {
 		return err
 	}
-	for i := range sockets {
-		sk := &sockets[i]
+	sockets.each(func(sk *Socket) {
 		if !sk.Listening() {
-			continue
+			return
 		}
 		if sk.Proto == "unix" {
 			if q, ok := unixQ[sk.Inode]; ok {
@@ -329,7 +347,7 @@ func applyDiag(nsPath string, sockets []Socket) error {
 		} else if q, ok := tcpQ[sk.Inode]; ok {
 			sk.Backlog = q.Backlog
 		}
-	}
+	})
 	return nil
 }
 
@@ -345,10 +363,10 @@ func (p FS) Sockets(pid int) ([]Socket, error) {
 	live := p.live()
 	self, own := p.ownNamespace(live)
 	r := p.readNamespace(ns, []string{name}, live, own && self == ns)
-	if r.sockets == nil && len(r.notes) > 0 {
-		return nil, errors.New(r.notes[0])
+	if len(r.notes) > 0 {
+		return r.sockets.slice(), errors.New(r.notes[0])
 	}
-	return r.sockets, nil
+	return r.sockets.slice(), nil
 }
 
 func readlink(path string) ([]byte, error) {

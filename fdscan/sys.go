@@ -46,22 +46,14 @@ func readlinkat(dirfd int, name, buf []byte) (int, error) {
 	return int(r), nil
 }
 
-// readAt reads the file name, NUL-terminated, relative to dirfd to EOF
-// into buf[:0], growing it as needed. procfs files report a size of 0 or
-// 4096, so the size is never asked.
-func readAt(dirfd int, name, buf []byte) ([]byte, error) {
-	fd, err := openat(dirfd, name, unix.O_RDONLY)
-	if err != nil {
-		return buf[:0], err
-	}
-	defer unix.Close(fd)
-	return readAll(fd, buf[:0])
-}
-
-// readUntil is readAt for a caller that needs only the start of a file:
-// it stops as soon as enough(buf) says so, which for most files saves the
-// read that finds EOF.
-func readUntil(dirfd int, name, buf []byte, enough func([]byte) bool) ([]byte, error) {
+// readProc reads the procfs file name, NUL-terminated, relative to
+// dirfd into buf[:0], growing it as needed (procfs files report a size of
+// 0 or 4096, so the size is never asked). It stops at EOF, at a short
+// read, or as soon as enough (if not nil) says the start read so far is
+// all the caller needs. A short read ends it because the files read here
+// (seq_file records, cmdline, environ) hand over everything they have up
+// to the size asked: that saves the read that would only find EOF.
+func readProc(dirfd int, name, buf []byte, enough func([]byte) bool) ([]byte, error) {
 	fd, err := openat(dirfd, name, unix.O_RDONLY)
 	if err != nil {
 		return buf[:0], err
@@ -72,6 +64,7 @@ func readUntil(dirfd int, name, buf []byte, enough func([]byte) bool) ([]byte, e
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
+		want := cap(buf) - len(buf)
 		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
 		if err == unix.EINTR {
 			continue
@@ -79,22 +72,36 @@ func readUntil(dirfd int, name, buf []byte, enough func([]byte) bool) ([]byte, e
 		if err != nil {
 			return buf, err
 		}
-		if n == 0 {
-			return buf, nil
-		}
 		buf = buf[:len(buf)+n]
-		if enough(buf) {
+		if n < want || enough != nil && enough(buf) {
 			return buf, nil
 		}
 	}
 }
 
-// fdReader reads an open file descriptor with raw reads.
-type fdReader int
+// seqShort is the longest read of a multi-record seq_file (the
+// /proc/net tables) that can only mean the table has ended. Such a read
+// stops when the records run out, when the caller's buffer is full, or
+// when the next record would overflow the kernel's buffer of at least a
+// page: the last leaves less than a record's room, and no table row is
+// near 512 bytes. Stopping at a short read saves the read that finds EOF,
+// which for the tcp tables walks the whole connection hash again (about
+// 6 ms on a host with a large one, even with no sockets in it).
+const seqShort = 4096 - 512
 
-func (f fdReader) Read(b []byte) (int, error) {
+// tableReader reads a /proc/net table with raw reads, ending it at a
+// short read (see seqShort).
+type tableReader struct {
+	fd   int
+	done bool
+}
+
+func (r *tableReader) Read(b []byte) (int, error) {
+	if r.done {
+		return 0, io.EOF
+	}
 	for {
-		n, err := unix.Read(int(f), b)
+		n, err := unix.Read(r.fd, b)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -103,27 +110,8 @@ func (f fdReader) Read(b []byte) (int, error) {
 		case n == 0:
 			return 0, io.EOF
 		}
+		r.done = n < len(b) && n <= seqShort
 		return n, nil
-	}
-}
-
-// readAll appends what fd has to buf until EOF.
-func readAll(fd int, buf []byte) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return buf, err
-		}
-		if n == 0 {
-			return buf, nil
-		}
-		buf = buf[:len(buf)+n]
 	}
 }
 

@@ -15,8 +15,9 @@
  *       listen on ADDR:PORT (close-on-exec, backlog 64), print "ready PID FD",
  *       then accept forever and never close, printing "accepted N FD".
  *   fdholder unix PATH BACKLOG
- *       listen on the unix stream socket PATH, print "ready PID FD", then
- *       wait for EOF on stdin (in the network namespace it was started in).
+ *       listen on the unix stream socket PATH ("@name" for an abstract
+ *       name), print "ready PID FD", then wait for EOF on stdin (in the
+ *       network namespace it was started in).
  *   fdholder prefork ADDR PORT N
  *       listen on ADDR:PORT (close-on-exec, backlog 16), fork N workers that
  *       share it as a pre-fork server's do, print "ready PID FD", then wait
@@ -34,6 +35,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,8 +196,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "fdholder: path too long\n");
 			return 2;
 		}
+		socklen_t len = sizeof sa;
 		strcpy(sa.sun_path, argv[2]);
-		if (bind(l, (struct sockaddr *)&sa, sizeof sa) < 0)
+		if (argv[2][0] == '@') {
+			sa.sun_path[0] = 0;
+			len = offsetof(struct sockaddr_un, sun_path) + strlen(argv[2]);
+		}
+		if (bind(l, (struct sockaddr *)&sa, len) < 0)
 			die("bind");
 		if (listen(l, atoi(argv[3])) < 0)
 			die("listen");
