@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/ipckeys/ipckeys/internal/cbuild"
 	"github.com/ipckeys/ipckeys/internal/nstest"
 )
 
@@ -82,14 +81,7 @@ func codes(rep scanReport) map[string]int {
 
 func fdholder(t *testing.T) string {
 	t.Helper()
-	bin, err := cbuild.Build(cbuild.Source("fdholder/fdholder.c"))
-	if errors.Is(err, cbuild.ErrNoCompiler) && os.Getenv(nstest.RequireEnv) == "" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
+	return nstest.BuildC(t, "fdholder/fdholder.c")
 }
 
 func sorted(s []string) []string {

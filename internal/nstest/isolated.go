@@ -3,6 +3,7 @@ package nstest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"math"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ipckeys/ipckeys/internal/cbuild"
 )
 
 // Tests that make sockets and processes make them in namespaces of their
@@ -62,6 +65,9 @@ func RunIsolated(t *testing.T) bool {
 		Pdeathsig:  syscall.SIGKILL,
 	}
 	out, err := cmd.CombinedOutput()
+	if strings.Contains(string(out), "--- SKIP: "+t.Name()) && os.Getenv(RequireEnv) == "" {
+		t.Skipf("skipped in private namespaces:\n%s", out)
+	}
 	if err != nil {
 		t.Fatalf("in private namespaces: %v\n%s", err, out)
 	}
@@ -197,6 +203,10 @@ func Output(t *testing.T, argv ...string) string {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
 	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("%v: %v: %s", argv, err, ee.Stderr)
+		}
 		t.Fatalf("%v: %v", argv, err)
 	}
 	return string(out)
@@ -223,4 +233,19 @@ func SSUsers(ssOut, local string) []string {
 		}
 	}
 	return out
+}
+
+// BuildC builds one of the C helpers under testdata (fdholder/fdholder.c)
+// with the machine's compiler: without one the test skips, or fails when
+// RequireEnv is set.
+func BuildC(t *testing.T, source string) string {
+	t.Helper()
+	bin, err := cbuild.Build(cbuild.Source(source))
+	if errors.Is(err, cbuild.ErrNoCompiler) && os.Getenv(RequireEnv) == "" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }
