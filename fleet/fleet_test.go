@@ -247,7 +247,7 @@ func TestLoadFailures(t *testing.T) {
 	want := map[string]string{
 		"empty":    "empty report: a scan that fails writes no JSON (exit 2): see its error",
 		"garbage":  "not a JSON report: invalid character 'i' looking for beginning of value",
-		"ls":       "a ipckeys/ls/v1 document, not a scan report: give the output of ipckeys scan -o json",
+		"ls":       "not a scan report (schema ipckeys/ls/v1): give the output of ipckeys scan -o json",
 		"v2":       "report schema ipckeys/scan/v2, this ipckeys reads ipckeys/scan/v1: use an ipckeys release that reads it",
 		"other":    `not an ipckeys scan report: schema "https://example.org/x"`,
 		"noschema": "not an ipckeys scan report: no schema field",

@@ -299,7 +299,7 @@ func parseDoc(raw json.RawMessage, source, name string) Loaded {
 		}
 	case strings.HasPrefix(*head.Schema, "ipckeys/"):
 		return Loaded{Name: fallback(name, source), Source: source,
-			Failed: fmt.Sprintf("a %s document, not a scan report: give the output of ipckeys scan -o json", CleanText(*head.Schema))}
+			Failed: fmt.Sprintf("not a scan report (schema %s): give the output of ipckeys scan -o json", CleanText(*head.Schema))}
 	default:
 		return Loaded{Name: fallback(name, source), Source: source,
 			Failed: fmt.Sprintf("not an ipckeys scan report: schema %q", CleanText(*head.Schema))}
