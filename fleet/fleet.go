@@ -308,7 +308,7 @@ func hosts(v *View, loaded []Loaded, o Options) []*Host {
 	for _, id := range ids {
 		if names := machines[id]; len(names) > 1 {
 			sort.Slice(names, func(i, j int) bool { return naturalLess(names[i], names[j]) })
-			v.Notes = append(v.Notes, fmt.Sprintf("%s report the same machine id %s: one machine under several names, or machines cloned without a new /etc/machine-id", strings.Join(names, ", "), id))
+			v.Notes = append(v.Notes, fmt.Sprintf("%s report the same machine id %s: one machine under several names, or machines cloned without a new /etc/machine-id", Names(names, 10), id))
 		}
 	}
 	return out
