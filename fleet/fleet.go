@@ -338,7 +338,9 @@ func pick(v *View, name string, ls []Loaded) *Host {
 	if len(reports) > 1 {
 		ids := map[string]bool{}
 		for _, r := range reports {
-			ids[r.Report.Host.MachineID] = true
+			if r.Report.Host != nil {
+				ids[r.Report.Host.MachineID] = true
+			}
 		}
 		delete(ids, "")
 		if len(ids) > 1 {

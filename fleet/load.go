@@ -259,6 +259,9 @@ func Parse(r io.Reader, source, name string) []Loaded {
 				out = append(out, Loaded{Name: fallback(name, where()), Source: where(), Failed: "not a JSON report: " + err.Error()})
 				continue
 			}
+			if len(docs) == 0 {
+				out = append(out, Loaded{Name: fallback(name, where()), Source: where(), Failed: "empty report: an empty array"})
+			}
 			for i, d := range docs {
 				out = append(out, parseDoc(d, fmt.Sprintf("%s[%d]", where(), i), name))
 			}
