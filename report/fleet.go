@@ -14,9 +14,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
-
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/fleet"
 )
@@ -195,7 +192,6 @@ func FleetTable(w io.Writer, v *fleet.View, st Style) error {
 	findings := st.shownFleet(v)
 	if len(findings) > 0 {
 		t := newTable(w, "SEVERITY", "CODE", "CONCERNS", "HOSTS", "MESSAGE")
-		t.Options(tablewriter.WithColumnWidths(tw.NewMapper[int, int]().Set(2, 30).Set(3, 30).Set(4, 60)))
 		for _, f := range findings {
 			msg := ""
 			for _, on := range f.PerHost {
@@ -204,7 +200,8 @@ func FleetTable(w io.Writer, v *fleet.View, st Style) error {
 					break
 				}
 			}
-			if err := t.Append([]string{st.paint(f.Rank()), f.Code, strings.Join(f.Concerns, ", "), f.HostsPhrase(len(v.Hosts), namesShown), msg}); err != nil {
+			if err := t.Append([]string{st.paint(f.Rank()), f.Code, wrap(strings.Join(f.Concerns, ", "), 28),
+				wrap(f.HostsPhrase(len(v.Hosts), namesShown), 28), wrap(msg, 58)}); err != nil {
 				return err
 			}
 		}
@@ -217,11 +214,10 @@ func FleetTable(w io.Writer, v *fleet.View, st Style) error {
 			fmt.Fprintln(w)
 		}
 		t := newTable(w, "CHANNEL", "HOSTS", "KEY", "DEV", "FS", "LIVE")
-		t.Options(tablewriter.WithColumnWidths(tw.NewMapper[int, int]().Set(1, 40)))
 		marked := false
 		for _, c := range v.Channels {
 			for _, g := range groups(c) {
-				row := []string{channelLabel(c), fleet.Names(g.hosts, namesShown)}
+				row := []string{wrap(channelLabel(c), 38), wrap(fleet.Names(g.hosts, namesShown), 38)}
 				for _, name := range []string{"key", "dev", "fs_type", "live"} {
 					val := dashed(cellField(g.cell, name))
 					if !g.cell.Present {
@@ -262,6 +258,34 @@ func FleetTable(w io.Writer, v *fleet.View, st Style) error {
 	}
 	_, err := fmt.Fprintln(w, FleetSummaryLine(v))
 	return err
+}
+
+// wrap word-wraps s into lines of at most width characters, breaking
+// words longer than that (paths, mostly): the table prints the lines as
+// they are, rather than cutting off what does not fit.
+func wrap(s string, width int) string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		for r := []rune(w); len(r) > width; r = []rune(w) {
+			if line != "" {
+				lines, line = append(lines, line), ""
+			}
+			lines, w = append(lines, string(r[:width])), string(r[width:])
+		}
+		switch {
+		case line == "":
+			line = w
+		case len([]rune(line))+1+len([]rune(w)) <= width:
+			line += " " + w
+		default:
+			lines, line = append(lines, line), w
+		}
+	}
+	if line != "" || len(lines) == 0 {
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
 }
 
 func differs(c *fleet.Cell, name string) bool {
@@ -313,11 +337,10 @@ func hostTable(w io.Writer, v *fleet.View, st Style) error {
 	}
 	fmt.Fprintln(w)
 	t := newTable(w, "HOST", "STATUS", "FINDINGS", "REPORT", "NOTE")
-	t.Options(tablewriter.WithColumnWidths(tw.NewMapper[int, int]().Set(0, 40).Set(4, 60)))
 	var quiet []string
 	for _, h := range v.Hosts {
 		if !h.Checked {
-			if err := t.Append([]string{h.Name, "not checked", "-", dashed(h.Source), h.Reason}); err != nil {
+			if err := t.Append([]string{wrap(h.Name, 38), "not checked", "-", wrap(dashed(h.Source), 38), wrap(h.Reason, 58)}); err != nil {
 				return err
 			}
 			continue
@@ -340,12 +363,12 @@ func hostTable(w io.Writer, v *fleet.View, st Style) error {
 		if !h.LiveChecked {
 			note = append(note, "live: not checked")
 		}
-		if err := t.Append([]string{h.Name, status, hostCounts(h), reportWhen(h), dashed(strings.Join(note, "; "))}); err != nil {
+		if err := t.Append([]string{wrap(h.Name, 38), status, hostCounts(h), reportWhen(h), wrap(dashed(strings.Join(note, "; ")), 58)}); err != nil {
 			return err
 		}
 	}
 	if len(quiet) > 0 && !st.Quiet {
-		if err := t.Append([]string{fleet.Names(quiet, namesShown), "pass", "-", "-", fmt.Sprintf("%d %s with no findings", len(quiet), plural(len(quiet), "host", "hosts"))}); err != nil {
+		if err := t.Append([]string{wrap(fleet.Names(quiet, namesShown), 38), "pass", "-", "-", fmt.Sprintf("%d %s with no findings", len(quiet), plural(len(quiet), "host", "hosts"))}); err != nil {
 			return err
 		}
 	}

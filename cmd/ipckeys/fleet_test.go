@@ -302,3 +302,96 @@ func copyExecutable(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestREADMEFleetSSH runs the README's plain ssh loop verbatim, with an
+// ssh on the PATH that plays three hosts on this machine: host01 clean,
+// host02 with two channels on one key file (a key-collision), host03
+// unreachable (ssh exits 255). The loop must leave two reports and a
+// marker with ssh's error, and its ipckeys fleet must exit 2 naming
+// host03, and write the page.
+func TestREADMEFleetSSH(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var script string
+	for _, block := range strings.Split(string(readme), "```sh\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		if strings.Contains(block, "scan_one()") {
+			script = block
+		}
+	}
+	if script == "" {
+		t.Fatal("the README has no ssh loop (scan_one)")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	copyExecutable(t, filepath.Join(bin, "ipckeys"))
+	// ssh [-n] [-o OPT]... HOST COMMAND...: the host's manifest is
+	// $HOSTS/HOST/app.manifest, in place of /etc/ipckeys/app.manifest.
+	writeFile(t, filepath.Join(bin, "ssh"), `#!/bin/sh
+while [ $# -gt 0 ]; do
+	case $1 in -n) shift ;; -o) shift 2 ;; *) break ;; esac
+done
+host=$1; shift
+if [ "$host" = host03 ]; then
+	echo "ssh: connect to host host03 port 22: Connection refused" >&2
+	exit 255
+fi
+for a; do
+	shift
+	[ "$a" = /etc/ipckeys/app.manifest ] && a=$HOSTS/$host/app.manifest
+	set -- "$@" "$a"
+done
+exec "$@" --no-live
+`)
+	if err := os.Chmod(filepath.Join(bin, "ssh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hosts := filepath.Join(dir, "hosts")
+	writeFile(t, filepath.Join(hosts, "host01", "app.manifest"), "orders orders.key l\naudit audit.key l\n")
+	writeFile(t, filepath.Join(hosts, "host02", "app.manifest"), "orders orders.key l\naudit orders.key l\n")
+	for _, h := range []string{"host01", "host02"} {
+		makeApart(t, filepath.Join(hosts, h))
+	}
+	work := filepath.Join(dir, "work")
+	writeFile(t, filepath.Join(work, "hosts.txt"), "host01\nhost02\nhost03\n")
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "HOSTS="+hosts, "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	if testing.Verbose() {
+		t.Logf("the README's ssh loop:\n%s", out)
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("the README's ssh loop: %v, want exit 2 (host03 not checked):\n%s", err, out)
+	}
+	for _, want := range []string{"│ host03 ", "│ not checked │", "│ error    │ key-collision │",
+		"FAIL: 3 hosts: 1 failing (host02), 1 passing, 1 not checked (host03)"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the fleet table lacks %q:\n%s", want, out)
+		}
+	}
+	marker, err := os.ReadFile(filepath.Join(work, "reports", "host03.failed"))
+	if err != nil || string(marker) != "ssh: connect to host host03 port 22: Connection refused\n" {
+		t.Errorf("host03's marker: %q, %v", marker, err)
+	}
+	page, err := os.ReadFile(filepath.Join(work, "fleet.html"))
+	if err != nil || !strings.Contains(string(page), `data-host="host02" data-channel="channel:audit" data-worst="error"`) ||
+		!strings.Contains(string(page), `data-host="host01" data-channel="channel:audit" data-worst="clean"`) {
+		t.Errorf("the page does not show host02's collision: %v", err)
+	}
+	for _, name := range []string{"reports/host01.json", "reports/host02.json", "reports/host03.failed", "fleet.html"} {
+		if _, err := os.Stat(filepath.Join(work, name)); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, gone := range []string{"reports/host01.err", "reports/host03.json"} {
+		if _, err := os.Stat(filepath.Join(work, gone)); err == nil {
+			t.Errorf("%s is left behind", gone)
+		}
+	}
+}
