@@ -17,6 +17,7 @@ type (
 		Name     string       `xml:"name,attr"`
 		Tests    int          `xml:"tests,attr"`
 		Failures int          `xml:"failures,attr"`
+		Errors   int          `xml:"errors,attr,omitempty"`
 		Suites   []junitSuite `xml:"testsuite"`
 	}
 	junitSuite struct {
@@ -32,7 +33,12 @@ type (
 		Name      string         `xml:"name,attr"`
 		ClassName string         `xml:"classname,attr"`
 		Failures  []junitFailure `xml:"failure"`
+		Errors    []junitFailure `xml:"error"` // the test could not run: a host not checked
+		Skipped   *junitSkipped  `xml:"skipped"`
 		SystemOut string         `xml:"system-out,omitempty"`
+	}
+	junitSkipped struct {
+		Message string `xml:"message,attr"`
 	}
 	junitFailure struct {
 		Type    string `xml:"type,attr"`

@@ -50,6 +50,28 @@ type Entry struct {
 	Nattch      string  `json:"nattch,omitempty"`
 	Owner       string  `json:"owner,omitempty"`
 	Error       string  `json:"error,omitempty"` // why stat failed: ftok returns -1
+	// Live is what the live tables held for the key in the namespace
+	// checked; absent when the live checks did not run.
+	Live *EntryLive `json:"live,omitempty"`
+}
+
+// EntryLive is what the live tables held for an entry's key: nothing
+// (Held is []), or one object per facility. Reports from many hosts are
+// compared on it (ipckeys fleet).
+type EntryLive struct {
+	Held []Held `json:"held"`
+}
+
+// Held is a live object holding an entry's key.
+type Held struct {
+	Facility string `json:"facility"` // shm, sem or msg
+	ID       int    `json:"id"`
+	Owner    string `json:"owner"`
+	// Segments: Nattch counts mappings, as the kernel does; Processes the
+	// distinct attached processes, when the attachments were read.
+	Nattch    *int `json:"nattch,omitempty"`
+	Processes *int `json:"processes,omitempty"`
+	Removed   bool `json:"removed,omitempty"` // removed while attached; found by its original key
 }
 
 // Finding is one finding as JSON shows it, with copies of its entries so
@@ -234,7 +256,47 @@ func (r *Result) Summary() Summary { return Summarize(len(r.Entries), r.Findings
 func (r *Result) Scan() Scan {
 	s := NewScan(r.Entries, r.Findings, r.Live, r.FailOn)
 	s.Static, s.Inputs, s.Host = r.Static, r.Inputs, r.Host
+	if r.Snap != nil {
+		held := heldByKey(r.Snap)
+		for i := range r.Entries {
+			if k, ok := r.Entries[i].Key(); ok && r.Entries[i].OK() {
+				s.Entries[i].Live = &EntryLive{Held: append([]Held{}, held[k]...)}
+			}
+		}
+	}
 	return s
+}
+
+// heldByKey indexes the snapshot's objects by key, a removed segment by
+// the key its holders still map.
+func heldByKey(s *ipcscan.Snapshot) map[int32][]Held {
+	out := map[int32][]Held{}
+	for _, sg := range s.Shm {
+		key, known := s.OriginalKey(sg)
+		if key == 0 || !known {
+			continue
+		}
+		nattch := sg.Nattch
+		h := Held{Facility: "shm", ID: sg.ID, Owner: ipcscan.UserName(sg.UID), Nattch: &nattch, Removed: sg.Removed()}
+		if s.Attach != nil {
+			if hs := s.Holders(sg.ID); ipcscan.Mappings(hs) == sg.Nattch {
+				n := len(hs)
+				h.Processes = &n
+			}
+		}
+		out[key] = append(out[key], h)
+	}
+	for _, st := range s.Sem {
+		if st.Key != 0 {
+			out[st.Key] = append(out[st.Key], Held{Facility: "sem", ID: st.ID, Owner: ipcscan.UserName(st.UID)})
+		}
+	}
+	for _, q := range s.Msg {
+		if q.Key != 0 {
+			out[q.Key] = append(out[q.Key], Held{Facility: "msg", ID: q.ID, Owner: ipcscan.UserName(q.UID)})
+		}
+	}
+	return out
 }
 
 // Location is where a finding points people: a manifest line, a path, an

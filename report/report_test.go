@@ -468,3 +468,39 @@ func TestJUnitParses(t *testing.T) {
 		t.Errorf("tests %d failures %d, want %d and 4", doc.Tests, doc.Failures, len(want))
 	}
 }
+
+// TestEntryLive pins what each entry says of the live tables: the fixture's
+// segment 1 was removed while two processes map it as key 0x6c014001 (the
+// key of orders and audit), segment 0 holds cache's 0xdeadbeef with nattch
+// 6 from 2 processes; nothing holds the /dev/shm path's key; an unusable
+// path has no key and so no live state. Without a snapshot no entry has one.
+func TestEntryLive(t *testing.T) {
+	r := fixtureResult(t)
+	s := r.Scan()
+	got := map[string]string{}
+	for _, e := range s.Entries {
+		j, err := json.Marshal(e.Live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[e.Path] = string(j)
+	}
+	want := map[string]string{
+		"/etc/app/b.conf":     `{"held":[{"facility":"shm","id":1,"owner":"root","nattch":2,"processes":2,"removed":true}]}`,
+		"/etc/app/c.conf":     `{"held":[{"facility":"shm","id":1,"owner":"root","nattch":2,"processes":2,"removed":true}]}`,
+		"/etc/app/cache.conf": `{"held":[{"facility":"shm","id":0,"owner":"root","nattch":6,"processes":2}]}`,
+		`/dev/shm/k, "odd"`:   `{"held":[]}`,
+		"/etc/app/gone.conf":  `null`,
+	}
+	for p, w := range want {
+		if got[p] != w {
+			t.Errorf("%s: live %s, want %s", p, got[p], w)
+		}
+	}
+	r.Snap = nil
+	for _, e := range r.Scan().Entries {
+		if e.Live != nil {
+			t.Errorf("%s: live %+v without a snapshot", e.Path, e.Live)
+		}
+	}
+}

@@ -21,8 +21,27 @@ type (
 		Runs    []sarifRun `json:"runs"`
 	}
 	sarifRun struct {
-		Tool    sarifTool     `json:"tool"`
-		Results []sarifResult `json:"results"`
+		Tool              sarifTool         `json:"tool"`
+		AutomationDetails *sarifAutomation  `json:"automationDetails,omitempty"`
+		Invocations       []sarifInvocation `json:"invocations,omitempty"`
+		Results           []sarifResult     `json:"results"`
+	}
+	// sarifAutomation names the run's category ("category/run"), which
+	// code scanning keeps apart from other uploads.
+	sarifAutomation struct {
+		ID string `json:"id"`
+	}
+	sarifInvocation struct {
+		ExecutionSuccessful        bool                `json:"executionSuccessful"`
+		ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications"`
+	}
+	sarifNotification struct {
+		Level      string              `json:"level"`
+		Message    sarifText           `json:"message"`
+		Descriptor *sarifDescriptorRef `json:"descriptor,omitempty"`
+	}
+	sarifDescriptorRef struct {
+		ID string `json:"id"`
 	}
 	sarifTool struct {
 		Driver sarifDriver `json:"driver"`
@@ -76,6 +95,9 @@ type (
 		Justification string `json:"justification"`
 	}
 )
+
+// sarifSchemaURI is the schema a SARIF log names.
+const sarifSchemaURI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 
 // sarifLevel maps a severity to a SARIF level.
 func sarifLevel(s audit.Severity) string {
@@ -195,7 +217,7 @@ func SARIF(w io.Writer, r *Result) error {
 	}
 	v := r.Version.Module
 	log := sarifLog{
-		Schema:  "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
+		Schema:  sarifSchemaURI,
 		Version: "2.1.0",
 		Runs: []sarifRun{{
 			Tool: sarifTool{Driver: sarifDriver{

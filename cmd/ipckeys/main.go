@@ -49,6 +49,7 @@ var commands []*command
 
 func init() {
 	commands = []*command{keyCommand, scanCommand, lsCommand, explainCommand, versionCommand}
+	commands = append(commands, fleetCommand)
 }
 
 const mainUsage = `ipckeys finds System V IPC key collisions before they corrupt production.
@@ -60,6 +61,7 @@ Usage:
   ipckeys ls [--shm] [--sem] [--msg] [-m MANIFEST]...  show live IPC objects and who is attached
   ipckeys explain KEY... [--search DIR]...             where a key comes from: parts, filesystems,
                                                        live objects, files
+  ipckeys fleet REPORT.json|DIR|-...                   merge many hosts' scan reports into one view
   ipckeys version                                      print the version
   ipckeys help [COMMAND]                               show help
 

@@ -33,9 +33,15 @@ type output struct {
 	target *outfile.Target // the prepared file, for a path
 }
 
-// parseOutputs reads the -o values. With none, people at a terminal get
-// the table and everything else gets text. At most one goes to stdout.
+// parseOutputs reads scan's -o values.
 func parseOutputs(values []string, stdout io.Writer) ([]output, error) {
+	return parseFormats(values, stdout, func(f string) bool { return renderers[f] != nil }, formatList)
+}
+
+// parseFormats reads the -o values of a command whose formats known
+// accepts (list names them). With none, people at a terminal get the table
+// and everything else gets text. At most one goes to stdout.
+func parseFormats(values []string, stdout io.Writer, known func(string) bool, list string) ([]output, error) {
 	if len(values) == 0 {
 		if isTerminal(stdout) {
 			return []output{{format: "table"}}, nil
@@ -46,8 +52,8 @@ func parseOutputs(values []string, stdout io.Writer) ([]output, error) {
 	toStdout := ""
 	for _, v := range values {
 		format, path, _ := strings.Cut(v, "=")
-		if renderers[format] == nil {
-			return nil, usagef("-o %q: unknown format: use %s, optionally =PATH", v, formatList)
+		if !known(format) {
+			return nil, usagef("-o %q: unknown format: use %s, optionally =PATH", v, list)
 		}
 		if path == "-" {
 			path = ""
@@ -114,12 +120,23 @@ func closeOutputs(outs []output) {
 // written). A write error (a full disk or device, a closed pipe) is an
 // error: the report did not arrive.
 func writeOutputs(outs []output, r *report.Result, stdout io.Writer, st report.Style) error {
+	return writeEach(outs, stdout, func(format string, w io.Writer, toStdout bool) error {
+		style := st
+		if !toStdout {
+			style = report.Style{Quiet: st.Quiet}
+		}
+		return renderers[format](w, r, style)
+	})
+}
+
+// writeEach writes every output with render, to stdout or to its
+// prepared file; toStdout tells render which (colour is for terminals).
+func writeEach(outs []output, stdout io.Writer, render func(format string, w io.Writer, toStdout bool) error) error {
 	defer closeOutputs(outs)
 	for _, o := range outs {
-		render := renderers[o.format]
 		if o.path == "" {
 			w := outfile.Checked(stdout)
-			err := render(w, r, st)
+			err := render(o.format, w, true)
 			if w.Err() != nil {
 				err = w.Err()
 			}
@@ -129,7 +146,7 @@ func writeOutputs(outs []output, r *report.Result, stdout io.Writer, st report.S
 			continue
 		}
 		if err := o.target.Write(func(w io.Writer) error {
-			return render(w, r, report.Style{Quiet: st.Quiet})
+			return render(o.format, w, false)
 		}); err != nil {
 			return fmt.Errorf("-o %s=%s: %v", o.format, o.path, err)
 		}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/fleet"
+	"github.com/ipckeys/ipckeys/internal/inputfile"
+	"github.com/ipckeys/ipckeys/report"
+)
+
+var fleetCommand = &command{
+	name:    "fleet",
+	summary: "merge the scan reports of many hosts into one view",
+	usage: `Usage: ipckeys fleet [flags] REPORT.json|DIR|-...
+
+Merges the JSON reports of ipckeys scan -o json from many hosts: inode
+numbers are per host, so a collision can exist on one host of eleven. Says
+per finding on which hosts it is ("on 1 of 10 checked hosts: host07"), per
+channel its key, device, inode, file system and live state on each host
+(marking the hosts that differ from most), and which hosts could not be
+checked and why.
+
+Inputs are report files, directories of them (their *.json files, and
+HOST.failed markers holding the error of a scan that failed, which writes
+no JSON), and - for reports on standard input, one after another. A host
+is named by its report's label (scan --label), else its hostname, else the
+file name. A report that is missing, empty, not JSON or of another schema,
+or a marker, makes its host "not checked".
+
+Flags:
+  -o, --output FMT[=PATH]  output format, repeatable; to PATH or stdout (at
+                         most one): table (default on a terminal), text
+                         (default otherwise), json (ipckeys/fleet/v1),
+                         sarif (one run for the whole fleet), github,
+                         junit (a suite per host, a test case per channel),
+                         html (one self-contained page: hosts x channels)
+      --hosts LIST       the hosts that should have a report, comma-separated,
+                         repeatable (the inventory): those without one are
+                         not checked
+      --hosts-file FILE  the same, one host per line (# comments)
+      --max-age DURATION a report older than this (by its time) counts as
+                         not checked: 30m, 2h
+      --fail-on LEVEL    exit 1 when a host has a finding at least LEVEL:
+                         error (default), warning, info or never
+      --allow-unchecked  hosts not checked do not make the exit status 2
+  -q, --quiet            print nothing but error findings and hosts not checked
+      --color WHEN       auto (default), always or never
+
+Exit status: 2 when a host could not be checked (unless --allow-unchecked)
+or on a usage error; else 1 when a host has a finding at or above
+--fail-on; else 0.
+`,
+	run: runFleet,
+}
+
+// fleetRenderers are the fleet output formats.
+var fleetRenderers = map[string]func(io.Writer, *fleet.View, report.Style) error{
+	"table":  report.FleetTable,
+	"text":   report.FleetText,
+	"json":   func(w io.Writer, v *fleet.View, _ report.Style) error { return report.FleetJSON(w, v) },
+	"sarif":  func(w io.Writer, v *fleet.View, _ report.Style) error { return report.FleetSARIF(w, v, buildVersion()) },
+	"github": func(w io.Writer, v *fleet.View, _ report.Style) error { return report.FleetGitHub(w, v) },
+	"junit":  func(w io.Writer, v *fleet.View, _ report.Style) error { return report.FleetJUnit(w, v) },
+	"html":   func(w io.Writer, v *fleet.View, _ report.Style) error { return report.FleetHTML(w, v) },
+}
+
+const fleetFormatList = "table, text, json, sarif, github, junit or html"
+
+func runFleet(c *command, args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
+	outputFlags := fs.StringArrayP("output", "o", nil, "")
+	hostsFlags := fs.StringArray("hosts", nil, "")
+	hostsFile := fs.String("hosts-file", "", "")
+	maxAge := fs.Duration("max-age", 0, "")
+	failOnFlag := fs.String("fail-on", "error", "")
+	allowUnchecked := fs.Bool("allow-unchecked", false, "")
+	quiet := fs.BoolP("quiet", "q", false, "")
+	colorFlag := fs.String("color", "auto", "")
+	if done, err := parseFlags(fs, c, args, stdout); done || err != nil {
+		return exitFor(stderr, err)
+	}
+	outs, err := parseFormats(*outputFlags, stdout, func(f string) bool { return fleetRenderers[f] != nil }, fleetFormatList)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	color, err := useColor(*colorFlag, stdout)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	failOn, err := audit.ParseThreshold(*failOnFlag)
+	if err != nil {
+		return fail(stderr, usageError{err.Error()})
+	}
+	if *maxAge < 0 {
+		return fail(stderr, usagef("fleet: --max-age %s: give a positive duration (30m, 2h)", *maxAge))
+	}
+	if fs.NArg() == 0 {
+		return fail(stderr, usagef("fleet: no reports: give report files, a directory of them, or - for standard input"))
+	}
+	var in io.Reader
+	for _, a := range fs.Args() {
+		if a == "-" {
+			if in, err = stdin.take("fleet"); err != nil {
+				return fail(stderr, err)
+			}
+		}
+	}
+	expected, err := expectedHosts(*hostsFlags, *hostsFile)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if err := prepareOutputs(outs, stdout); err != nil {
+		return fail(stderr, err)
+	}
+	loaded := fleet.Load(fs.Args(), in)
+	v := fleet.Merge(loaded, fleet.Options{Expected: expected, MaxAge: *maxAge, Now: time.Now(), FailOn: failOn, AllowUnchecked: *allowUnchecked})
+	if len(v.Hosts) == 0 {
+		closeOutputs(outs)
+		return fail(stderr, fmt.Errorf("fleet: no host reports in %s: give the scan reports (*.json), or --hosts so missing ones are named", strings.Join(fs.Args(), ", ")))
+	}
+	st := report.Style{Color: color, Quiet: *quiet}
+	if err := writeEach(outs, stdout, func(format string, w io.Writer, toStdout bool) error {
+		style := st
+		if !toStdout {
+			style = report.Style{Quiet: st.Quiet}
+		}
+		return fleetRenderers[format](w, v, style)
+	}); err != nil {
+		return fail(stderr, err)
+	}
+	return v.Summary.ExitStatus
+}
+
+// expectedHosts reads --hosts and --hosts-file into one list.
+func expectedHosts(lists []string, file string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	add := func(name, where string) error {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			return nil
+		}
+		if strings.ContainsAny(name, " \t") {
+			return usagef("fleet: %s: host name %q has white space: separate names with commas (--hosts) or lines (--hosts-file)", where, name)
+		}
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+		return nil
+	}
+	for _, l := range lists {
+		for _, name := range strings.Split(l, ",") {
+			if err := add(name, "--hosts"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if file == "" {
+		return out, nil
+	}
+	var r io.Reader
+	if file == "-" {
+		var err error
+		if r, err = stdin.take("--hosts-file"); err != nil {
+			return nil, err
+		}
+	} else {
+		f, err := inputfile.Open(file)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, fmt.Errorf("--hosts-file %s: %v: give a file with one host name per line", file, err)
+		}
+		defer f.Close()
+		r = f
+	}
+	sc := bufio.NewScanner(r)
+	n := 0
+	for sc.Scan() {
+		n++
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		if err := add(line, fmt.Sprintf("--hosts-file %s:%d", file, n)); err != nil {
+			return nil, err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("--hosts-file %s: %v", file, err)
+	}
+	return out, nil
+}
