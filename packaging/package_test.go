@@ -270,3 +270,33 @@ func shell3(env []string, script string) (string, string, error) {
 	err := cmd.Run()
 	return stdout.String(), stderr.String(), err
 }
+
+// The README's monitoring set-up is these unit files, not a copy of them.
+func TestREADMEPointsAtUnits(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"ipckeys.service", "ipckeys.timer"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(readme), "(packaging/"+f+")") {
+			t.Errorf("the README does not point at packaging/%s", f)
+		}
+	}
+	for _, copied := range []string{"[Timer]", "[Install]", "OnUnitActiveSec", "SuccessExitStatus"} {
+		if strings.Contains(string(readme), copied) {
+			t.Errorf("the README has its own copy of the units (%s): point at packaging/ instead", copied)
+		}
+	}
+	service, err := os.ReadFile("ipckeys.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the README says the service runs is what it runs.
+	if !strings.Contains(string(service), "ExecStart=/usr/bin/ipckeys scan -m /etc/ipckeys/app.manifest -o text \\\n  -o prometheus=/var/lib/node_exporter/textfile/ipckeys.prom\n") ||
+		!strings.Contains(strings.Join(strings.Fields(string(readme)), " "), "`ipckeys scan -m /etc/ipckeys/app.manifest -o text -o prometheus=/var/lib/node_exporter/textfile/ipckeys.prom`") {
+		t.Error("the README and packaging/ipckeys.service disagree on the command the service runs")
+	}
+}
