@@ -167,8 +167,9 @@ var argValues = map[string]completion.Values{
 // noArgs are the commands that take no positional argument.
 var noArgs = map[string]bool{"version": true, "man": true}
 
-// valuesOf says what flag f of command c takes.
-func valuesOf(c *command, f *pflag.Flag) completion.Values {
+// valuesOf says what flag f of command c takes; valueName is what c's
+// usage calls it.
+func valuesOf(c *command, f *pflag.Flag, valueName string) completion.Values {
 	if words := f.Annotations[annotationWords]; len(words) > 0 {
 		return completion.Values{Kind: completion.Words, Words: words}
 	}
@@ -178,7 +179,19 @@ func valuesOf(c *command, f *pflag.Flag) completion.Values {
 	if v, ok := flagValues[c.name+" --"+f.Name]; ok {
 		return v
 	}
-	return flagValues[f.Name]
+	if v, ok := flagValues[f.Name]; ok {
+		return v
+	}
+	// Otherwise the usage's name for the value says what it is.
+	return valueNames[valueName]
+}
+
+// valueNames say what a value is by the name a usage gives it
+// (--inventory FILE, --reports DIR).
+var valueNames = map[string]completion.Values{
+	"FILE": files, "PATH": files, "MANIFEST": files,
+	"DIR":     dirs,
+	"CHANNEL": {Kind: completion.Channels},
 }
 
 // formatNames are scan's output formats.
@@ -226,7 +239,7 @@ func completionProgram() *completion.Program {
 					Help:       doc.summary,
 					TakesValue: f.NoOptDefVal == "",
 					Repeatable: strings.HasSuffix(f.Value.Type(), "Array") || strings.HasSuffix(f.Value.Type(), "Slice"),
-					Value:      valuesOf(c, f),
+					Value:      valuesOf(c, f, doc.value),
 					ValueName:  doc.value,
 				})
 			})

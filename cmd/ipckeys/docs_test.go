@@ -218,3 +218,34 @@ func TestManifestArgs(t *testing.T) {
 		t.Errorf("manifestArgs = %q, want %q", got, want)
 	}
 }
+
+// A command added to the table gets its values completed from what its
+// flags are called, what its usage names their values, or annotations.
+func TestValuesOfNewCommand(t *testing.T) {
+	fs := pflag.NewFlagSet("fleet", pflag.ContinueOnError)
+	fs.String("inventory", "", "")
+	fs.String("reports", "", "")
+	fs.String("mode", "", "")
+	fs.String("fail-on", "", "")
+	fs.String("only", "", "")
+	if err := fs.SetAnnotation("mode", annotationWords, []string{"a", "b"}); err != nil {
+		t.Fatal(err)
+	}
+	c := &command{name: "fleet"}
+	for _, tc := range []struct {
+		flag, valueName string
+		want            completion.Values
+	}{
+		{"inventory", "FILE", files},
+		{"reports", "DIR", dirs},
+		{"mode", "MODE", completion.Values{Kind: completion.Words, Words: []string{"a", "b"}}},
+		{"fail-on", "LEVEL", flagValues["fail-on"]},
+		{"only", "CHANNEL", completion.Values{Kind: completion.Channels}},
+		{"only", "NAME", completion.Values{}},
+	} {
+		got := valuesOf(c, fs.Lookup(tc.flag), tc.valueName)
+		if got.Kind != tc.want.Kind || !slices.Equal(got.Words, tc.want.Words) {
+			t.Errorf("--%s %s: %+v, want %+v", tc.flag, tc.valueName, got, tc.want)
+		}
+	}
+}
