@@ -43,16 +43,24 @@ type command struct {
 	summary string
 	usage   string // the synopsis and flag help, printed by help
 	run     func(c *command, args []string, stdout, stderr io.Writer) int
+	hidden  bool // left out of help, the completion and the man page
 }
 
 var commands []*command
 
 func init() {
-	commands = []*command{keyCommand, scanCommand, lsCommand, explainCommand, versionCommand}
-	commands = append(commands, fleetCommand)
+	commands = []*command{keyCommand, scanCommand, lsCommand, explainCommand, fleetCommand, versionCommand, completionCommand, manCommand, helpCommand, completeCommand}
 }
 
 const mainUsage = `ipckeys finds System V IPC key collisions before they corrupt production.
+
+ftok(3) builds a key from 8 bits of the proj id, 8 bits of the file's device
+number and 16 bits of its inode number: unrelated key files can give the
+same key, and two services then share one IPC object without any error.
+ipckeys computes keys bit for bit as the C library does, checks the paths,
+service configs and manifests it is given and the live IPC objects, finds
+sockets held by processes that were not meant to hold them, and exits 1 on
+a finding so CI jobs and deploy scripts can branch on it.
 
 Usage:
   ipckeys key [-p PROJ]... PATH...                     show the ftok keys of paths
@@ -63,11 +71,16 @@ Usage:
                                                        live objects, files
   ipckeys fleet REPORT.json|DIR|-...                   merge many hosts' scan reports into one view
   ipckeys version                                      print the version
-  ipckeys help [COMMAND]                               show help
+  ipckeys completion bash|zsh|fish                     print a shell completion script
+  ipckeys man                                          print the manual page (roff)
+  ipckeys help [COMMAND|TOPIC]                         show help
 
 A proj id is a character (l), a quoted character ('1'), decimal (108) or
 hex (0x6c). Exit status: 0 clean, 1 findings at or above --fail-on (scan) or
 a path ftok cannot use (key), 2 usage or operational error.
+
+Topics (ipckeys help TOPIC): manifest, configs, ignore, outputs, findings,
+exit-status, environment, files.
 `
 
 // usageError is a bad command line: exit 2 with one line naming the problem
@@ -137,6 +150,10 @@ func help(args []string, stdout, stderr io.Writer) int {
 			return exitClean
 		}
 	}
+	if t := topicNamed(args[0]); t != nil {
+		fmt.Fprint(stdout, t.text())
+		return exitClean
+	}
 	fmt.Fprintf(stderr, "ipckeys: no help for %q: run 'ipckeys help' for the list of commands\n", args[0])
 	return exitUsage
 }
@@ -148,6 +165,10 @@ func parseFlags(fs *pflag.FlagSet, c *command, args []string, stdout io.Writer) 
 	fs.SortFlags = false
 	err = fs.Parse(args)
 	if errors.Is(err, pflag.ErrHelp) {
+		if capture, ok := stdout.(*flagCapture); ok {
+			capture.fs = fs
+			return true, nil
+		}
 		fmt.Fprint(stdout, c.usage)
 		return true, nil
 	}
