@@ -37,31 +37,9 @@ func (k KeyFile) Minor() uint32 { return unix.Minor(k.Dev) }
 
 // InspectKeyFile stats path as ftok does (following symbolic links) and
 // looks up its filesystem. The error is the one stat returned, for which ftok
-// would return -1.
+// would return -1. To inspect many paths, use one Inspector for all of them.
 func InspectKeyFile(path string) (KeyFile, error) {
-	var fst unix.Stat_t
-	if err := ftok.StatInto(path, &fst); err != nil {
-		return KeyFile{Path: path}, err
-	}
-	k := KeyFile{Path: path, File: ftok.File{Dev: uint64(fst.Dev), Ino: uint64(fst.Ino)}, Ctime: fst.Ctim.Sec}
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		real = path
-	}
-	k.Dir = filepath.Dir(real)
-	var dst unix.Stat_t
-	if unix.Stat(k.Dir, &dst) == nil {
-		k.DirMode = dst.Mode
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err == nil {
-		fs := lookupFS(int64(st.Type))
-		k.FSType, k.Unstable = fs.name, fs.unstable
-	}
-	if k.Unstable == "" && k.Major() == 0 && k.FSType != "" {
-		k.Unstable = whyAnon
-	}
-	return k, nil
+	return NewInspector().Inspect(path)
 }
 
 type fsInfo struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
@@ -65,10 +66,15 @@ func loadManifests(paths []string) ([]manifest.Channel, error) {
 	return all, nil
 }
 
-// keyFiles stats each path once, however many proj ids and channels use it.
+// keyFiles stats each path once, however many proj ids and channels use
+// it, and numbers the distinct paths in the order they come.
 type keyFiles struct {
-	view *view
-	seen map[string]keyFile
+	view    *view
+	in      *ipcscan.Inspector
+	paths   []string
+	files   []keyFile
+	index   map[string]int // path -> its number, for paths[:indexed]
+	indexed int
 }
 
 type keyFile struct {
@@ -77,18 +83,50 @@ type keyFile struct {
 	err  error
 }
 
-func (k *keyFiles) inspect(path string) keyFile {
-	if r, ok := k.seen[path]; ok {
-		return r
-	}
-	var r keyFile
-	if k.view == nil {
-		r.file, r.err = ipcscan.InspectKeyFile(path)
+// number returns the numbers of paths, inspecting those not seen before
+// (in parallel, for the host's view). distinct says that no path repeats
+// in paths: the first such batch, a glob of 100,000 files say, then needs
+// no index at all.
+func (k *keyFiles) number(paths []string, distinct bool) []int {
+	ns := make([]int, len(paths))
+	base := len(k.files)
+	todo := paths
+	if base == 0 && distinct {
+		for i := range ns {
+			ns[i] = i
+		}
 	} else {
-		r.file, r.host, r.err = k.view.inspect(path)
+		if k.index == nil {
+			k.index = make(map[string]int, len(k.paths))
+		}
+		for n := k.indexed; n < len(k.paths); n++ {
+			k.index[k.paths[n]] = n
+		}
+		todo = nil
+		for i, p := range paths {
+			n, ok := k.index[p]
+			if !ok {
+				n = base + len(todo)
+				k.index[p] = n
+				todo = append(todo, p)
+			}
+			ns[i] = n
+		}
+		k.indexed = base + len(todo)
 	}
-	k.seen[path] = r
-	return r
+	k.paths = append(k.paths, todo...)
+	k.files = slices.Grow(k.files, len(todo))[:base+len(todo)]
+	if k.view == nil || k.view.fileRoot() == "" {
+		k.in.InspectAll(todo, func(i int, f ipcscan.KeyFile, err error) {
+			k.files[base+i] = keyFile{file: f, err: err}
+		})
+		return ns
+	}
+	for i, p := range todo {
+		r := &k.files[base+i]
+		r.file, r.host, r.err = k.view.inspect(p)
+	}
+	return ns
 }
 
 // buildEntries turns the command line's paths (each with every -p proj id,
@@ -97,12 +135,17 @@ func (k *keyFiles) inspect(path string) keyFile {
 // unusable entry so the gate reports it rather than passing in silence.
 func buildEntries(args []string, projs []int, chans []manifest.Channel, globs bool, v *view) ([]audit.Entry, error) {
 	var entries []audit.Entry
-	files := &keyFiles{view: v, seen: map[string]keyFile{}}
-	type seenKey struct {
-		path string
-		proj int
+	files := &keyFiles{view: v, in: ipcscan.NewInspector()}
+	// Each path gets every proj id once. A path an earlier argument named
+	// already has them all: numbered before this argument's, it is
+	// skipped; one glob never names a path twice.
+	var unique []int
+	for _, p := range projs {
+		if !slices.Contains(unique, p) {
+			unique = append(unique, p)
+		}
 	}
-	seen := map[seenKey]bool{}
+	projs = unique
 	for _, arg := range args {
 		if arg == "" {
 			return nil, usagef("empty path argument: ftok needs a file name")
@@ -122,13 +165,16 @@ func buildEntries(args []string, projs []int, chans []manifest.Channel, globs bo
 			entries = append(entries, audit.Entry{Pattern: arg, Path: arg, Err: err})
 			continue
 		}
-		for _, path := range paths {
-			kf := files.inspect(path)
+		base := len(files.files)
+		ns := files.number(paths, true)
+		entries = slices.Grow(entries, len(paths)*max(1, len(projs)))
+		for j, path := range paths {
+			n := ns[j]
+			if n < base {
+				continue
+			}
+			kf := &files.files[n]
 			add := func(proj int, hasProj bool) {
-				if seen[seenKey{path, proj}] {
-					return
-				}
-				seen[seenKey{path, proj}] = true
 				entries = append(entries, audit.Entry{Pattern: pattern, Path: path, Proj: proj, HasProj: hasProj, File: kf.file, HostFile: kf.host, Err: kf.err})
 			}
 			if len(projs) == 0 {
@@ -139,10 +185,16 @@ func buildEntries(args []string, projs []int, chans []manifest.Channel, globs bo
 			}
 		}
 	}
+	resolved := make([]string, len(chans))
+	for i := range chans {
+		resolved[i] = chans[i].Resolved()
+	}
+	ns := files.number(resolved, false)
+	entries = slices.Grow(entries, len(chans))
 	for i := range chans {
 		c := &chans[i]
-		path := c.Resolved()
-		kf := files.inspect(path)
+		path := resolved[i]
+		kf := &files.files[ns[i]]
 		entries = append(entries, audit.Entry{Channel: c, Path: path, Proj: c.Proj, HasProj: true, File: kf.file, HostFile: kf.host, Err: kf.err})
 	}
 	return entries, nil
