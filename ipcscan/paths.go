@@ -6,8 +6,6 @@ package ipcscan
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/ipckeys/ipckeys/ftok"
@@ -109,13 +107,12 @@ func Expand(arg string) ([]string, error) {
 	if unix.Lstat(arg, &st) == nil {
 		return []string{arg}, nil
 	}
-	matches, err := filepath.Glob(arg)
+	matches, err := glob(arg)
 	if err != nil {
 		return nil, err
 	}
 	if len(matches) == 0 {
 		return nil, ErrNoMatch
 	}
-	sort.Strings(matches)
 	return matches, nil
 }

@@ -1,0 +1,116 @@
+package ipcscan
+
+import (
+	"bytes"
+	"encoding/binary"
+	"path/filepath"
+	"slices"
+	"sort"
+
+	"golang.org/x/sys/unix"
+)
+
+// glob returns the sorted matches of pattern: what filepath.Glob returns,
+// sorted. The usual pattern has its metacharacters in its last element
+// only ('/etc/app/*.conf'): its one directory is read here with large
+// getdents64 calls, and the names and the matching paths are each kept in
+// one string, since a directory can hold 100,000 key files. Other
+// patterns go to filepath.Glob.
+func glob(pattern string) ([]string, error) {
+	if _, err := filepath.Match(pattern, ""); err != nil {
+		return nil, err
+	}
+	dir, file := filepath.Split(pattern)
+	switch dir {
+	case "":
+		dir = "."
+	case "/":
+	default:
+		dir = dir[:len(dir)-1] // as filepath.Glob does
+	}
+	if HasMeta(dir) {
+		matches, err := filepath.Glob(pattern)
+		sort.Strings(matches)
+		return matches, err
+	}
+	return globDir(dir, file)
+}
+
+// globDir matches the names in directory dir against pattern, as
+// filepath.Glob does for one directory: I/O errors end the search without
+// an error; the paths are joined as filepath.Join does.
+func globDir(dir, pattern string) ([]string, error) {
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil, nil
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil
+	}
+	defer unix.Close(fd)
+	var arena []byte
+	var ends []int // where each name ends in arena
+	buf := make([]byte, 128<<10)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
+			break
+		}
+		for off := 0; off+19 <= n; {
+			reclen := int(binary.NativeEndian.Uint16(buf[off+16:]))
+			if reclen <= 0 || off+reclen > n {
+				break
+			}
+			name := buf[off+19 : off+reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			off += reclen
+			if len(name) == 0 || name[0] == '.' && (len(name) == 1 || len(name) == 2 && name[1] == '.') {
+				continue
+			}
+			arena = append(arena, name...)
+			ends = append(ends, len(arena))
+		}
+	}
+	names := string(arena)
+	// filepath.Join(dir, name) for a name without a slash, "." or "..".
+	prefix := filepath.Clean(dir)
+	switch prefix {
+	case ".":
+		prefix = ""
+	case "/":
+	default:
+		prefix += "/"
+	}
+	var joined []byte
+	var matchEnds []int
+	start := 0
+	var matchErr error
+	for _, end := range ends {
+		name := names[start:end]
+		start = end
+		ok, err := filepath.Match(pattern, name)
+		if err != nil {
+			matchErr = err
+			break
+		}
+		if ok {
+			joined = append(append(joined, prefix...), name...)
+			matchEnds = append(matchEnds, len(joined))
+		}
+	}
+	all := string(joined)
+	matches := make([]string, len(matchEnds))
+	start = 0
+	for i, end := range matchEnds {
+		matches[i] = all[start:end]
+		start = end
+	}
+	slices.Sort(matches)
+	return matches, matchErr
+}
