@@ -10,8 +10,11 @@ package audit
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ipcscan"
@@ -182,13 +185,20 @@ type Place struct {
 	Line int
 }
 
-// identity tells channels apart: a manifest channel is its name; a
+// ident tells channels apart: a manifest channel is its name; a
 // command-line path is its file and proj.
-func identity(e *Entry) string {
+type ident struct {
+	channel string
+	isChan  bool
+	file    ftok.File
+	proj    int
+}
+
+func identity(e *Entry) ident {
 	if e.Channel != nil {
-		return "channel " + e.Channel.Name
+		return ident{channel: e.Channel.Name, isChan: true}
 	}
-	return fmt.Sprintf("file %d:%d proj %d", e.File.Dev, e.File.Ino, e.Proj)
+	return ident{file: e.File.File, proj: e.Proj}
 }
 
 // Check returns the findings for entries, most severe first.
@@ -231,15 +241,15 @@ func firstEntry(f Finding) int {
 func keyCollisions(entries []Entry) []Finding {
 	// A command-line path that is also a manifest channel (same file, same
 	// proj) is that channel, not a second one.
-	inManifest := map[string]bool{}
+	inManifest := map[ident]bool{}
 	for i := range entries {
 		e := &entries[i]
 		if e.Channel != nil && e.OK() {
-			inManifest[fmt.Sprintf("file %d:%d proj %d", e.File.Dev, e.File.Ino, e.Proj)] = true
+			inManifest[ident{file: e.File.File, proj: e.Proj}] = true
 		}
 	}
 	groups := groupBy(entries, func(e *Entry) (int32, bool) {
-		if !e.OK() || !e.HasProj || (e.Channel == nil && inManifest[identity(e)]) {
+		if !e.OK() || !e.HasProj || (e.Channel == nil && len(inManifest) > 0 && inManifest[identity(e)]) {
 			return 0, false
 		}
 		k, _ := e.Key()
@@ -247,100 +257,163 @@ func keyCollisions(entries []Entry) []Finding {
 		return k, k != ftok.Private
 	})
 	var out []Finding
+	var scratch []byte
 	for _, idx := range groups {
-		k, _ := entries[idx[0]].Key()
-		ids := map[string]bool{}
-		for _, i := range idx {
-			ids[identity(&entries[i])] = true
-		}
-		if len(ids) < 2 {
+		if len(idx) < 2 || !distinct(entries, idx) {
 			continue
 		}
+		k, _ := entries[idx[0]].Key()
 		out = append(out, Finding{
 			Code:     KeyCollision,
 			Severity: Error,
 			Key:      &k,
-			Message:  collisionMessage(entries, idx, k),
+			Message:  collisionMessage(entries, idx, k, &scratch),
 			Entries:  idx,
 		})
 	}
 	return out
 }
 
-func collisionMessage(entries []Entry, idx []int, key int32) string {
-	var parts []string
-	files := map[ftok.File]bool{}
-	projs := map[int]bool{}
-	ids := map[string]bool{}
-	for _, i := range idx {
-		e := &entries[i]
-		files[e.File.File] = true
-		projs[e.Proj] = true
-		// A symlink or hard link to a file already named adds nothing.
-		if id := identity(e); !ids[id] {
-			ids[id] = true
-			parts = append(parts, describe(e))
+func collisionMessage(entries []Entry, idx []int, key int32, scratch *[]byte) string {
+	b := (*scratch)[:0]
+	defer func() { *scratch = b }()
+	// A symlink or hard link to a file already named adds nothing.
+	for n, i := range firstOf(entries, idx, identity) {
+		if n > 0 {
+			b = append(b, ", "...)
 		}
+		b = appendDescription(b, &entries[i])
 	}
-	var why string
+	b = append(b, " get the same key "...)
+	b = ftok.AppendHex(b, key)
 	switch {
-	case len(files) > 1:
+	case len(firstOf(entries, idx, func(e *Entry) ftok.File { return e.File.File })) > 1:
 		p := ftok.Decode(key)
-		why = fmt.Sprintf("different files with the same device byte 0x%02x and inode low 16 bits 0x%04x", p.DevByte, p.InoBits)
-	case len(projs) > 1:
-		why = "the same file with proj ids that agree in their low byte, the only part ftok keeps"
+		b = append(b, " (different files with the same device byte 0x"...)
+		b = appendHexDigits(b, uint64(p.DevByte), 2)
+		b = append(b, " and inode low 16 bits 0x"...)
+		b = appendHexDigits(b, uint64(p.InoBits), 4)
+	case len(firstOf(entries, idx, func(e *Entry) int { return e.Proj })) > 1:
+		b = append(b, " (the same file with proj ids that agree in their low byte, the only part ftok keeps"...)
 	default:
-		why = "differently named channels on the same file and proj id"
+		b = append(b, " (differently named channels on the same file and proj id"...)
 	}
-	return fmt.Sprintf("%s get the same key %s (%s): their programs would share one IPC object without any error; give one of them another proj id or key file",
-		strings.Join(parts, ", "), ftok.Hex(key), why)
+	b = append(b, "): their programs would share one IPC object without any error; give one of them another proj id or key file"...)
+	return string(b)
+}
+
+// appendHexDigits appends v in lower-case hex, zero-padded to digits, as
+// %0Nx does.
+func appendHexDigits(b []byte, v uint64, digits int) []byte {
+	for n := len(strconv.FormatUint(v, 16)); n < digits; n++ {
+		b = append(b, '0')
+	}
+	return strconv.AppendUint(b, v, 16)
+}
+
+// firstOf returns, of the entries idx, the first of each distinct value
+// of key, in order. Groups are small but can be large: it compares
+// in place up to a few, and uses a map beyond.
+func firstOf[K comparable](entries []Entry, idx []int, key func(*Entry) K) []int {
+	const small = 16
+	out := make([]int, 0, min(len(idx), small))
+	keys := make([]K, 0, min(len(idx), small))
+	var seen map[K]bool
+	for _, i := range idx {
+		k := key(&entries[i])
+		switch {
+		case seen != nil:
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+		case slices.Contains(keys, k):
+			continue
+		case len(keys) == small:
+			seen = make(map[K]bool, len(idx))
+			for _, have := range keys {
+				seen[have] = true
+			}
+			seen[k] = true
+		default:
+			keys = append(keys, k)
+		}
+		out = append(out, i)
+	}
+	return out
 }
 
 // describe names an entry for a message: its channel and path, proj, and
 // the numbers that made its key.
 func describe(e *Entry) string {
-	var b strings.Builder
+	return string(appendDescription(make([]byte, 0, 96), e))
+}
+
+// appendDescription appends what describe returns: written without fmt,
+// since a large scan describes hundreds of thousands of entries.
+func appendDescription(b []byte, e *Entry) []byte {
 	if e.Channel != nil {
-		fmt.Fprintf(&b, "channel %s (%s, ", e.Channel.Name, Display(e.Path))
+		b = append(b, "channel "...)
+		b = append(b, e.Channel.Name...)
+		b = append(b, " ("...)
+		b = append(b, Display(e.Path)...)
+		b = append(b, ", "...)
 	} else {
-		fmt.Fprintf(&b, "%s (", Display(e.Path))
+		b = append(b, Display(e.Path)...)
+		b = append(b, " ("...)
 	}
 	if e.HasProj {
-		fmt.Fprintf(&b, "proj %s, ", ftok.ProjString(e.Proj))
+		b = append(b, "proj "...)
+		b = ftok.AppendProj(b, e.Proj)
+		b = append(b, ", "...)
 	}
 	if e.OK() {
-		fmt.Fprintf(&b, "dev %d:%d, ino %d = 0x%x", e.File.Major(), e.File.Minor(), e.File.Ino, e.File.Ino)
+		b = append(b, "dev "...)
+		b = strconv.AppendUint(b, uint64(e.File.Major()), 10)
+		b = append(b, ':')
+		b = strconv.AppendUint(b, uint64(e.File.Minor()), 10)
+		b = append(b, ", ino "...)
+		b = strconv.AppendUint(b, e.File.Ino, 10)
+		b = append(b, " = 0x"...)
+		b = strconv.AppendUint(b, e.File.Ino, 16)
 	} else {
-		b.WriteString("unusable")
+		b = append(b, "unusable"...)
 	}
-	b.WriteString(")")
-	return b.String()
+	return append(b, ')')
+}
+
+// distinct reports whether the entries idx are at least two channels.
+func distinct(entries []Entry, idx []int) bool {
+	first := identity(&entries[idx[0]])
+	for _, i := range idx[1:] {
+		if identity(&entries[i]) != first {
+			return true
+		}
+	}
+	return false
 }
 
 func fingerprintCollisions(entries []Entry, keyFindings []Finding) []Finding {
-	// Which files were already reported together in one key collision.
-	together := make([]map[ftok.File]bool, len(keyFindings))
+	// The key collisions by fingerprint: a key is a proj byte on top of a
+	// fingerprint, so the files of one key collision share one, and only
+	// those key collisions can already have reported a fingerprint's
+	// files together.
+	byFP := map[ftok.Fingerprint][]int{}
 	for n, f := range keyFindings {
-		together[n] = map[ftok.File]bool{}
-		for _, i := range f.Entries {
-			together[n][entries[i].File.File] = true
-		}
+		fp := entries[f.Entries[0]].File.Fingerprint()
+		byFP[fp] = append(byFP[fp], n)
 	}
 	groups := groupBy(entries, func(e *Entry) (ftok.Fingerprint, bool) {
 		return e.File.Fingerprint(), e.OK()
 	})
 	var out []Finding
 	for _, idx := range groups {
-		fp := entries[idx[0]].File.Fingerprint()
-		files := map[ftok.File]bool{}
-		var shown []int // one entry per distinct file
-		for _, i := range idx {
-			if f := entries[i].File.File; !files[f] {
-				files[f] = true
-				shown = append(shown, i)
-			}
+		if len(idx) < 2 {
+			continue
 		}
-		if len(files) < 2 || coveredByOne(files, together) {
+		fp := entries[idx[0]].File.Fingerprint()
+		shown := firstOf(entries, idx, func(e *Entry) ftok.File { return e.File.File }) // one entry per distinct file
+		if len(shown) < 2 || coveredByOne(entries, shown, keyFindings, byFP[fp]) {
 			continue
 		}
 		var parts []string
@@ -359,31 +432,53 @@ func fingerprintCollisions(entries []Entry, keyFindings []Finding) []Finding {
 }
 
 // groupBy groups the indexes of the entries for which key reports ok by the
-// key's value; groups come in the order their first entry does.
+// key's value; groups come in the order their first entry does. The groups
+// share one backing array: a scan of 100,000 entries makes two
+// allocations here, not one per group.
 func groupBy[K comparable](entries []Entry, key func(*Entry) (K, bool)) [][]int {
-	at := map[K]int{}
-	var groups [][]int
+	at := map[K]int32{}
+	group := make([]int32, len(entries)) // each entry's group, -1 for none
+	var size []int
 	for i := range entries {
 		k, ok := key(&entries[i])
 		if !ok {
+			group[i] = -1
 			continue
 		}
 		n, seen := at[k]
 		if !seen {
-			n = len(groups)
+			n = int32(len(size))
 			at[k] = n
-			groups = append(groups, nil)
+			size = append(size, 0)
 		}
-		groups[n] = append(groups[n], i)
+		group[i] = n
+		size[n]++
+	}
+	groups := make([][]int, len(size))
+	backing := make([]int, 0, len(entries))
+	for n, c := range size {
+		groups[n] = backing[len(backing) : len(backing) : len(backing)+c]
+		backing = backing[:len(backing)+c]
+	}
+	for i, n := range group {
+		if n >= 0 {
+			groups[n] = append(groups[n], i)
+		}
 	}
 	return groups
 }
 
-func coveredByOne(files map[ftok.File]bool, groups []map[ftok.File]bool) bool {
-	for _, g := range groups {
+// coveredByOne reports whether one of the key collisions named by
+// candidates already reported the files of the entries shown together.
+func coveredByOne(entries []Entry, shown []int, keyFindings []Finding, candidates []int) bool {
+	for _, n := range candidates {
+		in := map[ftok.File]bool{}
+		for _, i := range keyFindings[n].Entries {
+			in[entries[i].File.File] = true
+		}
 		all := true
-		for f := range files {
-			if !g[f] {
+		for _, i := range shown {
+			if !in[entries[i].File.File] {
 				all = false
 				break
 			}
@@ -401,15 +496,11 @@ func sameFiles(entries []Entry) []Finding {
 	})
 	var out []Finding
 	for _, idx := range groups {
-		f := entries[idx[0]].File.File
-		paths := map[string]bool{}
-		var shown []int
-		for _, i := range idx {
-			if p := entries[i].Path; !paths[p] {
-				paths[p] = true
-				shown = append(shown, i)
-			}
+		if len(idx) < 2 {
+			continue
 		}
+		f := entries[idx[0]].File.File
+		shown := firstOf(entries, idx, func(e *Entry) string { return e.Path })
 		if len(shown) < 2 {
 			continue
 		}
@@ -454,17 +545,16 @@ func perEntry(entries []Entry, collisions []Finding) []Finding {
 	reportedView := map[string]bool{}
 	for i := range entries {
 		e := &entries[i]
-		one := []int{i}
 		if !e.OK() {
 			if !reportedPath[e.Path] {
 				reportedPath[e.Path] = true
-				out = append(out, Finding{Code: PathUnusable, Severity: Error, Key: keyOf(e), Message: unusableMessage(e), Entries: one})
+				out = append(out, Finding{Code: PathUnusable, Severity: Error, Key: keyOf(e), Message: unusableMessage(e), Entries: []int{i}})
 			}
 			continue
 		}
 		if why := replaceable(e); why != "" && !reportedReplace[e.Path] {
 			reportedReplace[e.Path] = true
-			out = append(out, Finding{Code: KeyFileReplaceable, Severity: Warning, Entries: one,
+			out = append(out, Finding{Code: KeyFileReplaceable, Severity: Warning, Entries: []int{i},
 				Message: fmt.Sprintf("%s %s: replacing it gives it a new inode and the channel a new key, so processes started afterwards no longer meet the running ones; use a dedicated key file that nothing rewrites, in a directory only its owner can write", Display(e.Path), why)})
 		}
 		if h := e.HostFile; h != nil && !reportedView[e.Path] {
@@ -473,7 +563,7 @@ func perEntry(entries []Entry, collisions []Finding) []Finding {
 			if h.Ino != 0 {
 				host = fmt.Sprintf("on the host it is dev %d:%d, ino %d (fingerprint %s)", h.Major(), h.Minor(), h.Ino, h.Fingerprint())
 			}
-			out = append(out, Finding{Code: KeyViewDiffers, Severity: Warning, Entries: one,
+			out = append(out, Finding{Code: KeyViewDiffers, Severity: Warning, Entries: []int{i},
 				Message: fmt.Sprintf("%s is dev %d:%d, ino %d (fingerprint %s) in the process's view, but %s: programs on the host and in the container compute different keys from it; share one key file on a non-overlay mount, or keep the two sides apart on purpose",
 					Display(e.Path), e.File.Major(), e.File.Minor(), e.File.Ino, e.File.Fingerprint(), host)})
 		}
@@ -484,7 +574,7 @@ func perEntry(entries []Entry, collisions []Finding) []Finding {
 				Severity: Warning,
 				Message: fmt.Sprintf("%s is on %s: %s; put the key file on a local disk filesystem such as ext4 or xfs",
 					Display(e.Path), e.File.FSType, e.File.Unstable),
-				Entries: one,
+				Entries: []int{i},
 			})
 		}
 		if !e.HasProj {
@@ -495,16 +585,16 @@ func perEntry(entries []Entry, collisions []Finding) []Finding {
 		case ftok.Private:
 			out = append(out, Finding{Code: KeyPrivate, Severity: Error, Key: keyOf(e),
 				Message: fmt.Sprintf("%s gets key 0x00000000, which is IPC_PRIVATE: every shmget/semget/msgget with it creates a new private object, so its programs never share anything; use another proj id or key file", describe(e)),
-				Entries: one})
+				Entries: []int{i}})
 		case ftok.ErrorValue:
 			out = append(out, Finding{Code: KeyErrorValue, Severity: Error, Key: keyOf(e),
 				Message: fmt.Sprintf("%s gets key 0xffffffff, the value ftok returns on error: a program cannot tell this key from a failed ftok; use another proj id or key file", describe(e)),
-				Entries: one})
+				Entries: []int{i}})
 		}
 		if e.Proj&0xff == 0 {
 			out = append(out, Finding{Code: ProjZero, Severity: Warning, Key: keyOf(e),
 				Message: fmt.Sprintf("%s uses proj id %d, whose low byte is 0: ftok's behaviour with it is undefined per the man page and unspecified per POSIX; use a proj id from 1 to 255", describe(e), e.Proj),
-				Entries: one})
+				Entries: []int{i}})
 		}
 		if e.Proj < 0 || e.Proj > 255 {
 			sev, tail := Warning, "use a proj id from 1 to 255"
@@ -514,7 +604,7 @@ func perEntry(entries []Entry, collisions []Finding) []Finding {
 			out = append(out, Finding{Code: ProjTruncated, Severity: sev, Key: keyOf(e),
 				Message: fmt.Sprintf("%s: ftok keeps only the low byte of proj id %d (0x%02x), so it is the same as proj %d; %s",
 					describe(e), e.Proj, e.Proj&0xff, e.Proj&0xff, tail),
-				Entries: one})
+				Entries: []int{i}})
 		}
 	}
 	return out
@@ -557,6 +647,18 @@ func keyOf(e *Entry) *int32 {
 // is printable UTF-8, otherwise Go-quoted (newlines as \n, other bytes as
 // \xff).
 func Display(p string) string {
+	ascii := true
+	for i := 0; i < len(p); i++ {
+		if b := p[i]; b < ' ' || b == 0x7f {
+			return fmt.Sprintf("%q", p)
+		} else if b >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return p
+	}
 	for _, r := range p {
 		if r == '\uFFFD' || r < ' ' || r == 0x7f {
 			return fmt.Sprintf("%q", p)

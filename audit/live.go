@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -173,22 +174,14 @@ func keyDrift(entries []Entry, s *ipcscan.Snapshot) []Finding {
 		objs = append(objs, object{ObjectRef{"msg", q.ID, q.Key}, q.Ctime, -1})
 	}
 	var out []Finding
+	channels := newDriftIndex(entries)
 	for _, o := range objs {
 		if o.ref.Key == 0 || configured[o.ref.Key] {
 			continue
 		}
 		p := ftok.Decode(o.ref.Key)
-		for i := range entries {
+		if i := channels.first(p.Proj, p.DevByte, o.ref.Facility, o.ctime); i >= 0 {
 			e := &entries[i]
-			if e.Channel == nil || !e.OK() || e.File.Ctime == 0 {
-				continue
-			}
-			if uint8(e.Proj) != p.Proj || uint8(e.File.Dev) != p.DevByte || e.File.Ctime <= o.ctime {
-				continue
-			}
-			if t := e.Channel.Type; t != "" && t != o.ref.Facility {
-				continue
-			}
 			k, _ := e.Key()
 			who := "no process attached"
 			if o.shmid >= 0 {
@@ -203,10 +196,83 @@ func keyDrift(entries []Entry, s *ipcscan.Snapshot) []Finding {
 			out = append(out, Finding{Code: KeyDrift, Severity: Warning, Key: &key, Entries: []int{i}, Object: &ref,
 				Message: fmt.Sprintf("%s id %d has key %s: the proj and device byte of %s, whose key is now %s, but inode bits 0x%04x of no configured file, and it was made before the key file last changed: the file was probably replaced (editor save, config management rename, tmp cleaner) after the running processes computed their key; %s; processes started now use %s and another object: restart every program of the channel together",
 					facilityName(o.ref.Facility), o.ref.ID, ftok.Hex(o.ref.Key), describe(e), ftok.Hex(k), p.InoBits, who, ftok.Hex(k))})
-			break
 		}
 	}
 	return out
+}
+
+// driftIndex finds, for a live object, the first channel (in entry
+// order) whose key could have been the object's before its key file was
+// replaced: same proj byte and device byte, a facility that fits, and a
+// key file changed after the object was made. It answers each object in
+// logarithmic time, so thousands of objects against a million channels
+// stay cheap.
+type driftIndex struct {
+	entries []Entry
+	byPlace map[driftPlace][]int // usable channels with a ctime, in entry order
+	sorted  map[driftQuery]*byCtime
+}
+
+type driftPlace struct{ proj, dev uint8 }
+
+type driftQuery struct {
+	place    driftPlace
+	facility string
+}
+
+// byCtime holds channels by key file ctime, newest first, and for each
+// prefix the lowest entry index in it.
+type byCtime struct {
+	ctime    []int64
+	firstIdx []int
+}
+
+func newDriftIndex(entries []Entry) *driftIndex {
+	d := &driftIndex{entries: entries, byPlace: map[driftPlace][]int{}, sorted: map[driftQuery]*byCtime{}}
+	for i := range entries {
+		e := &entries[i]
+		if e.Channel == nil || !e.OK() || e.File.Ctime == 0 {
+			continue
+		}
+		p := driftPlace{uint8(e.Proj), uint8(e.File.Dev)}
+		d.byPlace[p] = append(d.byPlace[p], i)
+	}
+	return d
+}
+
+// first returns the lowest index of a channel at proj byte and device
+// byte, of a type that fits facility, whose key file changed after ctime;
+// -1 if there is none.
+func (d *driftIndex) first(proj, dev uint8, facility string, ctime int64) int {
+	q := driftQuery{driftPlace{proj, dev}, facility}
+	b, ok := d.sorted[q]
+	if !ok {
+		b = &byCtime{}
+		var idx []int
+		for _, i := range d.byPlace[q.place] {
+			if t := d.entries[i].Channel.Type; t == "" || t == facility {
+				idx = append(idx, i)
+			}
+		}
+		sort.SliceStable(idx, func(a, c int) bool {
+			return d.entries[idx[a]].File.Ctime > d.entries[idx[c]].File.Ctime
+		})
+		low := -1
+		for _, i := range idx {
+			if low < 0 || i < low {
+				low = i
+			}
+			b.ctime = append(b.ctime, d.entries[i].File.Ctime)
+			b.firstIdx = append(b.firstIdx, low)
+		}
+		d.sorted[q] = b
+	}
+	// The channels changed after ctime are a prefix.
+	n := sort.Search(len(b.ctime), func(j int) bool { return b.ctime[j] <= ctime })
+	if n == 0 {
+		return -1
+	}
+	return b.firstIdx[n-1]
 }
 
 func keyInUse(e *Entry, o *liveObject, k int32, live Live, one []int) (Finding, bool) {

@@ -1,8 +1,9 @@
 package audit
 
 import (
-	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ipcscan"
@@ -42,66 +43,115 @@ func Suggest(findings []Finding, entries []Entry, snap *ipcscan.Snapshot) {
 			taken[q.Key] = true
 		}
 	}
+	var msg []byte // reused: the tail each finding's message gets
 	for fi := range findings {
 		f := &findings[fi]
 		var change []int
 		switch f.Code {
 		case KeyCollision:
-			ids := map[string]bool{}
-			for n, i := range f.Entries {
-				id := identity(&entries[i])
-				if n == 0 {
-					ids[id] = true // the first keeps its key
-					continue
-				}
-				if !ids[id] {
-					ids[id] = true
-					change = append(change, i)
-				}
-			}
+			change = changing(entries, f.Entries)
 		case KeyPrivate, KeyErrorValue:
 			change = f.Entries
 		default:
 			continue
 		}
-		var parts []string
+		msg = msg[:0]
 		for _, i := range change {
 			e := &entries[i]
-			var offers []string
+			offers := 0
+			var who string
 			for _, proj := range projCandidates(e.Proj & 0xff) {
 				k := e.File.Key(proj)
 				if taken[k] {
 					continue
 				}
-				if len(offers) == 0 {
+				if offers == 0 {
 					taken[k] = true // the next channel must not pick it too
+					who = Display(e.Path)
+					if e.Channel != nil {
+						who = "channel " + e.Channel.Name
+					}
+					if len(msg) == 0 {
+						msg = append(msg, ". Suggested: "...)
+					} else {
+						msg = append(msg, "; "...)
+					}
+					msg = append(append(append(msg, "give "...), who...), " proj "...)
+				} else {
+					msg = append(msg, " or "...)
+				}
+				if f.Suggestions == nil {
+					f.Suggestions = make([]Suggestion, 0, suggestionsPerEntry*len(change))
 				}
 				f.Suggestions = append(f.Suggestions, Suggestion{Entry: i, Proj: proj, Key: k})
-				offers = append(offers, fmt.Sprintf("%s (key %s)", ftok.ProjString(proj), ftok.Hex(k)))
-				if len(offers) == suggestionsPerEntry {
+				msg = ftok.AppendProj(msg, proj)
+				msg = append(ftok.AppendHex(append(msg, " (key "...), k), ')')
+				if offers++; offers == suggestionsPerEntry {
 					break
 				}
 			}
-			if len(offers) == 0 {
-				continue
+			if offers > 0 {
+				msg = append(append(append(msg, "; every program using "...), who...), " must change its proj id together"...)
 			}
-			who := Display(e.Path)
-			if e.Channel != nil {
-				who = "channel " + e.Channel.Name
-			}
-			parts = append(parts, fmt.Sprintf("give %s proj %s; every program using %s must change its proj id together",
-				who, strings.Join(offers, " or "), who))
 		}
-		if len(parts) > 0 {
-			f.Message += ". Suggested: " + strings.Join(parts, "; ")
+		if len(msg) > 0 {
+			var b strings.Builder
+			b.Grow(len(f.Message) + len(msg))
+			b.WriteString(f.Message)
+			b.Write(msg)
+			f.Message = b.String()
 		}
 	}
 }
 
+// changing returns the entries of a key collision that have to change:
+// one per channel, all but the first channel, which keeps its key.
+func changing(entries []Entry, idx []int) []int {
+	var change []int
+	ids := make([]ident, 1, min(len(idx), 17))
+	ids[0] = identity(&entries[idx[0]])
+	var seen map[ident]bool // once there are many channels
+	for _, i := range idx[1:] {
+		id := identity(&entries[i])
+		if seen == nil && len(ids) > 16 {
+			seen = make(map[ident]bool, len(idx))
+			for _, have := range ids {
+				seen[have] = true
+			}
+		}
+		if seen != nil {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+		} else {
+			if slices.Contains(ids, id) {
+				continue
+			}
+			ids = append(ids, id)
+		}
+		change = append(change, i)
+	}
+	return change
+}
+
+// candidates holds projCandidates for every current proj byte, made on
+// first use: a scan can ask for thousands of suggestions.
+var candidates = sync.OnceValue(func() *[256][]int {
+	var c [256][]int
+	for cur := range c {
+		c[cur] = orderCandidates(cur)
+	}
+	return &c
+})
+
 // projCandidates orders proj ids by preference: printable characters
 // (! to ~) nearest to the current proj first, then the other values 1..255
-// by distance. The current proj is not a candidate.
-func projCandidates(cur int) []int {
+// by distance. The current proj is not a candidate. The slice is shared:
+// do not change it.
+func projCandidates(cur int) []int { return candidates()[cur&0xff] }
+
+func orderCandidates(cur int) []int {
 	var printable, other []int
 	for d := 1; d < 256; d++ {
 		for _, p := range []int{cur - d, cur + d} {
