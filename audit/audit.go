@@ -240,12 +240,31 @@ func firstEntry(f Finding) int {
 
 func keyCollisions(entries []Entry) []Finding {
 	// A command-line path that is also a manifest channel (same file, same
-	// proj) is that channel, not a second one.
-	inManifest := map[ident]bool{}
+	// proj) is that channel, not a second one. The smaller side is put in
+	// a set and the other looked up in it: a scan can have 100,000 paths
+	// and no manifest, or a million channels and no path.
+	var paths, chans int
 	for i := range entries {
-		e := &entries[i]
-		if e.Channel != nil && e.OK() {
-			inManifest[ident{file: e.File.File, proj: e.Proj}] = true
+		if e := &entries[i]; e.OK() && e.Channel == nil {
+			paths++
+		} else if e.OK() {
+			chans++
+		}
+	}
+	inManifest := map[ident]bool{} // paths that are channels too
+	if paths > 0 && chans > 0 {
+		set := map[ident]bool{}
+		for i := range entries {
+			if e := &entries[i]; e.OK() && (e.Channel == nil) == (paths <= chans) {
+				set[ident{file: e.File.File, proj: e.Proj}] = true
+			}
+		}
+		for i := range entries {
+			e := &entries[i]
+			id := ident{file: e.File.File, proj: e.Proj}
+			if e.OK() && (e.Channel == nil) != (paths <= chans) && set[id] {
+				inManifest[id] = true
+			}
 		}
 	}
 	groups := groupBy(entries, func(e *Entry) (int32, bool) {
@@ -432,13 +451,14 @@ func fingerprintCollisions(entries []Entry, keyFindings []Finding) []Finding {
 }
 
 // groupBy groups the indexes of the entries for which key reports ok by the
-// key's value; groups come in the order their first entry does. The groups
-// share one backing array: a scan of 100,000 entries makes two
+// key's value, leaving out the groups of one entry (nothing collides in
+// them); groups come in the order their first entry does. The groups
+// share one backing array: a scan of 100,000 entries makes a few
 // allocations here, not one per group.
 func groupBy[K comparable](entries []Entry, key func(*Entry) (K, bool)) [][]int {
 	at := map[K]int32{}
 	group := make([]int32, len(entries)) // each entry's group, -1 for none
-	var size []int
+	var size []int32
 	for i := range entries {
 		k, ok := key(&entries[i])
 		if !ok {
@@ -454,15 +474,28 @@ func groupBy[K comparable](entries []Entry, key func(*Entry) (K, bool)) [][]int 
 		group[i] = n
 		size[n]++
 	}
-	groups := make([][]int, len(size))
-	backing := make([]int, 0, len(entries))
+	clear(at)
+	// Number the groups of two or more in order, and drop the others.
+	var groups [][]int
+	members := 0
+	for _, c := range size {
+		if c >= 2 {
+			members += int(c)
+		}
+	}
+	backing := make([]int, 0, members)
 	for n, c := range size {
-		groups[n] = backing[len(backing) : len(backing) : len(backing)+c]
-		backing = backing[:len(backing)+c]
+		if c < 2 {
+			size[n] = -1
+			continue
+		}
+		size[n] = int32(len(groups))
+		groups = append(groups, backing[len(backing):len(backing):len(backing)+int(c)])
+		backing = backing[:len(backing)+int(c)]
 	}
 	for i, n := range group {
-		if n >= 0 {
-			groups[n] = append(groups[n], i)
+		if n >= 0 && size[n] >= 0 {
+			groups[size[n]] = append(groups[size[n]], i)
 		}
 	}
 	return groups

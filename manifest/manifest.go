@@ -18,7 +18,7 @@
 package manifest
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -113,23 +113,53 @@ func Load(path string) ([]Channel, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
+	st, err := f.Stat()
+	if err == nil && st.IsDir() {
 		return nil, &os.PathError{Op: "read", Path: path, Err: errors.New("is a directory, not a manifest file")}
 	}
-	return Parse(f, path)
+	size := 0
+	if err == nil && st.Size() > 0 && st.Size() < 1<<30 {
+		size = int(st.Size())
+	}
+	return parse(f, path, size)
 }
 
 // Parse reads a manifest from r; file names it in errors and channels.
 // It stops at the first error.
 func Parse(r io.Reader, file string) ([]Channel, error) {
-	var chans []Channel
-	seen := map[string]int{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4096), maxLine)
+	return parse(r, file, 0)
+}
+
+// parse reads all of r (size is what it is expected to hold, 0 if not
+// known) and parses it line by line as bufio.ScanLines splits lines: a
+// final line needs no newline, and one carriage return before a newline
+// is dropped. The text is kept as one string, of which the channels'
+// names and paths are parts, and the channels are counted before they are
+// made: a manifest of a million channels then costs what it holds, not
+// the growing and copying of a slice.
+func parse(r io.Reader, file string, size int) ([]Channel, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+	_, readErr := buf.ReadFrom(r)
+	text := buf.String()
+	buf = nil
+	lines := strings.Count(text, "\n") + 1
+	chans := make([]Channel, 0, lines)
+	seen := make(map[string]int, lines)
 	n := 0
-	for sc.Scan() {
+	for rest := text; rest != ""; {
+		line := rest
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if len(line) >= maxLine {
+			// bufio.Scanner with a buffer of maxLine bytes stops here.
+			return nil, &Error{file, n + 1, "", fmt.Sprintf("line longer than %d bytes", maxLine)}
+		}
+		line = strings.TrimSuffix(line, "\r")
 		n++
-		c, ok, err := parseLine(sc.Text(), file, n)
+		c, ok, err := parseLine(line, file, n)
 		if err != nil {
 			return nil, err
 		}
@@ -142,11 +172,11 @@ func Parse(r io.Reader, file string) ([]Channel, error) {
 		seen[c.Name] = n
 		chans = append(chans, c)
 	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, &Error{file, n + 1, "", fmt.Sprintf("line longer than %d bytes", maxLine)}
-		}
-		return nil, fmt.Errorf("%s: %w", file, err)
+	if readErr != nil {
+		return nil, fmt.Errorf("%s: %w", file, readErr)
+	}
+	if len(chans) == 0 {
+		return nil, nil
 	}
 	return chans, nil
 }

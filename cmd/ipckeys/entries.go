@@ -44,8 +44,8 @@ func parseProjs(values []string) ([]int, error) {
 // loadManifests reads every -m file; any problem is an operational error.
 func loadManifests(paths []string) ([]manifest.Channel, error) {
 	var all []manifest.Channel
-	where := map[string]string{}
-	for _, p := range paths {
+	where := map[string]int{} // channel name -> its place in all
+	for n, p := range paths {
 		chans, err := manifest.Load(p)
 		var pe *fs.PathError
 		switch {
@@ -54,14 +54,18 @@ func loadManifests(paths []string) ([]manifest.Channel, error) {
 		case err != nil:
 			return nil, err
 		}
-		for _, c := range chans {
-			loc := fmt.Sprintf("%s:%d", c.File, c.Line)
-			if prev, dup := where[c.Name]; dup {
-				return nil, fmt.Errorf("%s: channel %q is already defined at %s: give each channel its own name", loc, c.Name, prev)
-			}
-			where[c.Name] = loc
+		if len(paths) == 1 {
+			return chans, nil // Parse refused names given twice in it
 		}
-		all = append(all, chans...)
+		for _, c := range chans {
+			if prev, dup := where[c.Name]; dup {
+				return nil, fmt.Errorf("%s:%d: channel %q is already defined at %s:%d: give each channel its own name", c.File, c.Line, c.Name, all[prev].File, all[prev].Line)
+			}
+			if n < len(paths)-1 {
+				where[c.Name] = len(all)
+			}
+			all = append(all, c)
+		}
 	}
 	return all, nil
 }
@@ -185,9 +189,18 @@ func buildEntries(args []string, projs []int, chans []manifest.Channel, globs bo
 			}
 		}
 	}
+	// Channels share key files: each distinct path is made once.
 	resolved := make([]string, len(chans))
+	type place struct{ manifest, path string }
+	made := map[place]string{}
 	for i := range chans {
-		resolved[i] = chans[i].Resolved()
+		c := &chans[i]
+		r, ok := made[place{c.File, c.Path}]
+		if !ok {
+			r = c.Resolved()
+			made[place{c.File, c.Path}] = r
+		}
+		resolved[i] = r
 	}
 	ns := files.number(resolved, false)
 	entries = slices.Grow(entries, len(chans))
