@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ipcscan"
@@ -28,7 +29,7 @@ func init() {
 		Rule{KeyInUse, Error, "a configured key is already held by a live object: owned by another user (error), or, with no owner in the manifest, held at all (info: a previous instance, or another application)", "check the holder named in the message; remove a leftover object with ipcrm, or give the channel another key"},
 		Rule{MissingObject, Warning, "a channel expected to be attached has no live object with its key", "start the service that creates it, or check that its programs compute the same key (a replaced key file changes it)"},
 		Rule{StaleObject, Warning, "a segment nothing is attached to and whose creator is gone: leaked, since System V IPC has no reference count", "remove it with ipcrm -m ID once nothing will attach again"},
-		Rule{RemovedAttached, Warning, "a segment removed while attached: it lives, with key 0, until its last holder detaches, and no new process can find it", "restart the holders listed, so they create or attach the current segment"},
+		Rule{RemovedAttached, Warning, "a segment removed while attached: it lives, with key 0, until its last holder detaches, and no new process can find it (info while it drains: a newer attached segment with the same key was made less than 30 minutes ago, as in a graceful restart)", "restart the holders listed, so they create or attach the current segment; while it drains, nothing, unless they are still attached after the drain"},
 		Rule{KeyDrift, Warning, "a live object has a configured channel's proj and device byte but inode bits of no configured file, and was made before the channel's key file last changed: the file was probably replaced (editor save, config management rename, tmp cleaner) after the running processes computed their key, so processes started now use another key and another object", "restart every program of the channel together so they agree on the current key, and make the key file one that nothing rewrites"},
 		Rule{TypeMismatch, Warning, "the channel's key is live, but as another facility than the manifest says", "fix the manifest's type, or find the program using the key for the other facility"},
 	)
@@ -329,8 +330,30 @@ func nattchMismatch(e *Entry, o *liveObject, k int32, s *ipcscan.Snapshot, one [
 			describe(e), plural(r.String(), "process"), sg.ID, sg.Nattch, len(hs), who, compared)}, true
 }
 
+// DrainWindow is how long after a newer segment with the same key was
+// made a segment removed while attached counts as draining, not stuck: a
+// graceful restart makes the new segment, removes the old one, and lets
+// the old holders finish their work.
+const DrainWindow = 30 * time.Minute
+
 // segmentHygiene finds leaked segments and segments removed while attached.
+//
+// A segment removed while attached is draining, and only info, when the
+// namespace also holds a segment with its original key that is attached,
+// was made no earlier than it, and was made less than DrainWindow before
+// the snapshot: the new generation of a graceful restart is up and the old
+// holders are finishing. Without such a segment, or when it was made
+// longer ago, the old holders are stuck on a segment no new process can
+// find: a warning. (The kernel marks a process as exiting only for the
+// moments of its exit, so a worker that drains looks like any other: the
+// newer segment is what tells.)
 func segmentHygiene(s *ipcscan.Snapshot) []Finding {
+	current := map[int32]*ipcscan.Segment{} // the segment holding each key
+	for i := range s.Shm {
+		if sg := &s.Shm[i]; sg.Key != 0 && !sg.Removed() {
+			current[sg.Key] = sg
+		}
+	}
 	var out []Finding
 	for i := range s.Shm {
 		sg := &s.Shm[i]
@@ -350,9 +373,20 @@ func segmentHygiene(s *ipcscan.Snapshot) []Finding {
 			if len(hs) > 0 {
 				who = "held by " + holderList(hs)
 			}
-			out = append(out, Finding{Code: RemovedAttached, Severity: Warning, Key: kp, Object: &ref,
+			f := Finding{Code: RemovedAttached, Severity: Warning, Key: kp, Object: &ref,
 				Message: fmt.Sprintf("segment id %d (original key %s, %d bytes) was removed while attached and lives on with key 0 until its last holder detaches; %s; nattch %d: new processes cannot find it, so these holders no longer share with them: restart them",
-					sg.ID, orig, sg.Size, who, sg.Nattch)})
+					sg.ID, orig, sg.Size, who, sg.Nattch)}
+			if n := current[key]; known && n != nil && n.Nattch > 0 && n.Ctime >= sg.Ctime && !s.Time.IsZero() {
+				age := s.Time.Sub(time.Unix(n.Ctime, 0))
+				if age < DrainWindow {
+					f.Severity = Info
+					f.Message = fmt.Sprintf("segment id %d (original key %s, %d bytes) was removed while attached and lives on with key 0 until its last holder detaches; %s; nattch %d. Segment id %d with the same key was made %s ago and is attached (nattch %d): a graceful restart, whose old holders are still draining; nothing to do, unless they are still attached %s after the new segment was made (then restart them)",
+						sg.ID, orig, sg.Size, who, sg.Nattch, n.ID, span(age), n.Nattch, span(DrainWindow))
+				} else {
+					f.Message += fmt.Sprintf(". Segment id %d with the same key has been up and attached for %s: these holders should have let go of the old one long ago", n.ID, span(age))
+				}
+			}
+			out = append(out, f)
 		case s.Stale(*sg):
 			k := sg.Key
 			out = append(out, Finding{Code: StaleObject, Severity: Warning, Key: &k, Object: &ref,
@@ -361,6 +395,26 @@ func segmentHygiene(s *ipcscan.Snapshot) []Finding {
 		}
 	}
 	return out
+}
+
+// span writes a duration for people: "40 seconds", "12 minutes",
+// "3 hours", "2 days".
+func span(d time.Duration) string {
+	unit := func(n int64, one string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return strconv.FormatInt(n, 10) + " " + one + "s"
+	}
+	switch {
+	case d < 2*time.Minute:
+		return unit(int64(max(d, 0)/time.Second), "second")
+	case d < 2*time.Hour:
+		return unit(int64(d/time.Minute), "minute")
+	case d < 48*time.Hour:
+		return unit(int64(d/time.Hour), "hour")
+	}
+	return unit(int64(d/(24*time.Hour)), "day")
 }
 
 // ownerOf names an object's owner and the process that made it (or last

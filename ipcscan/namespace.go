@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -92,7 +93,7 @@ func (p FS) SnapshotOf(pid int, attach *Attachments) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Snapshot{Source: SourceProc, NS: ns, Procs: map[int]Proc{}}
+	s := &Snapshot{Source: SourceProc, NS: ns, Procs: map[int]Proc{}, Time: time.Now()}
 	if ns == self {
 		if s.Shm, s.Sem, s.Msg, err = p.tables(); err != nil {
 			return nil, err
