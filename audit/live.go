@@ -25,7 +25,7 @@ const (
 
 func init() {
 	Rules = append(Rules,
-		Rule{NattchMismatch, Error, "a channel's live segment is attached by more or fewer processes than the manifest expects: often two services sharing one key", "find which processes are attached (ipckeys ls) and give the channel that should not be there its own key"},
+		Rule{NattchMismatch, Error, "a channel's live segment is attached by more or fewer processes than the manifest expects: more is often two services sharing one key; fewer, processes of the channel that exited or were killed; none, a service that is down", "more: find which processes are attached (ipckeys ls) and give the channel that should not be there its own key; fewer or none: find out why the channel's processes are not running, and restart them"},
 		Rule{KeyInUse, Error, "a configured key is already held by a live object: owned by another user (error), or, with no owner in the manifest, held at all (info: a previous instance, or another application)", "check the holder named in the message; remove a leftover object with ipcrm, or give the channel another key"},
 		Rule{MissingObject, Warning, "a channel expected to be attached has no live object with its key", "start the service that creates it, or check that its programs compute the same key (a replaced key file changes it)"},
 		Rule{StaleObject, Warning, "a segment nothing is attached to and whose creator is gone: leaked, since System V IPC has no reference count", "remove it with ipcrm -m ID once nothing will attach again"},
@@ -325,9 +325,21 @@ func nattchMismatch(e *Entry, o *liveObject, k int32, s *ipcscan.Snapshot, one [
 	default:
 		who = "attached processes unknown (run as root)"
 	}
+	var why string
+	switch {
+	case n > r.Min:
+		why = "if another service is attached it computed the same key: give one of them another key"
+	case n > 0:
+		why = "fewer than expected: processes of the channel exited or were killed (a parent killed without its workers, a worker not restarted); find out why and restart them"
+	default:
+		why = "nothing is attached: the service is down or has not attached yet; the segment stays until it is removed"
+		if s.Stale(*sg) {
+			why += fmt.Sprintf(", and its creator pid %d is gone too (see stale-object)", sg.CPID)
+		}
+	}
 	return Finding{Code: NattchMismatch, Severity: Error, Key: &k, Entries: one, Object: &o.ref,
-		Message: fmt.Sprintf("%s expects %s attached; segment id %d has nattch %d and %d distinct processes (%s), compared: %s; if another service is attached it computed the same key: give one of them another key",
-			describe(e), plural(r.String(), "process"), sg.ID, sg.Nattch, len(hs), who, compared)}, true
+		Message: fmt.Sprintf("%s expects %s attached; segment id %d has nattch %d and %d distinct processes (%s), compared: %s; %s",
+			describe(e), plural(r.String(), "process"), sg.ID, sg.Nattch, len(hs), who, compared, why)}, true
 }
 
 // DrainWindow is how long after a newer segment with the same key was

@@ -5,7 +5,9 @@ import (
 	"time"
 
 	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ipcscan"
+	"github.com/ipckeys/ipckeys/manifest"
 )
 
 // restart reads the fixture of a graceful restart (testdata/proc/restart:
@@ -68,5 +70,39 @@ func TestRemovedAttachedDraining(t *testing.T) {
 				t.Errorf("segment 12: %s %v\n%s\nwant warning\n%s", f.Severity, f.Object, f.Message, stuck)
 			}
 		})
+	}
+}
+
+// channelOn makes a manifest channel whose key file has the given
+// fingerprint.
+func channelOn(name string, proj int, fp ftok.Fingerprint, typ, nattch string) audit.Entry {
+	r, err := manifest.ParseRange(nattch)
+	if err != nil {
+		panic(err)
+	}
+	f := ipcscan.KeyFile{Path: "/etc/app/" + name + ".key", File: ftok.File{Dev: uint64(fp.DevByte()), Ino: uint64(fp.InoBits())}, FSType: "ext4"}
+	c := &manifest.Channel{Name: name, Path: f.Path, Proj: proj, Type: typ, Nattch: &r}
+	return audit.Entry{Channel: c, Path: f.Path, Proj: proj, HasProj: true, File: f}
+}
+
+// TestNattchMismatchDirection: the message says what more, fewer and no
+// processes attached mean, not always that another service computed the
+// same key.
+func TestNattchMismatchDirection(t *testing.T) {
+	snap := restart(t, newGeneration.Add(time.Minute))
+	const head = "channel web (/etc/app/web.key, proj 108 'l', dev 0:1, ino 16385 = 0x4001) expects "
+	tests := []struct {
+		entry audit.Entry
+		want  string
+	}{
+		{channelOn("web", 'l', 0x014001, "shm", "20"), head + "20 processes attached; segment id 11 has nattch 26 and 26 distinct processes (attached: 3100 (nginx), 3101 (nginx), 3102 (nginx), 3103 (nginx), 3104 (nginx), 3105 (nginx), 3106 (nginx), 3107 (nginx), 3108 (nginx), 3109 (nginx), 3110 (nginx), 3111 (nginx), 3112 (nginx), 3113 (nginx), 3114 (nginx), 3115 (nginx), 3116 (nginx), 3117 (nginx), 3118 (nginx), 3119 (nginx), 3120 (nginx), 3121 (nginx), 3122 (nginx), 3123 (nginx), 3124 (nginx), 3125 (nginx)), compared: attached processes; if another service is attached it computed the same key: give one of them another key"},
+		{channelOn("web", 'l', 0x014001, "shm", "30+"), head + "30+ processes attached; segment id 11 has nattch 26 and 26 distinct processes (attached: 3100 (nginx), 3101 (nginx), 3102 (nginx), 3103 (nginx), 3104 (nginx), 3105 (nginx), 3106 (nginx), 3107 (nginx), 3108 (nginx), 3109 (nginx), 3110 (nginx), 3111 (nginx), 3112 (nginx), 3113 (nginx), 3114 (nginx), 3115 (nginx), 3116 (nginx), 3117 (nginx), 3118 (nginx), 3119 (nginx), 3120 (nginx), 3121 (nginx), 3122 (nginx), 3123 (nginx), 3124 (nginx), 3125 (nginx)), compared: attached processes; fewer than expected: processes of the channel exited or were killed (a parent killed without its workers, a worker not restarted); find out why and restart them"},
+		{channelOn("cache", 0, 0xabcdef, "shm", "1"), "channel cache (/etc/app/cache.key, proj 0, dev 0:171, ino 52719 = 0xcdef) expects 1 process attached; segment id 13 has nattch 0 and 0 distinct processes (no process is attached), compared: attached processes; nothing is attached: the service is down or has not attached yet; the segment stays until it is removed, and its creator pid 3900 is gone too (see stale-object)"},
+	}
+	for _, tc := range tests {
+		got := findingsOf(audit.CheckLive([]audit.Entry{tc.entry}, audit.Live{Snap: snap}), audit.NattchMismatch)
+		if len(got) != 1 || got[0].Message != tc.want || got[0].Severity != audit.Error {
+			t.Errorf("nattch %s:\n got %+v\nwant %s", tc.entry.Channel.Nattch, got, tc.want)
+		}
 	}
 }
