@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,7 +28,7 @@ func init() {
 	Rules = append(Rules,
 		Rule{NattchMismatch, Error, "a channel's live segment is attached by more or fewer processes than the manifest expects: more is often two services sharing one key; fewer, processes of the channel that exited or were killed; none, a service that is down", "more: find which processes are attached (ipckeys ls) and give the channel that should not be there its own key; fewer or none: find out why the channel's processes are not running, and restart them"},
 		Rule{KeyInUse, Error, "a configured key is already held by a live object: owned by another user (error), or, with no owner in the manifest, held at all (info: a previous instance, or another application)", "check the holder named in the message; remove a leftover object with ipcrm, or give the channel another key"},
-		Rule{MissingObject, Warning, "a channel expected to be attached has no live object with its key", "start the service that creates it, or check that its programs compute the same key (a replaced key file changes it)"},
+		Rule{MissingObject, Warning, "a channel expected to be attached has no live object with its key (the message names live objects that have the key file's device byte and inode bits under another proj byte)", "start the service that creates it, or check that its programs compute the same key: the same proj id (the message names the one a live object uses) and the same key file (a replaced key file changes it)"},
 		Rule{StaleObject, Warning, "a segment nothing is attached to and whose creator is gone: leaked, since System V IPC has no reference count", "remove it with ipcrm -m ID once nothing will attach again"},
 		Rule{RemovedAttached, Warning, "a segment removed while attached: it lives, with key 0, until its last holder detaches, and no new process can find it (info while it drains: a newer attached segment with the same key was made less than 30 minutes ago, as in a graceful restart)", "restart the holders listed, so they create or attach the current segment; while it drains, nothing, unless they are still attached after the drain"},
 		Rule{KeyDrift, Warning, "a live object has a configured channel's proj and device byte but inode bits of no configured file, and was made before the channel's key file last changed: the file was probably replaced (editor save, config management rename, tmp cleaner) after the running processes computed their key, so processes started now use another key and another object", "restart every program of the channel together so they agree on the current key, and make the key file one that nothing rewrites"},
@@ -81,6 +82,7 @@ func CheckLive(entries []Entry, live Live) []Finding {
 	}
 	var out []Finding
 	seen := map[string]bool{} // one key-in-use per key and facility per channel
+	var others map[ftok.Fingerprint][]ObjectRef
 	for i := range entries {
 		e := &entries[i]
 		k, ok := e.Key()
@@ -106,18 +108,21 @@ func CheckLive(entries []Entry, live Live) []Finding {
 				mine = o
 			}
 		}
-		one := []int{i}
+		one := entryOf(i)
 		if want != "" && mine == nil && len(held) > 0 {
 			o := held[0]
-			out = append(out, Finding{Code: TypeMismatch, Severity: Warning, Key: &k, Entries: one, Object: &o.ref,
+			out = append(out, Finding{Code: TypeMismatch, Severity: Warning, Key: &k, Entries: one(), Object: &o.ref,
 				Message: fmt.Sprintf("%s is configured as %s, but key %s is live as %s id %d (%s): fix the manifest's type, or find the program using the key for %s",
 					describe(e), want, ftok.Hex(k), facilityName(o.ref.Facility), o.ref.ID, ownerOf(s, o), facilityName(o.ref.Facility))})
 		}
 		if mine == nil {
 			if e.Channel != nil && e.Channel.Nattch != nil && e.Channel.Nattch.Min >= 1 {
-				out = append(out, Finding{Code: MissingObject, Severity: Warning, Key: &k, Entries: one,
-					Message: fmt.Sprintf("%s expects %s attached, but no %s has key %s: the service is down, or its programs compute another key (was the key file replaced?)",
-						describe(e), plural(e.Channel.Nattch.String(), "process"), facilityName(want), ftok.Hex(k))})
+				if others == nil {
+					others = byFingerprint(s)
+				}
+				out = append(out, Finding{Code: MissingObject, Severity: Warning, Key: &k, Entries: one(),
+					Message: fmt.Sprintf("%s expects %s attached, but no %s has key %s: the service is down, or its programs compute another key (was the key file replaced?)%s",
+						describe(e), plural(e.Channel.Nattch.String(), "process"), facilityName(want), ftok.Hex(k), otherProj(e, want, k, others[e.File.Fingerprint()]))})
 			}
 			continue
 		}
@@ -130,12 +135,12 @@ func CheckLive(entries []Entry, live Live) []Finding {
 				continue
 			}
 			seen[id] = true
-			if f, ok := keyInUse(e, o, k, live, one); ok {
+			if f, ok := keyInUse(e, o, k, live, one()); ok {
 				out = append(out, f)
 			}
 		}
 		if mine.shm != nil && e.Channel != nil && e.Channel.Nattch != nil {
-			if f, ok := nattchMismatch(e, mine, k, s, one); ok {
+			if f, ok := nattchMismatch(e, mine, k, s, one()); ok {
 				out = append(out, f)
 			}
 		}
@@ -143,6 +148,64 @@ func CheckLive(entries []Entry, live Live) []Finding {
 	out = append(out, keyDrift(entries, s)...)
 	out = append(out, segmentHygiene(s)...)
 	return out
+}
+
+// entryOf returns a function making the one-entry list of a finding about
+// entry i: most entries have no live finding, and a scan can have a
+// million of them.
+func entryOf(i int) func() []int {
+	return func() []int { return []int{i} }
+}
+
+// byFingerprint indexes the live objects by the file part of their key
+// (removed segments by the key their holders still map).
+func byFingerprint(s *ipcscan.Snapshot) map[ftok.Fingerprint][]ObjectRef {
+	out := map[ftok.Fingerprint][]ObjectRef{}
+	add := func(ref ObjectRef) {
+		if ref.Key != 0 {
+			fp := ftok.Decode(ref.Key).Fingerprint()
+			out[fp] = append(out[fp], ref)
+		}
+	}
+	for _, sg := range s.Shm {
+		if k, known := s.OriginalKey(sg); known {
+			add(ObjectRef{"shm", sg.ID, k})
+		}
+	}
+	for _, st := range s.Sem {
+		add(ObjectRef{"sem", st.ID, st.Key})
+	}
+	for _, q := range s.Msg {
+		add(ObjectRef{"msg", q.ID, q.Key})
+	}
+	return out
+}
+
+// otherProj names the live objects of the channel's facility that have
+// its key file's device byte and inode bits under another proj byte: the
+// channel's programs may pass another proj id than the manifest says
+// ('A' for 0x41, or 1 for '1'). It returns "" when there are none.
+func otherProj(e *Entry, want string, key int32, objs []ObjectRef) string {
+	var names, projs []string
+	for _, o := range objs {
+		if o.Key == key || (want != "" && o.Facility != want) {
+			continue
+		}
+		names = append(names, fmt.Sprintf("%s id %d (key %s)", facilityName(o.Facility), o.ID, ftok.Hex(o.Key)))
+		if p := ftok.ProjString(int(ftok.Decode(o.Key).Proj)); !slices.Contains(projs, p) {
+			projs = append(projs, p)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	verb, them := "has", "it is"
+	if len(names) > 1 {
+		verb, them = "have", "they are"
+	}
+	p := ftok.Decode(key)
+	return fmt.Sprintf("; %s %s this key file's device byte 0x%02x and inode bits 0x%04x under another proj byte: if %s this channel's, its programs pass proj %s, not %s; make the manifest and the programs agree",
+		strings.Join(names, " and "), verb, p.DevByte, p.InoBits, them, strings.Join(projs, " or "), ftok.ProjString(e.Proj))
 }
 
 // keyDrift finds live objects that look like a channel's key before its

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -104,5 +105,24 @@ func TestNattchMismatchDirection(t *testing.T) {
 		if len(got) != 1 || got[0].Message != tc.want || got[0].Severity != audit.Error {
 			t.Errorf("nattch %s:\n got %+v\nwant %s", tc.entry.Channel.Nattch, got, tc.want)
 		}
+	}
+}
+
+// TestMissingObjectOtherProj: when no object has the channel's key but
+// live objects have its key file's device byte and inode bits under
+// another proj byte, missing-object names them and the proj they use.
+func TestMissingObjectOtherProj(t *testing.T) {
+	snap := restart(t, newGeneration.Add(time.Minute))
+	e := channelOn("web", 'A', 0x014001, "shm", "1+")
+	got := findingsOf(audit.CheckLive([]audit.Entry{e}, audit.Live{Snap: snap}), audit.MissingObject)
+	want := "channel web (/etc/app/web.key, proj 65 'A', dev 0:1, ino 16385 = 0x4001) expects 1+ processes attached, but no shared-memory segment has key 0x41014001: the service is down, or its programs compute another key (was the key file replaced?); shared-memory segment id 10 (key 0x6c014001) and shared-memory segment id 11 (key 0x6c014001) have this key file's device byte 0x01 and inode bits 0x4001 under another proj byte: if they are this channel's, its programs pass proj 108 'l', not 65 'A'; make the manifest and the programs agree"
+	if len(got) != 1 || got[0].Message != want {
+		t.Fatalf("missing-object:\n got %+v\nwant %s", got, want)
+	}
+	// Nothing under another proj byte: the message is as it was.
+	e = channelOn("other", 'A', 0x014002, "shm", "1")
+	got = findingsOf(audit.CheckLive([]audit.Entry{e}, audit.Live{Snap: snap}), audit.MissingObject)
+	if len(got) != 1 || !strings.HasSuffix(got[0].Message, "(was the key file replaced?)") {
+		t.Errorf("missing-object without a match under another proj: %+v", got)
 	}
 }
