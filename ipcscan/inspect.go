@@ -25,6 +25,10 @@ type Inspector struct {
 	fs   map[uint64]fsInfo
 	dirs map[string]dirInfo // by the directory as written
 	real map[string]dirInfo // by the resolved directory
+	// mounts maps st_dev to the filesystem type the mount table gives,
+	// read from mountInfo on first need.
+	mounts    map[uint64]string
+	mountInfo string
 }
 
 // dirInfo is a directory that holds key files: where it really is (its
@@ -36,7 +40,7 @@ type dirInfo struct {
 
 // NewInspector returns an Inspector with nothing remembered.
 func NewInspector() *Inspector {
-	return &Inspector{fs: map[uint64]fsInfo{}, dirs: map[string]dirInfo{}, real: map[string]dirInfo{}}
+	return &Inspector{fs: map[uint64]fsInfo{}, dirs: map[string]dirInfo{}, real: map[string]dirInfo{}, mountInfo: "/proc/self/mountinfo"}
 }
 
 // Inspect stats path as ftok does (following symbolic links), and finds
@@ -175,12 +179,42 @@ func (in *Inspector) filesystem(path string, dev uint64) (fsInfo, bool) {
 	if err := unix.Statfs(path, &st); err != nil {
 		return fsInfo{}, false
 	}
-	fs = lookupFS(int64(st.Type))
+	fs = in.fsOf(int64(st.Type), dev)
 	in.mu.Lock()
 	in.fs[dev] = fs
 	in.mu.Unlock()
 	return fs, true
 }
+
+// fsOf names a filesystem from its statfs magic. devtmpfs (/dev) reports
+// the magic of tmpfs (or of ramfs, on kernels without tmpfs), since it is
+// one of them inside: only the mount table tells it apart, by device.
+func (in *Inspector) fsOf(magic int64, dev uint64) fsInfo {
+	fs := lookupFS(magic)
+	if magic != tmpfsMagic && magic != ramfsMagic {
+		return fs
+	}
+	in.mu.Lock()
+	if in.mounts == nil {
+		in.mounts = map[uint64]string{}
+		if ms, err := ReadMountInfo(in.mountInfo); err == nil {
+			for _, m := range ms {
+				in.mounts[unix.Mkdev(m.Major, m.Minor)] = m.FSType
+			}
+		}
+	}
+	name := in.mounts[dev]
+	in.mu.Unlock()
+	if name == "devtmpfs" {
+		return fsInfo{name: name, unstable: whyDevices}
+	}
+	return fs
+}
+
+const (
+	tmpfsMagic = 0x01021994
+	ramfsMagic = 0x858458f6
+)
 
 // InspectAll inspects paths in parallel, one worker per CPU (key files are
 // mostly stat calls, which the kernel serves from its caches on every CPU

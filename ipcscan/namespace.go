@@ -202,7 +202,7 @@ func ResolveIn(root, path string) (KeyFile, error) {
 	k.Dev, k.Ino = uint64(st.Dev), uint64(st.Ino)
 	var sfs unix.Statfs_t
 	if unix.Fstatfs(fd, &sfs) == nil {
-		fs := lookupFS(int64(sfs.Type))
+		fs := NewInspector().fsOf(int64(sfs.Type), k.Dev)
 		k.FSType, k.Unstable = fs.name, fs.unstable
 	}
 	if k.Unstable == "" && k.Major() == 0 && k.FSType != "" {

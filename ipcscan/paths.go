@@ -49,6 +49,7 @@ const (
 	whyMemory  = "it lives in memory: the file and its inode number are new after every boot or remount, so the key changes"
 	whyNetwork = "its device number is handed out at mount time and its inode numbers come from the server: keys differ across hosts and remounts"
 	whyAnon    = "its device number is anonymous (major 0), handed out when the filesystem is mounted, so the key's device byte can change at the next boot or remount"
+	whyDevices = "it lives in memory and the kernel makes its device nodes anew at every boot: the file and its inode number are new after every boot, so the key changes"
 )
 
 // filesystems maps statfs magic numbers (linux/magic.h) to a name and, for
@@ -62,7 +63,7 @@ var filesystems = map[int64]fsInfo{
 	0x52654973: {"reiserfs", ""},
 	0x4d44:     {"vfat", ""},
 	0x5346544e: {"ntfs", ""},
-	0x01021994: {"tmpfs", whyMemory},
+	0x01021994: {"tmpfs", whyMemory}, // and devtmpfs: see fsOf
 	0x858458f6: {"ramfs", whyMemory},
 	0x794c7630: {"overlayfs", "device and inode numbers come from the lower or the upper layer and change when the file is copied up: a container and the host, or two containers, compute different keys for the same file"},
 	0x6969:     {"nfs", whyNetwork},
@@ -79,6 +80,7 @@ var filesystems = map[int64]fsInfo{
 	0x62656572: {"sysfs", "sysfs inode numbers are made up on the fly and differ between boots"},
 	0x63677270: {"cgroup2", whyMemory},
 	0x27e0eb:   {"cgroup", whyMemory},
+	0x1373:     {"devfs", whyDevices}, // the devfs of Linux 2.4 and 2.6
 	0x61756673: {"aufs", "device and inode numbers come from the branch that holds the file and can change when the file is copied up"},
 }
 
