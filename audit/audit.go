@@ -203,10 +203,17 @@ func identity(e *Entry) ident {
 
 // Check returns the findings for entries, most severe first.
 func Check(entries []Entry) []Finding {
+	// Every finding that groups entries groups files of one fingerprint: a
+	// key is a proj byte on top of one, and a file has one. So entries are
+	// grouped by fingerprint once, and the groups of a single entry, most
+	// of them, are not looked at again.
+	byFP := groupBy(entries, func(e *Entry) (ftok.Fingerprint, bool) {
+		return e.File.Fingerprint(), e.OK()
+	})
 	var out []Finding
-	out = append(out, keyCollisions(entries)...)
-	out = append(out, fingerprintCollisions(entries, out)...)
-	out = append(out, sameFiles(entries)...)
+	out = append(out, keyCollisions(entries, byFP)...)
+	out = append(out, fingerprintCollisions(entries, byFP, out)...)
+	out = append(out, sameFiles(entries, byFP)...)
 	out = append(out, perEntry(entries, out)...)
 	Sort(out)
 	return out
@@ -238,57 +245,151 @@ func firstEntry(f Finding) int {
 	return 1 << 31
 }
 
-func keyCollisions(entries []Entry) []Finding {
-	// A command-line path that is also a manifest channel (same file, same
-	// proj) is that channel, not a second one. The smaller side is put in
-	// a set and the other looked up in it: a scan can have 100,000 paths
-	// and no manifest, or a million channels and no path.
-	var paths, chans int
-	for i := range entries {
-		if e := &entries[i]; e.OK() && e.Channel == nil {
+func keyCollisions(entries []Entry, byFP [][]int) []Finding {
+	var out []Finding
+	var scratch []byte
+	var g grouper[int32]
+	for _, fp := range byFP {
+		twins := channelTwins(entries, fp)
+		for _, idx := range g.groups(entries, fp, func(e *Entry) (int32, bool) {
+			if !e.HasProj || (e.Channel == nil && twins[identity(e)]) {
+				return 0, false
+			}
+			k, _ := e.Key()
+			// IPC_PRIVATE never shares: key-private covers it.
+			return k, k != ftok.Private
+		}) {
+			if !distinct(entries, idx) {
+				continue
+			}
+			k, _ := entries[idx[0]].Key()
+			out = append(out, Finding{
+				Code:     KeyCollision,
+				Severity: Error,
+				Key:      &k,
+				Message:  collisionMessage(entries, idx, k, &scratch),
+				Entries:  idx,
+			})
+		}
+	}
+	return out
+}
+
+// channelTwins returns the command-line paths among the entries idx (of
+// one fingerprint) that are also a manifest channel, the same file with
+// the same proj: such a path is that channel, not a second one. nil when
+// there are none.
+func channelTwins(entries []Entry, idx []int) map[ident]bool {
+	paths, chans := 0, 0
+	for _, i := range idx {
+		if entries[i].Channel == nil {
 			paths++
-		} else if e.OK() {
+		} else {
 			chans++
 		}
 	}
-	inManifest := map[ident]bool{} // paths that are channels too
-	if paths > 0 && chans > 0 {
-		set := map[ident]bool{}
-		for i := range entries {
-			if e := &entries[i]; e.OK() && (e.Channel == nil) == (paths <= chans) {
-				set[ident{file: e.File.File, proj: e.Proj}] = true
-			}
-		}
-		for i := range entries {
-			e := &entries[i]
-			id := ident{file: e.File.File, proj: e.Proj}
-			if e.OK() && (e.Channel == nil) != (paths <= chans) && set[id] {
-				inManifest[id] = true
-			}
+	if paths == 0 || chans == 0 {
+		return nil
+	}
+	channel := map[ident]bool{}
+	for _, i := range idx {
+		if e := &entries[i]; e.Channel != nil {
+			channel[ident{file: e.File.File, proj: e.Proj}] = true
 		}
 	}
-	groups := groupBy(entries, func(e *Entry) (int32, bool) {
-		if !e.OK() || !e.HasProj || (e.Channel == nil && len(inManifest) > 0 && inManifest[identity(e)]) {
-			return 0, false
+	twins := map[ident]bool{}
+	for _, i := range idx {
+		if e := &entries[i]; e.Channel == nil && channel[identity(e)] {
+			twins[identity(e)] = true
 		}
-		k, _ := e.Key()
-		// IPC_PRIVATE never shares: key-private covers it.
-		return k, k != ftok.Private
-	})
-	var out []Finding
-	var scratch []byte
-	for _, idx := range groups {
-		if len(idx) < 2 || !distinct(entries, idx) {
+	}
+	return twins
+}
+
+// grouper groups the entries of one fingerprint by another key: usually
+// a few entries, compared in place; a large group goes through a map. Its
+// memory is reused from group to group, and only the groups of two or
+// more entries, which findings keep, are allocated.
+type grouper[K comparable] struct {
+	keys   []K
+	count  []int
+	member []int // for each entry of the group, its key's number or -1
+	at     map[K]int
+}
+
+// groups groups the entries idx for which key reports ok by the key's
+// value, in the order of their first entry, and returns the groups of two
+// or more.
+func (g *grouper[K]) groups(entries []Entry, idx []int, key func(*Entry) (K, bool)) [][]int {
+	const small = 16
+	g.keys, g.count, g.member = g.keys[:0], g.count[:0], g.member[:0]
+	if len(g.at) > 1024 {
+		g.at = nil // clearing a large map for every group would cost more
+	}
+	clear(g.at)
+	useMap := false
+	for _, i := range idx {
+		k, ok := key(&entries[i])
+		if !ok {
+			g.member = append(g.member, -1)
 			continue
 		}
-		k, _ := entries[idx[0]].Key()
-		out = append(out, Finding{
-			Code:     KeyCollision,
-			Severity: Error,
-			Key:      &k,
-			Message:  collisionMessage(entries, idx, k, &scratch),
-			Entries:  idx,
-		})
+		n, seen := -1, false
+		if useMap {
+			n, seen = g.at[k]
+		} else if n = slices.Index(g.keys, k); n >= 0 {
+			seen = true
+		}
+		if !seen {
+			n = len(g.keys)
+			g.keys = append(g.keys, k)
+			g.count = append(g.count, 0)
+			if useMap {
+				g.at[k] = n
+			} else if len(g.keys) > small {
+				if g.at == nil {
+					g.at = map[K]int{}
+				}
+				for m, have := range g.keys {
+					g.at[have] = m
+				}
+				useMap = true
+			}
+		}
+		g.member = append(g.member, n)
+		g.count[n]++
+	}
+	members := 0
+	var out [][]int
+	for n, c := range g.count {
+		if c >= 2 {
+			members += c
+			g.count[n] = len(out)
+			out = append(out, nil)
+		} else {
+			g.count[n] = -1
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	backing := make([]int, 0, members)
+	// Lay the groups out one after another in backing, each with its own
+	// capacity, so that appending to one never reaches the next.
+	sizes := make([]int, len(out))
+	for pos := range idx {
+		if n := g.member[pos]; n >= 0 && g.count[n] >= 0 {
+			sizes[g.count[n]]++
+		}
+	}
+	for o, size := range sizes {
+		out[o] = backing[len(backing) : len(backing) : len(backing)+size]
+		backing = backing[:len(backing)+size]
+	}
+	for pos, i := range idx {
+		if n := g.member[pos]; n >= 0 && g.count[n] >= 0 {
+			out[g.count[n]] = append(out[g.count[n]], i)
+		}
 	}
 	return out
 }
@@ -412,7 +513,7 @@ func distinct(entries []Entry, idx []int) bool {
 	return false
 }
 
-func fingerprintCollisions(entries []Entry, keyFindings []Finding) []Finding {
+func fingerprintCollisions(entries []Entry, groups [][]int, keyFindings []Finding) []Finding {
 	// The key collisions by fingerprint: a key is a proj byte on top of a
 	// fingerprint, so the files of one key collision share one, and only
 	// those key collisions can already have reported a fingerprint's
@@ -422,14 +523,8 @@ func fingerprintCollisions(entries []Entry, keyFindings []Finding) []Finding {
 		fp := entries[f.Entries[0]].File.Fingerprint()
 		byFP[fp] = append(byFP[fp], n)
 	}
-	groups := groupBy(entries, func(e *Entry) (ftok.Fingerprint, bool) {
-		return e.File.Fingerprint(), e.OK()
-	})
 	var out []Finding
 	for _, idx := range groups {
-		if len(idx) < 2 {
-			continue
-		}
 		fp := entries[idx[0]].File.Fingerprint()
 		shown := firstOf(entries, idx, func(e *Entry) ftok.File { return e.File.File }) // one entry per distinct file
 		if len(shown) < 2 || coveredByOne(entries, shown, keyFindings, byFP[fp]) {
@@ -523,15 +618,16 @@ func coveredByOne(entries []Entry, shown []int, keyFindings []Finding, candidate
 	return false
 }
 
-func sameFiles(entries []Entry) []Finding {
-	groups := groupBy(entries, func(e *Entry) (ftok.File, bool) {
-		return e.File.File, e.OK() && e.Channel == nil
-	})
+func sameFiles(entries []Entry, byFP [][]int) []Finding {
+	var groups [][]int
+	var g grouper[ftok.File]
+	for _, fp := range byFP {
+		groups = append(groups, g.groups(entries, fp, func(e *Entry) (ftok.File, bool) {
+			return e.File.File, e.Channel == nil
+		})...)
+	}
 	var out []Finding
 	for _, idx := range groups {
-		if len(idx) < 2 {
-			continue
-		}
 		f := entries[idx[0]].File.File
 		shown := firstOf(entries, idx, func(e *Entry) string { return e.Path })
 		if len(shown) < 2 {
