@@ -10,10 +10,12 @@ package audit
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/ipckeys/ipckeys/ftok"
@@ -246,6 +248,12 @@ func firstEntry(f Finding) int {
 }
 
 func keyCollisions(entries []Entry, byFP [][]int) []Finding {
+	return acrossCPUs(byFP, func(part [][]int) []Finding {
+		return keyCollisionsIn(entries, part)
+	})
+}
+
+func keyCollisionsIn(entries []Entry, byFP [][]int) []Finding {
 	var out []Finding
 	var scratch []byte
 	var g grouper[int32]
@@ -273,6 +281,24 @@ func keyCollisions(entries []Entry, byFP [][]int) []Finding {
 		}
 	}
 	return out
+}
+
+// acrossCPUs splits the fingerprint groups into contiguous parts, one
+// per CPU when there are many, has find look at each part (with memory of
+// its own), and returns the findings in the order of the groups.
+func acrossCPUs(groups [][]int, find func(part [][]int) []Finding) []Finding {
+	workers := min(runtime.GOMAXPROCS(0), len(groups)/512)
+	if workers < 2 {
+		return find(groups)
+	}
+	parts := make([][]Finding, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(groups)/workers, (w+1)*len(groups)/workers
+		wg.Go(func() { parts[w] = find(groups[lo:hi]) })
+	}
+	wg.Wait()
+	return slices.Concat(parts...)
 }
 
 // channelTwins returns the command-line paths among the entries idx (of
@@ -523,6 +549,12 @@ func fingerprintCollisions(entries []Entry, groups [][]int, keyFindings []Findin
 		fp := entries[f.Entries[0]].File.Fingerprint()
 		byFP[fp] = append(byFP[fp], n)
 	}
+	return acrossCPUs(groups, func(part [][]int) []Finding {
+		return fingerprintCollisionsIn(entries, part, keyFindings, byFP)
+	})
+}
+
+func fingerprintCollisionsIn(entries []Entry, groups [][]int, keyFindings []Finding, byFP map[ftok.Fingerprint][]int) []Finding {
 	var out []Finding
 	for _, idx := range groups {
 		fp := entries[idx[0]].File.Fingerprint()
@@ -619,6 +651,12 @@ func coveredByOne(entries []Entry, shown []int, keyFindings []Finding, candidate
 }
 
 func sameFiles(entries []Entry, byFP [][]int) []Finding {
+	return acrossCPUs(byFP, func(part [][]int) []Finding {
+		return sameFilesIn(entries, part)
+	})
+}
+
+func sameFilesIn(entries []Entry, byFP [][]int) []Finding {
 	var groups [][]int
 	var g grouper[ftok.File]
 	for _, fp := range byFP {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -360,5 +362,39 @@ func TestSuggestMessageWording(t *testing.T) {
 				t.Fatalf("round %d: message\n got %s\nwant %s", round, f.Message, want)
 			}
 		}
+	}
+}
+
+// TestCheckSameOnEveryCPU: Check and Suggest split large scans across the
+// CPUs; the findings, their order and their messages must be those of one
+// CPU. The scan has 60,000 paths with random inode numbers (thousands of
+// collisions), and channels on some of the same files, with the same and
+// other proj ids.
+func TestCheckSameOnEveryCPU(t *testing.T) {
+	entries := directoryEntries(60_000)
+	for i := 0; i < len(entries); i += 7 {
+		f := entries[i].File
+		for _, proj := range []int{'l', 'q'} {
+			c := &manifest.Channel{Name: fmt.Sprintf("c%d-%c", i, proj), Path: f.Path, Proj: proj, File: "m", Line: i + 1}
+			entries = append(entries, audit.Entry{Channel: c, Path: f.Path, Proj: proj, HasProj: true, File: f})
+		}
+	}
+	run := func(procs int) []audit.Finding {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		f := audit.Check(entries)
+		audit.Suggest(f, entries, nil)
+		return f
+	}
+	one, many := run(1), run(4)
+	if len(one) < 5000 {
+		t.Fatalf("only %d findings: the scan does not split", len(one))
+	}
+	if !reflect.DeepEqual(one, many) {
+		for i := range min(len(one), len(many)) {
+			if !reflect.DeepEqual(one[i], many[i]) {
+				t.Fatalf("finding %d differs:\n one CPU %+v\nfour CPUs %+v", i, one[i], many[i])
+			}
+		}
+		t.Fatalf("%d findings on one CPU, %d on four", len(one), len(many))
 	}
 }

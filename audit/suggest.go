@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -26,7 +27,8 @@ const suggestionsPerEntry = 3
 // not held by a live object (snap may be nil), and are neither 0 nor
 // 0xffffffff.
 func Suggest(findings []Finding, entries []Entry, snap *ipcscan.Snapshot) {
-	taken := map[int32]bool{ftok.Private: true, ftok.ErrorValue: true}
+	taken := make(map[int32]bool, len(entries)+2)
+	taken[ftok.Private], taken[ftok.ErrorValue] = true, true
 	for i := range entries {
 		if k, ok := entries[i].Key(); ok && entries[i].OK() {
 			taken[k] = true
@@ -43,7 +45,9 @@ func Suggest(findings []Finding, entries []Entry, snap *ipcscan.Snapshot) {
 			taken[q.Key] = true
 		}
 	}
-	var msg []byte // reused: the tail each finding's message gets
+	// The choice is made in order (a key offered first is taken for the
+	// findings after), the messages are then written on every CPU.
+	var changed []int
 	for fi := range findings {
 		f := &findings[fi]
 		var change []int
@@ -55,11 +59,9 @@ func Suggest(findings []Finding, entries []Entry, snap *ipcscan.Snapshot) {
 		default:
 			continue
 		}
-		msg = msg[:0]
 		for _, i := range change {
 			e := &entries[i]
 			offers := 0
-			var who string
 			for _, proj := range projCandidates(e.Proj & 0xff) {
 				k := e.File.Key(proj)
 				if taken[k] {
@@ -67,41 +69,70 @@ func Suggest(findings []Finding, entries []Entry, snap *ipcscan.Snapshot) {
 				}
 				if offers == 0 {
 					taken[k] = true // the next channel must not pick it too
-					who = Display(e.Path)
-					if e.Channel != nil {
-						who = "channel " + e.Channel.Name
-					}
-					if len(msg) == 0 {
-						msg = append(msg, ". Suggested: "...)
-					} else {
-						msg = append(msg, "; "...)
-					}
-					msg = append(append(append(msg, "give "...), who...), " proj "...)
-				} else {
-					msg = append(msg, " or "...)
 				}
 				if f.Suggestions == nil {
 					f.Suggestions = make([]Suggestion, 0, suggestionsPerEntry*len(change))
 				}
 				f.Suggestions = append(f.Suggestions, Suggestion{Entry: i, Proj: proj, Key: k})
-				msg = ftok.AppendProj(msg, proj)
-				msg = append(ftok.AppendHex(append(msg, " (key "...), k), ')')
 				if offers++; offers == suggestionsPerEntry {
 					break
 				}
 			}
-			if offers > 0 {
-				msg = append(append(append(msg, "; every program using "...), who...), " must change its proj id together"...)
-			}
 		}
-		if len(msg) > 0 {
-			var b strings.Builder
-			b.Grow(len(f.Message) + len(msg))
-			b.WriteString(f.Message)
-			b.Write(msg)
-			f.Message = b.String()
+		if len(f.Suggestions) > 0 {
+			changed = append(changed, fi)
 		}
 	}
+	workers := min(runtime.GOMAXPROCS(0), len(changed)/256)
+	if workers < 2 {
+		addSuggestions(findings, changed, entries)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(changed)/workers, (w+1)*len(changed)/workers
+		wg.Go(func() { addSuggestions(findings, changed[lo:hi], entries) })
+	}
+	wg.Wait()
+}
+
+// addSuggestions ends the messages of the findings named by which with
+// their suggestions: ". Suggested: give channel audit proj 107 'k' (key
+// 0x6b014001) or …; every program using channel audit must change its
+// proj id together; give …".
+func addSuggestions(findings []Finding, which []int, entries []Entry) {
+	var msg []byte
+	for _, fi := range which {
+		f := &findings[fi]
+		msg = append(msg[:0], ". Suggested: "...)
+		for n, sg := range f.Suggestions {
+			if n > 0 && sg.Entry == f.Suggestions[n-1].Entry {
+				msg = append(msg, " or "...)
+			} else {
+				if n > 0 {
+					msg = append(append(append(msg, "; every program using "...), suggestedTo(&entries[f.Suggestions[n-1].Entry])...), " must change its proj id together; "...)
+				}
+				msg = append(append(append(msg, "give "...), suggestedTo(&entries[sg.Entry])...), " proj "...)
+			}
+			msg = ftok.AppendProj(msg, sg.Proj)
+			msg = append(ftok.AppendHex(append(msg, " (key "...), sg.Key), ')')
+		}
+		last := &entries[f.Suggestions[len(f.Suggestions)-1].Entry]
+		msg = append(append(append(msg, "; every program using "...), suggestedTo(last)...), " must change its proj id together"...)
+		var b strings.Builder
+		b.Grow(len(f.Message) + len(msg))
+		b.WriteString(f.Message)
+		b.Write(msg)
+		f.Message = b.String()
+	}
+}
+
+// suggestedTo names who a suggestion is for: the channel, or the path.
+func suggestedTo(e *Entry) string {
+	if e.Channel != nil {
+		return "channel " + e.Channel.Name
+	}
+	return Display(e.Path)
 }
 
 // changing returns the entries of a key collision that have to change:
