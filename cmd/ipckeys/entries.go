@@ -71,66 +71,63 @@ func loadManifests(paths []string) ([]manifest.Channel, error) {
 }
 
 // keyFiles stats each path once, however many proj ids and channels use
-// it, and numbers the distinct paths in the order they come.
+// it. It numbers the distinct paths in the order they come and remembers,
+// for each, the entry that holds what stat said of it.
 type keyFiles struct {
 	view    *view
 	in      *ipcscan.Inspector
 	paths   []string
-	files   []keyFile
+	first   []int          // path number -> its first entry
 	index   map[string]int // path -> its number, for paths[:indexed]
 	indexed int
 }
 
-type keyFile struct {
-	file ipcscan.KeyFile
-	host *ipcscan.KeyFile
-	err  error
-}
-
-// number returns the numbers of paths, inspecting those not seen before
-// (in parallel, for the host's view). distinct says that no path repeats
-// in paths: the first such batch, a glob of 100,000 files say, then needs
-// no index at all.
+// number returns the numbers of paths. Those not seen before get the next
+// numbers, in order; inspect then stats them. distinct says that no path
+// repeats in paths: the first such batch, a glob of 100,000 files say,
+// then needs no index at all.
 func (k *keyFiles) number(paths []string, distinct bool) []int {
 	ns := make([]int, len(paths))
-	base := len(k.files)
-	todo := paths
+	base := len(k.paths)
 	if base == 0 && distinct {
 		for i := range ns {
 			ns[i] = i
 		}
-	} else {
-		if k.index == nil {
-			k.index = make(map[string]int, len(k.paths))
-		}
-		for n := k.indexed; n < len(k.paths); n++ {
-			k.index[k.paths[n]] = n
-		}
-		todo = nil
-		for i, p := range paths {
-			n, ok := k.index[p]
-			if !ok {
-				n = base + len(todo)
-				k.index[p] = n
-				todo = append(todo, p)
-			}
-			ns[i] = n
-		}
-		k.indexed = base + len(todo)
-	}
-	k.paths = append(k.paths, todo...)
-	k.files = slices.Grow(k.files, len(todo))[:base+len(todo)]
-	if k.view == nil || k.view.fileRoot() == "" {
-		k.in.InspectAll(todo, func(i int, f ipcscan.KeyFile, err error) {
-			k.files[base+i] = keyFile{file: f, err: err}
-		})
+		k.paths = append(k.paths, paths...)
 		return ns
 	}
-	for i, p := range todo {
-		r := &k.files[base+i]
-		r.file, r.host, r.err = k.view.inspect(p)
+	if k.index == nil {
+		k.index = make(map[string]int, len(k.paths))
 	}
+	for n := k.indexed; n < len(k.paths); n++ {
+		k.index[k.paths[n]] = n
+	}
+	for i, p := range paths {
+		n, ok := k.index[p]
+		if !ok {
+			n = len(k.paths)
+			k.index[p] = n
+			k.paths = append(k.paths, p)
+		}
+		ns[i] = n
+	}
+	k.indexed = len(k.paths)
 	return ns
+}
+
+// inspect stats the paths numbered from base on (in parallel, for the
+// host's view) and hands each result to put, with its number minus base;
+// put is called from several goroutines, never twice for one path.
+func (k *keyFiles) inspect(base int, put func(t int, file ipcscan.KeyFile, host *ipcscan.KeyFile, err error)) {
+	todo := k.paths[base:]
+	if k.view == nil || k.view.fileRoot() == "" {
+		k.in.InspectAll(todo, func(t int, f ipcscan.KeyFile, err error) { put(t, f, nil, err) })
+		return
+	}
+	for t, p := range todo {
+		f, host, err := k.view.inspect(p)
+		put(t, f, host, err)
+	}
 }
 
 // buildEntries turns the command line's paths (each with every -p proj id,
@@ -150,6 +147,7 @@ func buildEntries(args []string, projs []int, chans []manifest.Channel, globs bo
 		}
 	}
 	projs = unique
+	per := max(1, len(projs)) // entries per path
 	for _, arg := range args {
 		if arg == "" {
 			return nil, usagef("empty path argument: ftok needs a file name")
@@ -169,25 +167,25 @@ func buildEntries(args []string, projs []int, chans []manifest.Channel, globs bo
 			entries = append(entries, audit.Entry{Pattern: arg, Path: arg, Err: err})
 			continue
 		}
-		base := len(files.files)
-		ns := files.number(paths, true)
-		entries = slices.Grow(entries, len(paths)*max(1, len(projs)))
-		for j, path := range paths {
-			n := ns[j]
-			if n < base {
-				continue
-			}
-			kf := &files.files[n]
-			add := func(proj int, hasProj bool) {
-				entries = append(entries, audit.Entry{Pattern: pattern, Path: path, Proj: proj, HasProj: hasProj, File: kf.file, HostFile: kf.host, Err: kf.err})
-			}
-			if len(projs) == 0 {
-				add(0, false)
-			}
-			for _, p := range projs {
-				add(p, true)
-			}
+		base := len(files.paths)
+		files.number(paths, true)
+		// The new paths' entries are made where stat's answers arrive.
+		start := len(entries)
+		fresh := len(files.paths) - base
+		entries = slices.Grow(entries, fresh*per)[:start+fresh*per]
+		for t := range fresh {
+			files.first = append(files.first, start+t*per)
 		}
+		files.inspect(base, func(t int, f ipcscan.KeyFile, host *ipcscan.KeyFile, err error) {
+			path := files.paths[base+t]
+			for p := range per {
+				e := &entries[start+t*per+p]
+				*e = audit.Entry{Pattern: pattern, Path: path, File: f, HostFile: host, Err: err}
+				if len(projs) > 0 {
+					e.Proj, e.HasProj = projs[p], true
+				}
+			}
+		})
 	}
 	// Channels share key files: each distinct path is made once.
 	resolved := make([]string, len(chans))
@@ -202,13 +200,25 @@ func buildEntries(args []string, projs []int, chans []manifest.Channel, globs bo
 		}
 		resolved[i] = r
 	}
+	base := len(files.paths)
 	ns := files.number(resolved, false)
-	entries = slices.Grow(entries, len(chans))
+	start := len(entries)
+	entries = slices.Grow(entries, len(chans))[:start+len(chans)]
 	for i := range chans {
 		c := &chans[i]
-		path := resolved[i]
-		kf := &files.files[ns[i]]
-		entries = append(entries, audit.Entry{Channel: c, Path: path, Proj: c.Proj, HasProj: true, File: kf.file, HostFile: kf.host, Err: kf.err})
+		entries[start+i] = audit.Entry{Channel: c, Path: resolved[i], Proj: c.Proj, HasProj: true}
+		if ns[i] == len(files.first) { // the first channel on a new path
+			files.first = append(files.first, start+i)
+		}
+	}
+	files.inspect(base, func(t int, f ipcscan.KeyFile, host *ipcscan.KeyFile, err error) {
+		e := &entries[files.first[base+t]]
+		e.File, e.HostFile, e.Err = f, host, err
+	})
+	for i := range chans {
+		if e, from := &entries[start+i], &entries[files.first[ns[i]]]; e != from {
+			e.File, e.HostFile, e.Err = from.File, from.HostFile, from.Err
+		}
 	}
 	return entries, nil
 }
