@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 
@@ -111,6 +112,30 @@ func globDir(dir, pattern string) ([]string, error) {
 		matches[i] = all[start:end]
 		start = end
 	}
-	slices.Sort(matches)
-	return matches, matchErr
+	return sortParallel(matches), matchErr
+}
+
+// sortParallel sorts paths, a large list in two halves at once, merged.
+func sortParallel(paths []string) []string {
+	if len(paths) < 1<<13 || runtime.GOMAXPROCS(0) < 2 {
+		slices.Sort(paths)
+		return paths
+	}
+	a, b := paths[:len(paths)/2], paths[len(paths)/2:]
+	done := make(chan struct{})
+	go func() {
+		slices.Sort(a)
+		close(done)
+	}()
+	slices.Sort(b)
+	<-done
+	out := make([]string, 0, len(paths))
+	for len(a) > 0 && len(b) > 0 {
+		if b[0] < a[0] {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }

@@ -54,12 +54,12 @@ func TestExpandMatchesGlob(t *testing.T) {
 			t.Errorf("Expand(%q):\n got %q, %v\nwant %q", p, got, err, want)
 		}
 	}
-	// A directory larger than one read buffer.
+	// A directory larger than one read buffer, sorted in two halves.
 	big := filepath.Join(dir, "big")
 	if err := os.Mkdir(big, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 6000 {
+	for i := range 9000 {
 		if err := os.WriteFile(filepath.Join(big, fmt.Sprintf("key-%05d-%s.conf", i, strings.Repeat("x", i%40))), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
