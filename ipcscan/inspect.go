@@ -47,12 +47,15 @@ func NewInspector() *Inspector {
 // its filesystem and the directory that holds the file after its links.
 // The error is the one stat returned, for which ftok would return -1.
 func (in *Inspector) Inspect(path string) (KeyFile, error) {
-	var c inspectCache
+	c := inspectCache{dirFD: -1}
 	return in.inspect(path, &c)
 }
 
 // inspectCache is one worker's memory of the last directory and device,
 // so that a run of files in one directory touches the shared maps once.
+// In a batch (InspectAll) it also holds the directory open: each file is
+// then stat'ed relative to it, by its name alone, and the kernel walks
+// one path element instead of all of them.
 type inspectCache struct {
 	dir    string
 	dinfo  dirInfo
@@ -60,6 +63,30 @@ type inspectCache struct {
 	fs     fsInfo
 	hasDir bool
 	hasFS  bool
+	batch  bool
+	dirFD  int // open (O_PATH) on dir in a batch; -1 when not
+}
+
+func (c *inspectCache) close() {
+	if c.batch && c.dirFD >= 0 {
+		unix.Close(c.dirFD)
+		c.dirFD = -1
+	}
+}
+
+// enter makes dir the cached directory: its resolution and mode, and in a
+// batch an open descriptor (none if it cannot be opened: the files are
+// then stat'ed by their paths, which gives the same errors).
+func (c *inspectCache) enter(in *Inspector, dir string) {
+	c.close()
+	c.dir, c.dinfo, c.hasDir = dir, in.dir(dir), true
+	if c.batch {
+		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			fd = -1
+		}
+		c.dirFD = fd
+	}
 }
 
 func (in *Inspector) inspect(path string, c *inspectCache) (KeyFile, error) {
@@ -68,7 +95,19 @@ func (in *Inspector) inspect(path string, c *inspectCache) (KeyFile, error) {
 	// is exactly the stat ftok makes (links before the last element are
 	// followed by both), and it tells whether the last element is a link.
 	// Only then does the path cost a second call: stat, as ftok does.
-	if err := lstat(path, &st); err != nil {
+	plain := plainPath(path)
+	var err error
+	if plain && c.batch {
+		if dir := filepath.Dir(path); !c.hasDir || c.dir != dir {
+			c.enter(in, dir)
+		}
+	}
+	if plain && c.batch && c.dirFD >= 0 {
+		err = lstatAt(c.dirFD, filepath.Base(path), &st)
+	} else {
+		err = lstat(path, &st)
+	}
+	if err != nil {
 		return KeyFile{Path: path}, err
 	}
 	last := st.Mode&unix.S_IFMT == unix.S_IFLNK
@@ -83,20 +122,17 @@ func (in *Inspector) inspect(path string, c *inspectCache) (KeyFile, error) {
 	// path whose last element is not a link, the resolved directory of
 	// the path's own directory, which many paths share.
 	var d dirInfo
-	if last || !plainPath(path) {
+	if last || !plain {
 		real, err := filepath.EvalSymlinks(path)
 		if err != nil {
 			real = path
 		}
 		d = in.dirMode(filepath.Dir(real))
 	} else {
-		dir := filepath.Dir(path)
-		if c.hasDir && c.dir == dir {
-			d = c.dinfo
-		} else {
-			d = in.dir(dir)
-			c.dir, c.dinfo, c.hasDir = dir, d, true
+		if dir := filepath.Dir(path); !c.hasDir || c.dir != dir {
+			c.enter(in, dir)
 		}
+		d = c.dinfo
 	}
 	k.Dir, k.DirMode = d.real, d.mode
 
@@ -226,7 +262,8 @@ func (in *Inspector) InspectAll(paths []string, found func(i int, k KeyFile, err
 	const chunk = 256
 	workers := min(runtime.GOMAXPROCS(0), (len(paths)+chunk-1)/chunk)
 	if workers <= 1 {
-		var c inspectCache
+		c := inspectCache{batch: len(paths) > 1, dirFD: -1}
+		defer c.close()
 		for i, p := range paths {
 			k, err := in.inspect(p, &c)
 			found(i, k, err)
@@ -239,7 +276,8 @@ func (in *Inspector) InspectAll(paths []string, found func(i int, k KeyFile, err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var c inspectCache
+			c := inspectCache{batch: true, dirFD: -1}
+			defer c.close()
 			for {
 				lo := int(next.Add(chunk)) - chunk
 				if lo >= len(paths) {
@@ -253,6 +291,17 @@ func (in *Inspector) InspectAll(paths []string, found func(i int, k KeyFile, err
 		}()
 	}
 	wg.Wait()
+}
+
+// lstatAt is lstat of name in the directory open as dirFD, retried on
+// EINTR.
+func lstatAt(dirFD int, name string, st *unix.Stat_t) error {
+	for {
+		err := unix.Fstatat(dirFD, name, st, unix.AT_SYMLINK_NOFOLLOW)
+		if err != unix.EINTR {
+			return err
+		}
+	}
 }
 
 // lstat is unix.Lstat retried on EINTR, as ftok.StatInto is.
