@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -50,9 +51,22 @@ func globDir(dir, pattern string) ([]string, error) {
 		return nil, nil
 	}
 	defer unix.Close(fd)
-	var arena []byte
-	var ends []int // where each name ends in arena
+	// filepath.Join(dir, name) for a name without a slash, "." or "..".
+	prefix := filepath.Clean(dir)
+	switch prefix {
+	case ".":
+		prefix = ""
+	case "/":
+	default:
+		prefix += "/"
+	}
+	// Each name is matched where getdents64 put it, and only the matches
+	// are copied, joined to the directory, into one array.
+	var joined []byte
+	var ends []int32 // where each match ends in joined
+	var matchErr error
 	buf := make([]byte, 128<<10)
+read:
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {
@@ -74,41 +88,27 @@ func globDir(dir, pattern string) ([]string, error) {
 			if len(name) == 0 || name[0] == '.' && (len(name) == 1 || len(name) == 2 && name[1] == '.') {
 				continue
 			}
-			arena = append(arena, name...)
-			ends = append(ends, len(arena))
+			// Match keeps nothing of the name it is given: it may see the
+			// bytes of buf for the moment of the call.
+			ok, err := filepath.Match(pattern, unsafe.String(&name[0], len(name)))
+			if err != nil {
+				matchErr = err
+				break read
+			}
+			if ok {
+				joined = append(append(joined, prefix...), name...)
+				ends = append(ends, int32(len(joined)))
+			}
 		}
 	}
-	names := string(arena)
-	// filepath.Join(dir, name) for a name without a slash, "." or "..".
-	prefix := filepath.Clean(dir)
-	switch prefix {
-	case ".":
-		prefix = ""
-	case "/":
-	default:
-		prefix += "/"
+	// joined is never written again: the paths are parts of it.
+	var all string
+	if len(joined) > 0 {
+		all = unsafe.String(&joined[0], len(joined))
 	}
-	var joined []byte
-	var matchEnds []int
-	start := 0
-	var matchErr error
-	for _, end := range ends {
-		name := names[start:end]
-		start = end
-		ok, err := filepath.Match(pattern, name)
-		if err != nil {
-			matchErr = err
-			break
-		}
-		if ok {
-			joined = append(append(joined, prefix...), name...)
-			matchEnds = append(matchEnds, len(joined))
-		}
-	}
-	all := string(joined)
-	matches := make([]string, len(matchEnds))
-	start = 0
-	for i, end := range matchEnds {
+	matches := make([]string, len(ends))
+	start := int32(0)
+	for i, end := range ends {
 		matches[i] = all[start:end]
 		start = end
 	}
