@@ -11,8 +11,13 @@ package audit
 import (
 	"fmt"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ipcscan"
@@ -204,17 +209,26 @@ type Place struct {
 	Line int
 }
 
-// identity tells channels apart: a manifest channel is its name; a
+// ident tells channels apart: a manifest channel is its name; a
 // command-line path, and a config setting (the services that name one key
-// file and proj share one channel), is its file and proj.
-func identity(e *Entry) string {
+// file and proj share one channel), is its file and proj; without the
+// file (--static), its cleaned path and proj.
+type ident struct {
+	channel string
+	isChan  bool
+	file    ftok.File
+	path    string
+	proj    int
+}
+
+func identity(e *Entry) ident {
 	switch {
 	case e.named():
-		return "channel " + e.Channel.Name
+		return ident{channel: e.Channel.Name, isChan: true}
 	case e.Static:
-		return fmt.Sprintf("path %s proj %d", staticPath(e), e.Proj)
+		return ident{path: staticPath(e), proj: e.Proj}
 	}
-	return fmt.Sprintf("file %d:%d proj %d", e.File.Dev, e.File.Ino, e.Proj)
+	return ident{file: e.File.File, proj: e.Proj}
 }
 
 // Check returns the findings for entries, most severe first.
@@ -225,11 +239,20 @@ func CheckWith(entries []Entry, opt Options) []Finding {
 	if opt.VolatileDirs == nil {
 		opt.VolatileDirs = DefaultVolatileDirs
 	}
+	// Every finding that groups entries groups files of one fingerprint: a
+	// key is a proj byte on top of one, and a file has one. So entries are
+	// grouped by fingerprint once, and the groups of a single entry, most
+	// of them, are not looked at again. Entries not looked at (--static)
+	// have no fingerprint: the static check groups them by path.
+	byFP := groupBy(entries, func(e *Entry) (ftok.Fingerprint, bool) {
+		return e.File.Fingerprint(), e.OK() && !e.Static
+	})
 	var out []Finding
-	out = append(out, keyCollisions(entries)...)
+	out = append(out, keyCollisions(entries, byFP)...)
 	out = append(out, staticCollisions(entries)...)
-	out = append(out, fingerprintCollisions(entries, out)...)
-	out = append(out, sameFiles(entries)...)
+	out = append(out, fingerprintCollisions(entries, byFP, out)...)
+	out = append(out, sharedSettings(entries)...)
+	out = append(out, sameFiles(entries, byFP)...)
 	out = append(out, perEntry(entries, out, opt)...)
 	Sort(out)
 	return out
@@ -264,42 +287,176 @@ func firstEntry(f Finding) int {
 	return 1 << 31
 }
 
-func keyCollisions(entries []Entry) []Finding {
-	// A command-line path that is also a manifest channel (same file, same
-	// proj) is that channel, not a second one.
-	inManifest := map[string]bool{}
-	for i := range entries {
-		e := &entries[i]
-		if e.named() && e.OK() {
-			inManifest[fmt.Sprintf("file %d:%d proj %d", e.File.Dev, e.File.Ino, e.Proj)] = true
+func keyCollisions(entries []Entry, byFP [][]int) []Finding {
+	return acrossCPUs(byFP, func(part [][]int) []Finding {
+		return keyCollisionsIn(entries, part)
+	})
+}
+
+func keyCollisionsIn(entries []Entry, byFP [][]int) []Finding {
+	var out []Finding
+	var scratch []byte
+	var g grouper[int32]
+	for _, fp := range byFP {
+		twins := channelTwins(entries, fp)
+		for _, idx := range g.groups(entries, fp, func(e *Entry) (int32, bool) {
+			if !e.HasProj || (!e.named() && twins[identity(e)]) {
+				return 0, false
+			}
+			k, _ := e.Key()
+			// IPC_PRIVATE never shares: key-private covers it.
+			return k, k != ftok.Private
+		}) {
+			if !distinct(entries, idx) {
+				continue
+			}
+			leadWithSharedSettings(entries, idx)
+			k, _ := entries[idx[0]].Key()
+			out = append(out, Finding{
+				Code:     KeyCollision,
+				Severity: Error,
+				Key:      &k,
+				Message:  collisionMessage(entries, idx, k, &scratch),
+				Entries:  idx,
+			})
 		}
 	}
-	groups := groupBy(entries, func(e *Entry) (int32, bool) {
-		if !e.OK() || !e.HasProj || e.Static || (!e.named() && inManifest[identity(e)]) {
-			return 0, false
+	return out
+}
+
+// acrossCPUs splits the fingerprint groups into contiguous parts, one
+// per CPU when there are many, has find look at each part (with memory of
+// its own), and returns the findings in the order of the groups.
+func acrossCPUs(groups [][]int, find func(part [][]int) []Finding) []Finding {
+	workers := min(runtime.GOMAXPROCS(0), len(groups)/512)
+	if workers < 2 {
+		return find(groups)
+	}
+	parts := make([][]Finding, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(groups)/workers, (w+1)*len(groups)/workers
+		wg.Go(func() { parts[w] = find(groups[lo:hi]) })
+	}
+	wg.Wait()
+	return slices.Concat(parts...)
+}
+
+// channelTwins returns the command-line paths among the entries idx (of
+// one fingerprint) that are also a manifest channel, the same file with
+// the same proj: such a path is that channel, not a second one. nil when
+// there are none.
+func channelTwins(entries []Entry, idx []int) map[ident]bool {
+	paths, chans := 0, 0
+	for _, i := range idx {
+		if entries[i].named() {
+			chans++
+		} else {
+			paths++
 		}
-		k, _ := e.Key()
-		// IPC_PRIVATE never shares: key-private covers it.
-		return k, k != ftok.Private
-	})
-	var out []Finding
-	for _, idx := range groups {
-		k, _ := entries[idx[0]].Key()
-		ids := map[string]bool{}
-		for _, i := range idx {
-			ids[identity(&entries[i])] = true
+	}
+	if paths == 0 || chans == 0 {
+		return nil
+	}
+	channel := map[ident]bool{}
+	for _, i := range idx {
+		if e := &entries[i]; e.named() {
+			channel[ident{file: e.File.File, proj: e.Proj}] = true
 		}
-		if len(ids) < 2 {
+	}
+	twins := map[ident]bool{}
+	for _, i := range idx {
+		if e := &entries[i]; !e.named() && channel[identity(e)] {
+			twins[identity(e)] = true
+		}
+	}
+	return twins
+}
+
+// grouper groups the entries of one fingerprint by another key: usually
+// a few entries, compared in place; a large group goes through a map. Its
+// memory is reused from group to group, and only the groups of two or
+// more entries, which findings keep, are allocated.
+type grouper[K comparable] struct {
+	keys   []K
+	count  []int
+	member []int // for each entry of the group, its key's number or -1
+	at     map[K]int
+}
+
+// groups groups the entries idx for which key reports ok by the key's
+// value, in the order of their first entry, and returns the groups of two
+// or more.
+func (g *grouper[K]) groups(entries []Entry, idx []int, key func(*Entry) (K, bool)) [][]int {
+	const small = 16
+	g.keys, g.count, g.member = g.keys[:0], g.count[:0], g.member[:0]
+	if len(g.at) > 1024 {
+		g.at = nil // clearing a large map for every group would cost more
+	}
+	clear(g.at)
+	useMap := false
+	for _, i := range idx {
+		k, ok := key(&entries[i])
+		if !ok {
+			g.member = append(g.member, -1)
 			continue
 		}
-		leadWithSharedSettings(entries, idx)
-		out = append(out, Finding{
-			Code:     KeyCollision,
-			Severity: Error,
-			Key:      &k,
-			Message:  collisionMessage(entries, idx, k),
-			Entries:  idx,
-		})
+		n, seen := -1, false
+		if useMap {
+			n, seen = g.at[k]
+		} else if n = slices.Index(g.keys, k); n >= 0 {
+			seen = true
+		}
+		if !seen {
+			n = len(g.keys)
+			g.keys = append(g.keys, k)
+			g.count = append(g.count, 0)
+			if useMap {
+				g.at[k] = n
+			} else if len(g.keys) > small {
+				if g.at == nil {
+					g.at = map[K]int{}
+				}
+				for m, have := range g.keys {
+					g.at[have] = m
+				}
+				useMap = true
+			}
+		}
+		g.member = append(g.member, n)
+		g.count[n]++
+	}
+	members := 0
+	var out [][]int
+	for n, c := range g.count {
+		if c >= 2 {
+			members += c
+			g.count[n] = len(out)
+			out = append(out, nil)
+		} else {
+			g.count[n] = -1
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	backing := make([]int, 0, members)
+	// Lay the groups out one after another in backing, each with its own
+	// capacity, so that appending to one never reaches the next.
+	sizes := make([]int, len(out))
+	for pos := range idx {
+		if n := g.member[pos]; n >= 0 && g.count[n] >= 0 {
+			sizes[g.count[n]]++
+		}
+	}
+	for o, size := range sizes {
+		out[o] = backing[len(backing) : len(backing) : len(backing)+size]
+		backing = backing[:len(backing)+size]
+	}
+	for pos, i := range idx {
+		if n := g.member[pos]; n >= 0 && g.count[n] >= 0 {
+			out[g.count[n]] = append(out[g.count[n]], i)
+		}
 	}
 	return out
 }
@@ -328,93 +485,157 @@ func leadWithSharedSettings(entries []Entry, idx []int) {
 	sort.SliceStable(idx, func(a, b int) bool { return rank(idx[a]) > rank(idx[b]) })
 }
 
-func collisionMessage(entries []Entry, idx []int, key int32) string {
-	var parts []string
-	files := map[ftok.File]bool{}
-	projs := map[int]bool{}
-	ids := map[string]bool{}
-	for _, i := range idx {
-		e := &entries[i]
-		files[e.File.File] = true
-		projs[e.Proj] = true
-		// A symlink or hard link to a file already named adds nothing;
-		// config settings naming it are listed with it.
-		if id := identity(e); !ids[id] {
-			ids[id] = true
-			var same []int
-			for _, j := range idx {
-				if identity(&entries[j]) == id {
-					same = append(same, j)
-				}
-			}
-			parts = append(parts, describeAll(entries, same))
+func collisionMessage(entries []Entry, idx []int, key int32, scratch *[]byte) string {
+	b := (*scratch)[:0]
+	defer func() { *scratch = b }()
+	// A symlink or hard link to a file already named adds nothing; other
+	// config settings naming it are listed with it.
+	for n, i := range firstOf(entries, idx, identity) {
+		if n > 0 {
+			b = append(b, ", "...)
 		}
+		b = appendDescription(b, &entries[i])
+		b = appendAlso(b, entries, idx, i)
 	}
-	var why string
+	b = append(b, " get the same key "...)
+	b = ftok.AppendHex(b, key)
 	switch {
-	case len(files) > 1:
+	case len(firstOf(entries, idx, func(e *Entry) ftok.File { return e.File.File })) > 1:
 		p := ftok.Decode(key)
-		why = fmt.Sprintf("different files with the same device byte 0x%02x and inode low 16 bits 0x%04x", p.DevByte, p.InoBits)
-	case len(projs) > 1:
-		why = "the same file with proj ids that agree in their low byte, the only part ftok keeps"
+		b = append(b, " (different files with the same device byte 0x"...)
+		b = appendHexDigits(b, uint64(p.DevByte), 2)
+		b = append(b, " and inode low 16 bits 0x"...)
+		b = appendHexDigits(b, uint64(p.InoBits), 4)
+	case len(firstOf(entries, idx, func(e *Entry) int { return e.Proj })) > 1:
+		b = append(b, " (the same file with proj ids that agree in their low byte, the only part ftok keeps"...)
 	default:
-		why = "differently named channels on the same file and proj id"
+		b = append(b, " (differently named channels on the same file and proj id"...)
 	}
-	return fmt.Sprintf("%s get the same key %s (%s): their programs would share one IPC object without any error; give one of them another proj id or key file",
-		strings.Join(parts, ", "), ftok.Hex(key), why)
+	b = append(b, "): their programs would share one IPC object without any error; give one of them another proj id or key file"...)
+	return string(b)
+}
+
+// appendHexDigits appends v in lower-case hex, zero-padded to digits, as
+// %0Nx does.
+func appendHexDigits(b []byte, v uint64, digits int) []byte {
+	for n := len(strconv.FormatUint(v, 16)); n < digits; n++ {
+		b = append(b, '0')
+	}
+	return strconv.AppendUint(b, v, 16)
+}
+
+// firstOf returns, of the entries idx, the first of each distinct value
+// of key, in order. Groups are small but can be large: it compares
+// in place up to a few, and uses a map beyond.
+func firstOf[K comparable](entries []Entry, idx []int, key func(*Entry) K) []int {
+	const small = 16
+	out := make([]int, 0, min(len(idx), small))
+	keys := make([]K, 0, min(len(idx), small))
+	var seen map[K]bool
+	for _, i := range idx {
+		k := key(&entries[i])
+		switch {
+		case seen != nil:
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+		case slices.Contains(keys, k):
+			continue
+		case len(keys) == small:
+			seen = make(map[K]bool, len(idx))
+			for _, have := range keys {
+				seen[have] = true
+			}
+			seen[k] = true
+		default:
+			keys = append(keys, k)
+		}
+		out = append(out, i)
+	}
+	return out
 }
 
 // describe names an entry for a message: its channel and path, proj, and
 // the numbers that made its key.
 func describe(e *Entry) string {
-	var b strings.Builder
-	switch {
-	case e.fromConfig():
-		fmt.Fprintf(&b, "%s (line %d: %s, ", e.Channel.Name, e.Channel.Line, Display(e.Path))
-	case e.Channel != nil:
-		fmt.Fprintf(&b, "channel %s (%s, ", e.Channel.Name, Display(e.Path))
-	default:
-		fmt.Fprintf(&b, "%s (", Display(e.Path))
-	}
-	if e.HasProj {
-		fmt.Fprintf(&b, "proj %s, ", ftok.ProjString(e.Proj))
-	}
-	switch {
-	case e.Static:
-		b.WriteString("not looked at: --static")
-	case e.OK():
-		fmt.Fprintf(&b, "dev %d:%d, ino %d = 0x%x", e.File.Major(), e.File.Minor(), e.File.Ino, e.File.Ino)
-	default:
-		b.WriteString("unusable")
-	}
-	b.WriteString(")")
-	return b.String()
+	return string(appendDescription(make([]byte, 0, 96), e))
 }
 
-func fingerprintCollisions(entries []Entry, keyFindings []Finding) []Finding {
-	// Which files were already reported together in one key collision.
-	together := make([]map[ftok.File]bool, len(keyFindings))
-	for n, f := range keyFindings {
-		together[n] = map[ftok.File]bool{}
-		for _, i := range f.Entries {
-			together[n][entries[i].File.File] = true
+// appendDescription appends what describe returns: written without fmt,
+// since a large scan describes hundreds of thousands of entries.
+func appendDescription(b []byte, e *Entry) []byte {
+	if e.fromConfig() {
+		b = append(b, e.Channel.Name...)
+		b = append(b, " (line "...)
+		b = strconv.AppendInt(b, int64(e.Channel.Line), 10)
+		b = append(b, ": "...)
+		b = append(b, Display(e.Path)...)
+		b = append(b, ", "...)
+	} else if e.Channel != nil {
+		b = append(b, "channel "...)
+		b = append(b, e.Channel.Name...)
+		b = append(b, " ("...)
+		b = append(b, Display(e.Path)...)
+		b = append(b, ", "...)
+	} else {
+		b = append(b, Display(e.Path)...)
+		b = append(b, " ("...)
+	}
+	if e.HasProj {
+		b = append(b, "proj "...)
+		b = ftok.AppendProj(b, e.Proj)
+		b = append(b, ", "...)
+	}
+	if e.Static {
+		b = append(b, "not looked at: --static"...)
+	} else if e.OK() {
+		b = append(b, "dev "...)
+		b = strconv.AppendUint(b, uint64(e.File.Major()), 10)
+		b = append(b, ':')
+		b = strconv.AppendUint(b, uint64(e.File.Minor()), 10)
+		b = append(b, ", ino "...)
+		b = strconv.AppendUint(b, e.File.Ino, 10)
+		b = append(b, " = 0x"...)
+		b = strconv.AppendUint(b, e.File.Ino, 16)
+	} else {
+		b = append(b, "unusable"...)
+	}
+	return append(b, ')')
+}
+
+// distinct reports whether the entries idx are at least two channels.
+func distinct(entries []Entry, idx []int) bool {
+	first := identity(&entries[idx[0]])
+	for _, i := range idx[1:] {
+		if identity(&entries[i]) != first {
+			return true
 		}
 	}
-	groups := groupBy(entries, func(e *Entry) (ftok.Fingerprint, bool) {
-		return e.File.Fingerprint(), e.OK() && !e.Static
+	return false
+}
+
+func fingerprintCollisions(entries []Entry, groups [][]int, keyFindings []Finding) []Finding {
+	// The key collisions by fingerprint: a key is a proj byte on top of a
+	// fingerprint, so the files of one key collision share one, and only
+	// those key collisions can already have reported a fingerprint's
+	// files together.
+	byFP := map[ftok.Fingerprint][]int{}
+	for n, f := range keyFindings {
+		fp := entries[f.Entries[0]].File.Fingerprint()
+		byFP[fp] = append(byFP[fp], n)
+	}
+	return acrossCPUs(groups, func(part [][]int) []Finding {
+		return fingerprintCollisionsIn(entries, part, keyFindings, byFP)
 	})
+}
+
+func fingerprintCollisionsIn(entries []Entry, groups [][]int, keyFindings []Finding, byFP map[ftok.Fingerprint][]int) []Finding {
 	var out []Finding
 	for _, idx := range groups {
 		fp := entries[idx[0]].File.Fingerprint()
-		files := map[ftok.File]bool{}
-		var shown []int // one entry per distinct file
-		for _, i := range idx {
-			if f := entries[i].File.File; !files[f] {
-				files[f] = true
-				shown = append(shown, i)
-			}
-		}
-		if len(files) < 2 || coveredByOne(files, together) {
+		shown := firstOf(entries, idx, func(e *Entry) ftok.File { return e.File.File }) // one entry per distinct file
+		if len(shown) < 2 || coveredByOne(entries, shown, keyFindings, byFP[fp]) {
 			continue
 		}
 		var parts []string
@@ -433,31 +654,67 @@ func fingerprintCollisions(entries []Entry, keyFindings []Finding) []Finding {
 }
 
 // groupBy groups the indexes of the entries for which key reports ok by the
-// key's value; groups come in the order their first entry does.
+// key's value, leaving out the groups of one entry (nothing collides in
+// them); groups come in the order their first entry does. The groups
+// share one backing array: a scan of 100,000 entries makes a few
+// allocations here, not one per group.
 func groupBy[K comparable](entries []Entry, key func(*Entry) (K, bool)) [][]int {
-	at := map[K]int{}
-	var groups [][]int
+	at := map[K]int32{}
+	group := make([]int32, len(entries)) // each entry's group, -1 for none
+	var size []int32
 	for i := range entries {
 		k, ok := key(&entries[i])
 		if !ok {
+			group[i] = -1
 			continue
 		}
 		n, seen := at[k]
 		if !seen {
-			n = len(groups)
+			n = int32(len(size))
 			at[k] = n
-			groups = append(groups, nil)
+			size = append(size, 0)
 		}
-		groups[n] = append(groups[n], i)
+		group[i] = n
+		size[n]++
+	}
+	clear(at)
+	// Number the groups of two or more in order, and drop the others.
+	var groups [][]int
+	members := 0
+	for _, c := range size {
+		if c >= 2 {
+			members += int(c)
+		}
+	}
+	backing := make([]int, 0, members)
+	for n, c := range size {
+		if c < 2 {
+			size[n] = -1
+			continue
+		}
+		size[n] = int32(len(groups))
+		groups = append(groups, backing[len(backing):len(backing):len(backing)+int(c)])
+		backing = backing[:len(backing)+int(c)]
+	}
+	for i, n := range group {
+		if n >= 0 && size[n] >= 0 {
+			groups[size[n]] = append(groups[size[n]], i)
+		}
 	}
 	return groups
 }
 
-func coveredByOne(files map[ftok.File]bool, groups []map[ftok.File]bool) bool {
-	for _, g := range groups {
+// coveredByOne reports whether one of the key collisions named by
+// candidates already reported the files of the entries shown together.
+func coveredByOne(entries []Entry, shown []int, keyFindings []Finding, candidates []int) bool {
+	for _, n := range candidates {
+		in := map[ftok.File]bool{}
+		for _, i := range keyFindings[n].Entries {
+			in[entries[i].File.File] = true
+		}
 		all := true
-		for f := range files {
-			if !g[f] {
+		for _, i := range shown {
+			if !in[entries[i].File.File] {
 				all = false
 				break
 			}
@@ -469,21 +726,24 @@ func coveredByOne(files map[ftok.File]bool, groups []map[ftok.File]bool) bool {
 	return false
 }
 
-func sameFiles(entries []Entry) []Finding {
-	out := sharedSettings(entries)
-	groups := groupBy(entries, func(e *Entry) (ftok.File, bool) {
-		return e.File.File, e.OK() && e.Channel == nil && !e.Static
+func sameFiles(entries []Entry, byFP [][]int) []Finding {
+	return acrossCPUs(byFP, func(part [][]int) []Finding {
+		return sameFilesIn(entries, part)
 	})
+}
+
+func sameFilesIn(entries []Entry, byFP [][]int) []Finding {
+	var groups [][]int
+	var g grouper[ftok.File]
+	for _, fp := range byFP {
+		groups = append(groups, g.groups(entries, fp, func(e *Entry) (ftok.File, bool) {
+			return e.File.File, e.Channel == nil && !e.Static
+		})...)
+	}
+	var out []Finding
 	for _, idx := range groups {
 		f := entries[idx[0]].File.File
-		paths := map[string]bool{}
-		var shown []int
-		for _, i := range idx {
-			if p := entries[i].Path; !paths[p] {
-				paths[p] = true
-				shown = append(shown, i)
-			}
-		}
+		shown := firstOf(entries, idx, func(e *Entry) string { return e.Path })
 		if len(shown) < 2 {
 			continue
 		}
@@ -550,13 +810,13 @@ func perEntry(entries []Entry, collisions []Finding, opt Options) []Finding {
 		if !e.OK() {
 			if !reportedPath[e.Path] {
 				reportedPath[e.Path] = true
-				out = append(out, Finding{Code: PathUnusable, Severity: Error, Key: keyOf(e), Message: unusableMessage(e), Entries: one})
+				out = append(out, Finding{Code: PathUnusable, Severity: Error, Key: keyOf(e), Message: unusableMessage(e), Entries: []int{i}})
 			}
 			continue
 		}
 		if why := replaceable(e); why != "" && !reportedReplace[e.Path] {
 			reportedReplace[e.Path] = true
-			out = append(out, Finding{Code: KeyFileReplaceable, Severity: Warning, Entries: one,
+			out = append(out, Finding{Code: KeyFileReplaceable, Severity: Warning, Entries: []int{i},
 				Message: fmt.Sprintf("%s %s: replacing it gives it a new inode and the channel a new key, so processes started afterwards no longer meet the running ones; use a dedicated key file that nothing rewrites, in a directory only its owner can write", Display(e.Path), why)})
 		}
 		if h := e.HostFile; h != nil && !reportedView[e.Path] {
@@ -565,7 +825,7 @@ func perEntry(entries []Entry, collisions []Finding, opt Options) []Finding {
 			if h.Ino != 0 {
 				host = fmt.Sprintf("on the host it is dev %d:%d, ino %d (fingerprint %s)", h.Major(), h.Minor(), h.Ino, h.Fingerprint())
 			}
-			out = append(out, Finding{Code: KeyViewDiffers, Severity: Warning, Entries: one,
+			out = append(out, Finding{Code: KeyViewDiffers, Severity: Warning, Entries: []int{i},
 				Message: fmt.Sprintf("%s is dev %d:%d, ino %d (fingerprint %s) in the process's view, but %s: programs on the host and in the container compute different keys from it; share one key file on a non-overlay mount, or keep the two sides apart on purpose",
 					Display(e.Path), e.File.Major(), e.File.Minor(), e.File.Ino, e.File.Fingerprint(), host)})
 		}
@@ -576,24 +836,24 @@ func perEntry(entries []Entry, collisions []Finding, opt Options) []Finding {
 				Severity: Warning,
 				Message: fmt.Sprintf("%s is on %s: %s; put the key file on a local disk filesystem such as ext4 or xfs",
 					Display(e.Path), e.File.FSType, e.File.Unstable),
-				Entries: one,
+				Entries: []int{i},
 			})
 		}
 		if !e.HasProj {
 			continue
 		}
 		k, _ := e.Key()
-		out = append(out, projFindings(e, i, truncCollides[i])...)
 		switch k {
 		case ftok.Private:
 			out = append(out, Finding{Code: KeyPrivate, Severity: Error, Key: keyOf(e),
 				Message: fmt.Sprintf("%s gets key 0x00000000, which is IPC_PRIVATE: every shmget/semget/msgget with it creates a new private object, so its programs never share anything; use another proj id or key file", describe(e)),
-				Entries: one})
+				Entries: []int{i}})
 		case ftok.ErrorValue:
 			out = append(out, Finding{Code: KeyErrorValue, Severity: Error, Key: keyOf(e),
 				Message: fmt.Sprintf("%s gets key 0xffffffff, the value ftok returns on error: a program cannot tell this key from a failed ftok; use another proj id or key file", describe(e)),
-				Entries: one})
+				Entries: []int{i}})
 		}
+		out = append(out, projFindings(e, i, truncCollides[i])...)
 	}
 	return out
 }
@@ -659,6 +919,18 @@ func keyOf(e *Entry) *int32 {
 // is printable UTF-8, otherwise Go-quoted (newlines as \n, other bytes as
 // \xff).
 func Display(p string) string {
+	ascii := true
+	for i := 0; i < len(p); i++ {
+		if b := p[i]; b < ' ' || b == 0x7f {
+			return fmt.Sprintf("%q", p)
+		} else if b >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return p
+	}
 	for _, r := range p {
 		if r == '\uFFFD' || r < ' ' || r == 0x7f {
 			return fmt.Sprintf("%q", p)

@@ -2,8 +2,11 @@ package audit
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ipcscan"
@@ -23,11 +26,11 @@ const (
 
 func init() {
 	Rules = append(Rules,
-		Rule{NattchMismatch, Error, "a channel's live segment is attached by more or fewer processes than the manifest expects: often two services sharing one key", "find which processes are attached (ipckeys ls) and give the channel that should not be there its own key"},
+		Rule{NattchMismatch, Error, "a channel's live segment is attached by more or fewer processes than the manifest expects: more is often two services sharing one key; fewer, processes of the channel that exited or were killed; none, a service that is down", "more: find which processes are attached (ipckeys ls) and give the channel that should not be there its own key; fewer or none: find out why the channel's processes are not running, and restart them"},
 		Rule{KeyInUse, Error, "a configured key is already held by a live object: owned by another user (error), or, with no owner in the manifest, held at all (info: a previous instance, or another application)", "check the holder named in the message; remove a leftover object with ipcrm, or give the channel another key"},
-		Rule{MissingObject, Warning, "a channel expected to be attached has no live object with its key", "start the service that creates it, or check that its programs compute the same key (a replaced key file changes it)"},
+		Rule{MissingObject, Warning, "a channel expected to be attached has no live object with its key (the message names live objects that have the key file's device byte and inode bits under another proj byte)", "start the service that creates it, or check that its programs compute the same key: the same proj id (the message names the one a live object uses) and the same key file (a replaced key file changes it)"},
 		Rule{StaleObject, Warning, "a segment nothing is attached to and whose creator is gone: leaked, since System V IPC has no reference count", "remove it with ipcrm -m ID once nothing will attach again"},
-		Rule{RemovedAttached, Warning, "a segment removed while attached: it lives, with key 0, until its last holder detaches, and no new process can find it", "restart the holders listed, so they create or attach the current segment"},
+		Rule{RemovedAttached, Warning, "a segment removed while attached: it lives, with key 0, until its last holder detaches, and no new process can find it (info while it drains: a newer attached segment with the same key was made less than 30 minutes ago, as in a graceful restart)", "restart the holders listed, so they create or attach the current segment; while it drains, nothing, unless they are still attached after the drain"},
 		Rule{KeyDrift, Warning, "a live object has a configured channel's proj and device byte but inode bits of no configured file, and was made before the channel's key file last changed: the file was probably replaced (editor save, config management rename, tmp cleaner) after the running processes computed their key, so processes started now use another key and another object", "restart every program of the channel together so they agree on the current key, and make the key file one that nothing rewrites"},
 		Rule{TypeMismatch, Warning, "the channel's key is live, but as another facility than the manifest says", "fix the manifest's type, or find the program using the key for the other facility"},
 	)
@@ -79,6 +82,7 @@ func CheckLive(entries []Entry, live Live) []Finding {
 	}
 	var out []Finding
 	seen := map[string]bool{} // one key-in-use per key and facility per channel
+	var others map[ftok.Fingerprint][]ObjectRef
 	for i := range entries {
 		e := &entries[i]
 		k, ok := e.Key()
@@ -104,18 +108,21 @@ func CheckLive(entries []Entry, live Live) []Finding {
 				mine = o
 			}
 		}
-		one := []int{i}
+		one := entryOf(i)
 		if want != "" && mine == nil && len(held) > 0 {
 			o := held[0]
-			out = append(out, Finding{Code: TypeMismatch, Severity: Warning, Key: &k, Entries: one, Object: &o.ref,
+			out = append(out, Finding{Code: TypeMismatch, Severity: Warning, Key: &k, Entries: one(), Object: &o.ref,
 				Message: fmt.Sprintf("%s is configured as %s, but key %s is live as %s id %d (%s): fix the manifest's type, or find the program using the key for %s",
 					describe(e), want, ftok.Hex(k), facilityName(o.ref.Facility), o.ref.ID, ownerOf(s, o), facilityName(o.ref.Facility))})
 		}
 		if mine == nil {
 			if e.Channel != nil && e.Channel.Nattch != nil && e.Channel.Nattch.Min >= 1 {
-				out = append(out, Finding{Code: MissingObject, Severity: Warning, Key: &k, Entries: one,
-					Message: fmt.Sprintf("%s expects %s attached, but no %s has key %s: the service is down, or its programs compute another key (was the key file replaced?)",
-						describe(e), plural(e.Channel.Nattch.String(), "process"), facilityName(want), ftok.Hex(k))})
+				if others == nil {
+					others = byFingerprint(s)
+				}
+				out = append(out, Finding{Code: MissingObject, Severity: Warning, Key: &k, Entries: one(),
+					Message: fmt.Sprintf("%s expects %s attached, but no %s has key %s: the service is down, or its programs compute another key (was the key file replaced?)%s",
+						describe(e), plural(e.Channel.Nattch.String(), "process"), facilityName(want), ftok.Hex(k), otherProj(e, want, k, others[e.File.Fingerprint()]))})
 			}
 			continue
 		}
@@ -128,12 +135,12 @@ func CheckLive(entries []Entry, live Live) []Finding {
 				continue
 			}
 			seen[id] = true
-			if f, ok := keyInUse(e, o, k, live, one); ok {
+			if f, ok := keyInUse(e, o, k, live, one()); ok {
 				out = append(out, f)
 			}
 		}
 		if mine.shm != nil && e.Channel != nil && e.Channel.Nattch != nil {
-			if f, ok := nattchMismatch(e, mine, k, s, one); ok {
+			if f, ok := nattchMismatch(e, mine, k, s, one()); ok {
 				out = append(out, f)
 			}
 		}
@@ -141,6 +148,64 @@ func CheckLive(entries []Entry, live Live) []Finding {
 	out = append(out, keyDrift(entries, s)...)
 	out = append(out, segmentHygiene(s)...)
 	return out
+}
+
+// entryOf returns a function making the one-entry list of a finding about
+// entry i: most entries have no live finding, and a scan can have a
+// million of them.
+func entryOf(i int) func() []int {
+	return func() []int { return []int{i} }
+}
+
+// byFingerprint indexes the live objects by the file part of their key
+// (removed segments by the key their holders still map).
+func byFingerprint(s *ipcscan.Snapshot) map[ftok.Fingerprint][]ObjectRef {
+	out := map[ftok.Fingerprint][]ObjectRef{}
+	add := func(ref ObjectRef) {
+		if ref.Key != 0 {
+			fp := ftok.Decode(ref.Key).Fingerprint()
+			out[fp] = append(out[fp], ref)
+		}
+	}
+	for _, sg := range s.Shm {
+		if k, known := s.OriginalKey(sg); known {
+			add(ObjectRef{"shm", sg.ID, k})
+		}
+	}
+	for _, st := range s.Sem {
+		add(ObjectRef{"sem", st.ID, st.Key})
+	}
+	for _, q := range s.Msg {
+		add(ObjectRef{"msg", q.ID, q.Key})
+	}
+	return out
+}
+
+// otherProj names the live objects of the channel's facility that have
+// its key file's device byte and inode bits under another proj byte: the
+// channel's programs may pass another proj id than the manifest says
+// ('A' for 0x41, or 1 for '1'). It returns "" when there are none.
+func otherProj(e *Entry, want string, key int32, objs []ObjectRef) string {
+	var names, projs []string
+	for _, o := range objs {
+		if o.Key == key || (want != "" && o.Facility != want) {
+			continue
+		}
+		names = append(names, fmt.Sprintf("%s id %d (key %s)", facilityName(o.Facility), o.ID, ftok.Hex(o.Key)))
+		if p := ftok.ProjString(int(ftok.Decode(o.Key).Proj)); !slices.Contains(projs, p) {
+			projs = append(projs, p)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	verb, them := "has", "it is"
+	if len(names) > 1 {
+		verb, them = "have", "they are"
+	}
+	p := ftok.Decode(key)
+	return fmt.Sprintf("; %s %s this key file's device byte 0x%02x and inode bits 0x%04x under another proj byte: if %s this channel's, its programs pass proj %s, not %s; make the manifest and the programs agree",
+		strings.Join(names, " and "), verb, p.DevByte, p.InoBits, them, strings.Join(projs, " or "), ftok.ProjString(e.Proj))
 }
 
 // keyDrift finds live objects that look like a channel's key before its
@@ -173,22 +238,14 @@ func keyDrift(entries []Entry, s *ipcscan.Snapshot) []Finding {
 		objs = append(objs, object{ObjectRef{"msg", q.ID, q.Key}, q.Ctime, -1})
 	}
 	var out []Finding
+	channels := newDriftIndex(entries)
 	for _, o := range objs {
 		if o.ref.Key == 0 || configured[o.ref.Key] {
 			continue
 		}
 		p := ftok.Decode(o.ref.Key)
-		for i := range entries {
+		if i := channels.first(p.Proj, p.DevByte, o.ref.Facility, o.ctime); i >= 0 {
 			e := &entries[i]
-			if e.Channel == nil || !e.OK() || e.File.Ctime == 0 {
-				continue
-			}
-			if uint8(e.Proj) != p.Proj || uint8(e.File.Dev) != p.DevByte || e.File.Ctime <= o.ctime {
-				continue
-			}
-			if t := e.Channel.Type; t != "" && t != o.ref.Facility {
-				continue
-			}
 			k, _ := e.Key()
 			who := "no process attached"
 			if o.shmid >= 0 {
@@ -203,10 +260,83 @@ func keyDrift(entries []Entry, s *ipcscan.Snapshot) []Finding {
 			out = append(out, Finding{Code: KeyDrift, Severity: Warning, Key: &key, Entries: []int{i}, Object: &ref,
 				Message: fmt.Sprintf("%s id %d has key %s: the proj and device byte of %s, whose key is now %s, but inode bits 0x%04x of no configured file, and it was made before the key file last changed: the file was probably replaced (editor save, config management rename, tmp cleaner) after the running processes computed their key; %s; processes started now use %s and another object: restart every program of the channel together",
 					facilityName(o.ref.Facility), o.ref.ID, ftok.Hex(o.ref.Key), describe(e), ftok.Hex(k), p.InoBits, who, ftok.Hex(k))})
-			break
 		}
 	}
 	return out
+}
+
+// driftIndex finds, for a live object, the first channel (in entry
+// order) whose key could have been the object's before its key file was
+// replaced: same proj byte and device byte, a facility that fits, and a
+// key file changed after the object was made. It answers each object in
+// logarithmic time, so thousands of objects against a million channels
+// stay cheap.
+type driftIndex struct {
+	entries []Entry
+	byPlace map[driftPlace][]int // usable channels with a ctime, in entry order
+	sorted  map[driftQuery]*byCtime
+}
+
+type driftPlace struct{ proj, dev uint8 }
+
+type driftQuery struct {
+	place    driftPlace
+	facility string
+}
+
+// byCtime holds channels by key file ctime, newest first, and for each
+// prefix the lowest entry index in it.
+type byCtime struct {
+	ctime    []int64
+	firstIdx []int
+}
+
+func newDriftIndex(entries []Entry) *driftIndex {
+	d := &driftIndex{entries: entries, byPlace: map[driftPlace][]int{}, sorted: map[driftQuery]*byCtime{}}
+	for i := range entries {
+		e := &entries[i]
+		if e.Channel == nil || !e.OK() || e.File.Ctime == 0 {
+			continue
+		}
+		p := driftPlace{uint8(e.Proj), uint8(e.File.Dev)}
+		d.byPlace[p] = append(d.byPlace[p], i)
+	}
+	return d
+}
+
+// first returns the lowest index of a channel at proj byte and device
+// byte, of a type that fits facility, whose key file changed after ctime;
+// -1 if there is none.
+func (d *driftIndex) first(proj, dev uint8, facility string, ctime int64) int {
+	q := driftQuery{driftPlace{proj, dev}, facility}
+	b, ok := d.sorted[q]
+	if !ok {
+		b = &byCtime{}
+		var idx []int
+		for _, i := range d.byPlace[q.place] {
+			if t := d.entries[i].Channel.Type; t == "" || t == facility {
+				idx = append(idx, i)
+			}
+		}
+		sort.SliceStable(idx, func(a, c int) bool {
+			return d.entries[idx[a]].File.Ctime > d.entries[idx[c]].File.Ctime
+		})
+		low := -1
+		for _, i := range idx {
+			if low < 0 || i < low {
+				low = i
+			}
+			b.ctime = append(b.ctime, d.entries[i].File.Ctime)
+			b.firstIdx = append(b.firstIdx, low)
+		}
+		d.sorted[q] = b
+	}
+	// The channels changed after ctime are a prefix.
+	n := sort.Search(len(b.ctime), func(j int) bool { return b.ctime[j] <= ctime })
+	if n == 0 {
+		return -1
+	}
+	return b.firstIdx[n-1]
 }
 
 func keyInUse(e *Entry, o *liveObject, k int32, live Live, one []int) (Finding, bool) {
@@ -258,13 +388,47 @@ func nattchMismatch(e *Entry, o *liveObject, k int32, s *ipcscan.Snapshot, one [
 	default:
 		who = "attached processes unknown (run as root)"
 	}
+	var why string
+	switch {
+	case n > r.Min:
+		why = "if another service is attached it computed the same key: give one of them another key"
+	case n > 0:
+		why = "fewer than expected: processes of the channel exited or were killed (a parent killed without its workers, a worker not restarted); find out why and restart them"
+	default:
+		why = "nothing is attached: the service is down or has not attached yet; the segment stays until it is removed"
+		if s.Stale(*sg) {
+			why += fmt.Sprintf(", and its creator pid %d is gone too (see stale-object)", sg.CPID)
+		}
+	}
 	return Finding{Code: NattchMismatch, Severity: Error, Key: &k, Entries: one, Object: &o.ref,
-		Message: fmt.Sprintf("%s expects %s attached; segment id %d has nattch %d and %d distinct processes (%s), compared: %s; if another service is attached it computed the same key: give one of them another key",
-			describe(e), plural(r.String(), "process"), sg.ID, sg.Nattch, len(hs), who, compared)}, true
+		Message: fmt.Sprintf("%s expects %s attached; segment id %d has nattch %d and %d distinct processes (%s), compared: %s; %s",
+			describe(e), plural(r.String(), "process"), sg.ID, sg.Nattch, len(hs), who, compared, why)}, true
 }
 
+// DrainWindow is how long after a newer segment with the same key was
+// made a segment removed while attached counts as draining, not stuck: a
+// graceful restart makes the new segment, removes the old one, and lets
+// the old holders finish their work.
+const DrainWindow = 30 * time.Minute
+
 // segmentHygiene finds leaked segments and segments removed while attached.
+//
+// A segment removed while attached is draining, and only info, when the
+// namespace also holds a segment with its original key that is attached,
+// was made no earlier than it, and was made less than DrainWindow before
+// the snapshot: the new generation of a graceful restart is up and the old
+// holders are finishing. Without such a segment, or when it was made
+// longer ago, the old holders are stuck on a segment no new process can
+// find: a warning. (The kernel marks a process as exiting only for the
+// moments of its exit, so a worker that drains looks like any other: the
+// newer segment is what tells.)
 func segmentHygiene(s *ipcscan.Snapshot) []Finding {
+	current := map[int32]*ipcscan.Segment{} // the segment holding each key
+	for i := range s.Shm {
+		if sg := &s.Shm[i]; sg.Key != 0 && !sg.Removed() {
+			current[sg.Key] = sg
+		}
+	}
 	var out []Finding
 	for i := range s.Shm {
 		sg := &s.Shm[i]
@@ -284,9 +448,20 @@ func segmentHygiene(s *ipcscan.Snapshot) []Finding {
 			if len(hs) > 0 {
 				who = "held by " + holderList(hs)
 			}
-			out = append(out, Finding{Code: RemovedAttached, Severity: Warning, Key: kp, Object: &ref,
+			f := Finding{Code: RemovedAttached, Severity: Warning, Key: kp, Object: &ref,
 				Message: fmt.Sprintf("segment id %d (original key %s, %d bytes) was removed while attached and lives on with key 0 until its last holder detaches; %s; nattch %d: new processes cannot find it, so these holders no longer share with them: restart them",
-					sg.ID, orig, sg.Size, who, sg.Nattch)})
+					sg.ID, orig, sg.Size, who, sg.Nattch)}
+			if n := current[key]; known && n != nil && n.Nattch > 0 && n.Ctime >= sg.Ctime && !s.Time.IsZero() {
+				age := s.Time.Sub(time.Unix(n.Ctime, 0))
+				if age < DrainWindow {
+					f.Severity = Info
+					f.Message = fmt.Sprintf("segment id %d (original key %s, %d bytes) was removed while attached and lives on with key 0 until its last holder detaches; %s; nattch %d. Segment id %d with the same key was made %s ago and is attached (nattch %d): a graceful restart, whose old holders are still draining; nothing to do, unless they are still attached %s after the new segment was made (then restart them)",
+						sg.ID, orig, sg.Size, who, sg.Nattch, n.ID, span(age), n.Nattch, span(DrainWindow))
+				} else {
+					f.Message += fmt.Sprintf(". Segment id %d with the same key has been up and attached for %s: these holders should have let go of the old one long ago", n.ID, span(age))
+				}
+			}
+			out = append(out, f)
 		case s.Stale(*sg):
 			k := sg.Key
 			out = append(out, Finding{Code: StaleObject, Severity: Warning, Key: &k, Object: &ref,
@@ -295,6 +470,26 @@ func segmentHygiene(s *ipcscan.Snapshot) []Finding {
 		}
 	}
 	return out
+}
+
+// span writes a duration for people: "40 seconds", "12 minutes",
+// "3 hours", "2 days".
+func span(d time.Duration) string {
+	unit := func(n int64, one string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return strconv.FormatInt(n, 10) + " " + one + "s"
+	}
+	switch {
+	case d < 2*time.Minute:
+		return unit(int64(max(d, 0)/time.Second), "second")
+	case d < 2*time.Hour:
+		return unit(int64(d/time.Minute), "minute")
+	case d < 48*time.Hour:
+		return unit(int64(d/time.Hour), "hour")
+	}
+	return unit(int64(d/(24*time.Hour)), "day")
 }
 
 // ownerOf names an object's owner and the process that made it (or last

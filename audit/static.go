@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ipckeys/ipckeys/ftok"
@@ -49,8 +50,8 @@ func staticCollisions(entries []Entry) []Finding {
 	})
 	var out []Finding
 	for _, idx := range groups {
-		ids := map[string][]int{}
-		var order []string
+		ids := map[ident][]int{}
+		var order []ident
 		for _, i := range idx {
 			id := identity(&entries[i])
 			if _, ok := ids[id]; !ok {
@@ -62,7 +63,7 @@ func staticCollisions(entries []Entry) []Finding {
 			continue
 		}
 		leadWithSharedSettings(entries, idx)
-		ids, order = map[string][]int{}, nil
+		ids, order = map[ident][]int{}, nil
 		for _, i := range idx {
 			id := identity(&entries[i])
 			if _, ok := ids[id]; !ok {
@@ -90,20 +91,34 @@ func staticCollisions(entries []Entry) []Finding {
 // describeAll names the entries of one identity: the first described in
 // full, the other settings naming the same channel after it.
 func describeAll(entries []Entry, idx []int) string {
-	d := describe(&entries[idx[0]])
-	var also []string
-	seen := map[string]bool{entries[idx[0]].Name(): true}
-	for _, i := range idx[1:] {
+	return string(appendAlso(appendDescription(nil, &entries[idx[0]]), entries, idx, idx[0]))
+}
+
+// appendAlso appends ", also named by B.conf:chnl_shm_path (line 2), …":
+// the other config settings among idx that are the channel of entry
+// first.
+func appendAlso(b []byte, entries []Entry, idx []int, first int) []byte {
+	id := identity(&entries[first])
+	seen := map[string]bool{entries[first].Name(): true}
+	n := 0
+	for _, i := range idx {
 		e := &entries[i]
-		if n := e.Name(); e.fromConfig() && !seen[n] {
-			seen[n] = true
-			also = append(also, fmt.Sprintf("%s (line %d)", n, e.Channel.Line))
+		if i == first || !e.fromConfig() || seen[e.Name()] || identity(e) != id {
+			continue
 		}
+		seen[e.Name()] = true
+		if n == 0 {
+			b = append(b, ", also named by "...)
+		} else {
+			b = append(b, ", "...)
+		}
+		n++
+		b = append(b, e.Name()...)
+		b = append(b, " (line "...)
+		b = strconv.AppendInt(b, int64(e.Channel.Line), 10)
+		b = append(b, ')')
 	}
-	if len(also) > 0 {
-		d += ", also named by " + strings.Join(also, ", ")
-	}
-	return d
+	return b
 }
 
 // sharedSettings reports config settings of different services that name

@@ -1,8 +1,10 @@
 package audit
 
 import (
-	"fmt"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ipcscan"
@@ -25,7 +27,8 @@ const suggestionsPerEntry = 3
 // not held by a live object (snap may be nil), and are neither 0 nor
 // 0xffffffff.
 func Suggest(findings []Finding, entries []Entry, snap *ipcscan.Snapshot) {
-	taken := map[int32]bool{ftok.Private: true, ftok.ErrorValue: true}
+	taken := make(map[int32]bool, len(entries)+2)
+	taken[ftok.Private], taken[ftok.ErrorValue] = true, true
 	for i := range entries {
 		if k, ok := entries[i].Key(); ok && entries[i].OK() {
 			taken[k] = true
@@ -42,66 +45,144 @@ func Suggest(findings []Finding, entries []Entry, snap *ipcscan.Snapshot) {
 			taken[q.Key] = true
 		}
 	}
+	// The choice is made in order (a key offered first is taken for the
+	// findings after), the messages are then written on every CPU.
+	var changed []int
 	for fi := range findings {
 		f := &findings[fi]
 		var change []int
 		switch f.Code {
 		case KeyCollision:
-			ids := map[string]bool{}
-			for n, i := range f.Entries {
-				id := identity(&entries[i])
-				if n == 0 {
-					ids[id] = true // the first keeps its key
-					continue
-				}
-				if !ids[id] {
-					ids[id] = true
-					change = append(change, i)
-				}
-			}
+			change = changing(entries, f.Entries)
 		case KeyPrivate, KeyErrorValue:
 			change = f.Entries
 		default:
 			continue
 		}
-		var parts []string
 		for _, i := range change {
 			e := &entries[i]
-			var offers []string
+			offers := 0
 			for _, proj := range projCandidates(e.Proj & 0xff) {
 				k := e.File.Key(proj)
 				if taken[k] {
 					continue
 				}
-				if len(offers) == 0 {
+				if offers == 0 {
 					taken[k] = true // the next channel must not pick it too
 				}
+				if f.Suggestions == nil {
+					f.Suggestions = make([]Suggestion, 0, suggestionsPerEntry*len(change))
+				}
 				f.Suggestions = append(f.Suggestions, Suggestion{Entry: i, Proj: proj, Key: k})
-				offers = append(offers, fmt.Sprintf("%s (key %s)", ftok.ProjString(proj), ftok.Hex(k)))
-				if len(offers) == suggestionsPerEntry {
+				if offers++; offers == suggestionsPerEntry {
 					break
 				}
 			}
-			if len(offers) == 0 {
-				continue
-			}
-			who := Display(e.Path)
-			if e.Channel != nil {
-				who = "channel " + e.Channel.Name
-			}
-			parts = append(parts, fmt.Sprintf("give %s proj %s; every program using %s must change its proj id together",
-				who, strings.Join(offers, " or "), who))
 		}
-		if len(parts) > 0 {
-			f.Message += ". Suggested: " + strings.Join(parts, "; ")
+		if len(f.Suggestions) > 0 {
+			changed = append(changed, fi)
 		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(changed)/256)
+	if workers < 2 {
+		addSuggestions(findings, changed, entries)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(changed)/workers, (w+1)*len(changed)/workers
+		wg.Go(func() { addSuggestions(findings, changed[lo:hi], entries) })
+	}
+	wg.Wait()
+}
+
+// addSuggestions ends the messages of the findings named by which with
+// their suggestions: ". Suggested: give channel audit proj 107 'k' (key
+// 0x6b014001) or …; every program using channel audit must change its
+// proj id together; give …".
+func addSuggestions(findings []Finding, which []int, entries []Entry) {
+	var msg []byte
+	for _, fi := range which {
+		f := &findings[fi]
+		msg = append(msg[:0], ". Suggested: "...)
+		for n, sg := range f.Suggestions {
+			if n > 0 && sg.Entry == f.Suggestions[n-1].Entry {
+				msg = append(msg, " or "...)
+			} else {
+				if n > 0 {
+					msg = append(append(append(msg, "; every program using "...), suggestedTo(&entries[f.Suggestions[n-1].Entry])...), " must change its proj id together; "...)
+				}
+				msg = append(append(append(msg, "give "...), suggestedTo(&entries[sg.Entry])...), " proj "...)
+			}
+			msg = ftok.AppendProj(msg, sg.Proj)
+			msg = append(ftok.AppendHex(append(msg, " (key "...), sg.Key), ')')
+		}
+		last := &entries[f.Suggestions[len(f.Suggestions)-1].Entry]
+		msg = append(append(append(msg, "; every program using "...), suggestedTo(last)...), " must change its proj id together"...)
+		var b strings.Builder
+		b.Grow(len(f.Message) + len(msg))
+		b.WriteString(f.Message)
+		b.Write(msg)
+		f.Message = b.String()
 	}
 }
 
+// suggestedTo names who a suggestion is for: the channel, or the path.
+func suggestedTo(e *Entry) string {
+	if e.Channel != nil {
+		return "channel " + e.Channel.Name
+	}
+	return Display(e.Path)
+}
+
+// changing returns the entries of a key collision that have to change:
+// one per channel, all but the first channel, which keeps its key.
+func changing(entries []Entry, idx []int) []int {
+	var change []int
+	ids := make([]ident, 1, min(len(idx), 17))
+	ids[0] = identity(&entries[idx[0]])
+	var seen map[ident]bool // once there are many channels
+	for _, i := range idx[1:] {
+		id := identity(&entries[i])
+		if seen == nil && len(ids) > 16 {
+			seen = make(map[ident]bool, len(idx))
+			for _, have := range ids {
+				seen[have] = true
+			}
+		}
+		if seen != nil {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+		} else {
+			if slices.Contains(ids, id) {
+				continue
+			}
+			ids = append(ids, id)
+		}
+		change = append(change, i)
+	}
+	return change
+}
+
+// candidates holds projCandidates for every current proj byte, made on
+// first use: a scan can ask for thousands of suggestions.
+var candidates = sync.OnceValue(func() *[256][]int {
+	var c [256][]int
+	for cur := range c {
+		c[cur] = orderCandidates(cur)
+	}
+	return &c
+})
+
 // projCandidates orders proj ids by preference: printable characters
 // (! to ~) nearest to the current proj first, then the other values 1..255
-// by distance. The current proj is not a candidate.
-func projCandidates(cur int) []int {
+// by distance. The current proj is not a candidate. The slice is shared:
+// do not change it.
+func projCandidates(cur int) []int { return candidates()[cur&0xff] }
+
+func orderCandidates(cur int) []int {
 	var printable, other []int
 	for d := 1; d < 256; d++ {
 		for _, p := range []int{cur - d, cur + d} {

@@ -85,7 +85,16 @@ func (p Parts) Fingerprint() Fingerprint {
 
 // Hex formats a key the way ipcs and lsipc print it: 0x followed by eight
 // lower-case hex digits of its unsigned value.
-func Hex(key int32) string { return fmt.Sprintf("0x%08x", uint32(key)) }
+func Hex(key int32) string { return string(AppendHex(nil, key)) }
+
+// AppendHex appends the key as Hex writes it.
+func AppendHex(dst []byte, key int32) []byte {
+	const digits = "0123456789abcdef"
+	u := uint32(key)
+	return append(dst, '0', 'x',
+		digits[u>>28], digits[u>>24&0xf], digits[u>>20&0xf], digits[u>>16&0xf],
+		digits[u>>12&0xf], digits[u>>8&0xf], digits[u>>4&0xf], digits[u&0xf])
+}
 
 // ParseKey reads a key written as ipcs prints it (0x6c01abcd: 0x and at
 // most eight hex digits, 0x00000000 to 0xffffffff) or as /proc/sysvipc

@@ -47,9 +47,14 @@ func ParseProj(s string) (int, error) {
 // ProjString formats a proj id for people: the number, and the character
 // when its low byte is printable (108 'l').
 func ProjString(proj int) string {
-	b := byte(proj)
-	if b > ' ' && b < 0x7f {
-		return fmt.Sprintf("%d '%c'", proj, b)
+	return string(AppendProj(make([]byte, 0, 16), proj))
+}
+
+// AppendProj appends the proj id as ProjString writes it.
+func AppendProj(dst []byte, proj int) []byte {
+	dst = strconv.AppendInt(dst, int64(proj), 10)
+	if b := byte(proj); b > ' ' && b < 0x7f {
+		dst = append(dst, ' ', '\'', b, '\'')
 	}
-	return strconv.Itoa(proj)
+	return dst
 }

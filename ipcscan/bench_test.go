@@ -3,6 +3,8 @@ package ipcscan
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -59,6 +61,39 @@ func BenchmarkAttachmentsFixture(b *testing.B) {
 	for b.Loop() {
 		if _, err := fs.Attachments(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkInspectAll stats 20,000 files of one directory as a scan does,
+// on every CPU.
+func BenchmarkInspectAll(b *testing.B) {
+	dir := b.TempDir()
+	paths := make([]string, 20_000)
+	for i := range paths {
+		paths[i] = filepath.Join(dir, fmt.Sprintf("f%d", i))
+		if err := os.WriteFile(paths[i], nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		NewInspector().InspectAll(paths, func(int, KeyFile, error) {})
+	}
+}
+
+// BenchmarkExpand globs a directory of 20,000 files.
+func BenchmarkExpand(b *testing.B) {
+	dir := b.TempDir()
+	for i := range 20_000 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%d", i)), nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if m, err := Expand(dir + "/*"); err != nil || len(m) != 20_000 {
+			b.Fatal(len(m), err)
 		}
 	}
 }

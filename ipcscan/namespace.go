@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -111,7 +112,7 @@ func (p FS) SnapshotOf(pid int, attach *Attachments) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Snapshot{Source: p.tablesSource(), NS: ns, Procs: map[int]Proc{}}
+	s := &Snapshot{Source: p.tablesSource(), NS: ns, Procs: map[int]Proc{}, Time: time.Now()}
 	if ns == self {
 		if s.Shm, s.Sem, s.Msg, err = p.tables(); err != nil {
 			return nil, err
@@ -227,11 +228,11 @@ func ResolveIn(root, path string) (KeyFile, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return KeyFile{Path: path}, err
 	}
-	k := KeyFile{Path: path, Ctime: st.Ctim.Sec}
+	k := KeyFile{Path: path, Ctime: st.Ctim.Sec, Regular: st.Mode&unix.S_IFMT == unix.S_IFREG, Size: st.Size}
 	k.Dev, k.Ino = uint64(st.Dev), uint64(st.Ino)
 	var sfs unix.Statfs_t
 	if unix.Fstatfs(fd, &sfs) == nil {
-		fs := lookupFS(int64(sfs.Type))
+		fs := NewInspector().fsOf(int64(sfs.Type), k.Dev)
 		k.FSType, k.Unstable = fs.name, fs.unstable
 	}
 	if k.Unstable == "" && k.Major() == 0 && k.FSType != "" {

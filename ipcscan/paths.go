@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 
-	"github.com/ipckeys/ipckeys/ftok"
 	"golang.org/x/sys/unix"
+
+	"github.com/ipckeys/ipckeys/ftok"
 )
 
 // KeyFile is a path programs pass to ftok, as this host sees it.
@@ -29,6 +29,10 @@ type KeyFile struct {
 	// symbolic links); 0 when it could not be read.
 	DirMode uint32
 	Dir     string
+	// Regular and Size say whether the file is a regular file and how
+	// large: what decides whether it may be an application config to read.
+	Regular bool
+	Size    int64
 }
 
 // Major and Minor are the device number's parts.
@@ -37,31 +41,9 @@ func (k KeyFile) Minor() uint32 { return unix.Minor(k.Dev) }
 
 // InspectKeyFile stats path as ftok does (following symbolic links) and
 // looks up its filesystem. The error is the one stat returned, for which ftok
-// would return -1.
+// would return -1. To inspect many paths, use one Inspector for all of them.
 func InspectKeyFile(path string) (KeyFile, error) {
-	var fst unix.Stat_t
-	if err := ftok.StatInto(path, &fst); err != nil {
-		return KeyFile{Path: path}, err
-	}
-	k := KeyFile{Path: path, File: ftok.File{Dev: uint64(fst.Dev), Ino: uint64(fst.Ino)}, Ctime: fst.Ctim.Sec}
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		real = path
-	}
-	k.Dir = filepath.Dir(real)
-	var dst unix.Stat_t
-	if unix.Stat(k.Dir, &dst) == nil {
-		k.DirMode = dst.Mode
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err == nil {
-		fs := lookupFS(int64(st.Type))
-		k.FSType, k.Unstable = fs.name, fs.unstable
-	}
-	if k.Unstable == "" && k.Major() == 0 && k.FSType != "" {
-		k.Unstable = whyAnon
-	}
-	return k, nil
+	return NewInspector().Inspect(path)
 }
 
 type fsInfo struct {
@@ -73,6 +55,7 @@ const (
 	whyMemory  = "it lives in memory: the file and its inode number are new after every boot or remount, so the key changes"
 	whyNetwork = "its device number is handed out at mount time and its inode numbers come from the server: keys differ across hosts and remounts"
 	whyAnon    = "its device number is anonymous (major 0), handed out when the filesystem is mounted, so the key's device byte can change at the next boot or remount"
+	whyDevices = "it lives in memory and the kernel makes its device nodes anew at every boot: the file and its inode number are new after every boot, so the key changes"
 )
 
 // filesystems maps statfs magic numbers (linux/magic.h) to a name and, for
@@ -86,7 +69,7 @@ var filesystems = map[int64]fsInfo{
 	0x52654973: {"reiserfs", ""},
 	0x4d44:     {"vfat", ""},
 	0x5346544e: {"ntfs", ""},
-	0x01021994: {"tmpfs", whyMemory},
+	0x01021994: {"tmpfs", whyMemory}, // and devtmpfs: see fsOf
 	0x858458f6: {"ramfs", whyMemory},
 	0x794c7630: {"overlayfs", "device and inode numbers come from the lower or the upper layer and change when the file is copied up: a container and the host, or two containers, compute different keys for the same file"},
 	0x6969:     {"nfs", whyNetwork},
@@ -103,6 +86,7 @@ var filesystems = map[int64]fsInfo{
 	0x62656572: {"sysfs", "sysfs inode numbers are made up on the fly and differ between boots"},
 	0x63677270: {"cgroup2", whyMemory},
 	0x27e0eb:   {"cgroup", whyMemory},
+	0x1373:     {"devfs", whyDevices}, // the devfs of Linux 2.4 and 2.6
 	0x61756673: {"aufs", "device and inode numbers come from the branch that holds the file and can change when the file is copied up"},
 }
 
@@ -139,13 +123,12 @@ func Expand(arg string) ([]string, error) {
 	if strings.Contains(arg, "**") {
 		return nil, errRecursive
 	}
-	matches, err := filepath.Glob(arg)
+	matches, err := glob(arg)
 	if err != nil {
 		return nil, err
 	}
 	if len(matches) == 0 {
 		return nil, ErrNoMatch
 	}
-	sort.Strings(matches)
 	return matches, nil
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"time"
 )
 
 // Sources of the tables, as reports name them.
@@ -28,6 +29,9 @@ type Snapshot struct {
 	// operators), whether it exists now and its command name. A pid that
 	// exists may have been reused by another program.
 	Procs map[int]Proc
+	// Time is when the tables were read: how long ago an object was made
+	// is Time minus its ctime. Zero when not known.
+	Time time.Time
 }
 
 // Proc is what the snapshot knows of a pid.
@@ -40,7 +44,7 @@ type Proc struct {
 // Without /proc/sysvipc under the root, the live root falls back to the
 // *_STAT_ANY system calls; a fixture root does not.
 func (p FS) Snapshot() (*Snapshot, error) {
-	s := &Snapshot{Source: p.tablesSource(), Procs: map[int]Proc{}}
+	s := &Snapshot{Source: p.tablesSource(), Procs: map[int]Proc{}, Time: time.Now()}
 	var err error
 	s.Shm, s.Sem, s.Msg, err = p.tables()
 	if errors.Is(err, fs.ErrNotExist) && p.Root == DefaultRoot {

@@ -18,8 +18,7 @@
 package manifest
 
 import (
-	"bufio"
-	"errors"
+	"bytes"
 	"fmt"
 	"io"
 	"math"
@@ -126,14 +125,27 @@ var (
 // maxLine bounds one manifest line; a longer one is an error, not a hang.
 const maxLine = 64 * 1024
 
-// Load reads and parses the manifest at path.
+// Load reads and parses the manifest at path: its channels.
 func Load(path string) ([]Channel, error) {
+	m, err := LoadManifest(path)
+	if err != nil {
+		return nil, err
+	}
+	return m.Channels, nil
+}
+
+// LoadManifest reads and parses the manifest at path, listeners included.
+func LoadManifest(path string) (*Manifest, error) {
 	f, err := inputfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return Parse(f, path)
+	size := 0
+	if st, err := f.Stat(); err == nil && st.Size() > 0 && st.Size() < 1<<30 {
+		size = int(st.Size())
+	}
+	return parse(f, path, size)
 }
 
 // Listener is a listening socket the deployment expects, and the program
@@ -177,33 +189,48 @@ func isListenerLine(fields []string) bool {
 // channels. Listener lines are checked and left out (ParseManifest keeps
 // them). It stops at the first error.
 func Parse(r io.Reader, file string) ([]Channel, error) {
-	m, err := ParseManifest(r, file)
+	m, err := parse(r, file, 0)
 	if err != nil {
 		return nil, err
 	}
 	return m.Channels, nil
 }
 
-// LoadManifest reads and parses the manifest at path, listeners included.
-func LoadManifest(path string) (*Manifest, error) {
-	f, err := inputfile.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return ParseManifest(f, path)
-}
-
 // ParseManifest reads a manifest from r: channels and listeners.
 func ParseManifest(r io.Reader, file string) (*Manifest, error) {
-	m := &Manifest{}
-	seen := map[string]int{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4096), maxLine)
+	return parse(r, file, 0)
+}
+
+// parse reads all of r (size is what it is expected to hold, 0 if not
+// known) and parses it line by line as bufio.ScanLines splits lines: a
+// final line needs no newline, and one carriage return before a newline
+// is dropped. The text is kept as one string, of which the channels'
+// names and paths are parts, and the channels are counted before they are
+// made: a manifest of a million channels then costs what it holds, not
+// the growing and copying of a slice.
+func parse(r io.Reader, file string, size int) (*Manifest, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+	_, readErr := buf.ReadFrom(r)
+	text := buf.String()
+	buf = nil
+	lines := strings.Count(text, "\n") + 1
+	m := &Manifest{Channels: make([]Channel, 0, lines)}
+	seen := make(map[string]int, lines)
 	n := 0
-	for sc.Scan() {
+	for rest := text; rest != ""; {
+		line := rest
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if len(line) >= maxLine {
+			// bufio.Scanner with a buffer of maxLine bytes stops here.
+			return nil, &Error{file, n + 1, "", fmt.Sprintf("line longer than %d bytes", maxLine)}
+		}
+		line = strings.TrimSuffix(line, "\r")
 		n++
-		c, l, ok, err := parseLine(sc.Text(), file, n)
+		c, l, ok, err := parseLine(line, file, n)
 		if err != nil {
 			return nil, err
 		}
@@ -224,11 +251,11 @@ func ParseManifest(r io.Reader, file string) (*Manifest, error) {
 			m.Channels = append(m.Channels, c)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, &Error{file, n + 1, "", fmt.Sprintf("line longer than %d bytes", maxLine)}
-		}
-		return nil, fmt.Errorf("%s: %w", file, err)
+	if readErr != nil {
+		return nil, fmt.Errorf("%s: %w", file, readErr)
+	}
+	if len(m.Channels) == 0 {
+		m.Channels = nil
 	}
 	return m, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ipcscan"
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 )
 
 // LsSchema names the version of the `ipckeys ls` JSON document.
@@ -84,6 +85,7 @@ type ShmJSON struct {
 	CreatorAlive bool   `json:"creator_alive"` // a process with that pid exists (it may be a reused pid)
 	CreatorComm  string `json:"creator_comm,omitempty"`
 	LPID         int    `json:"lpid"`
+	LPIDAlive    bool   `json:"lpid_alive"` // a process with that pid exists (it may be a reused pid)
 	Atime        int64  `json:"atime"`
 	Dtime        int64  `json:"dtime"`
 	RSS          uint64 `json:"rss"`
@@ -105,12 +107,14 @@ type SemJSON struct {
 // MsgJSON is a message queue.
 type MsgJSON struct {
 	Object
-	Bytes    uint64 `json:"bytes"`
-	Messages uint64 `json:"messages"`
-	LSPID    int    `json:"lspid"`
-	LRPID    int    `json:"lrpid"`
-	Stime    int64  `json:"stime"`
-	Rtime    int64  `json:"rtime"`
+	Bytes      uint64 `json:"bytes"`
+	Messages   uint64 `json:"messages"`
+	LSPID      int    `json:"lspid"`
+	LSPIDAlive bool   `json:"lspid_alive"` // a process with that pid exists (it may be a reused pid)
+	LRPID      int    `json:"lrpid"`
+	LRPIDAlive bool   `json:"lrpid_alive"`
+	Stime      int64  `json:"stime"`
+	Rtime      int64  `json:"rtime"`
 }
 
 // Completeness says what the attachment scan could not see.
@@ -163,7 +167,7 @@ func NewLs(s *ipcscan.Snapshot, kf KeyFiles, f Facilities) Ls {
 				Object: object(sg.Perm, sg.Ctime, kf, key),
 				Size:   sg.Size, Nattch: sg.Nattch, Removed: sg.Removed(), Locked: sg.Locked(),
 				CPID: sg.CPID, CreatorAlive: s.Procs[sg.CPID].Alive, CreatorComm: s.Procs[sg.CPID].Comm,
-				LPID: sg.LPID, Atime: sg.Atime, Dtime: sg.Dtime, RSS: sg.RSS, Swap: sg.Swap,
+				LPID: sg.LPID, LPIDAlive: s.Procs[sg.LPID].Alive, Atime: sg.Atime, Dtime: sg.Dtime, RSS: sg.RSS, Swap: sg.Swap,
 			}
 			if sg.Removed() && known && key != 0 {
 				j.OriginalKey = ftok.Hex(key)
@@ -190,7 +194,8 @@ func NewLs(s *ipcscan.Snapshot, kf KeyFiles, f Facilities) Ls {
 		for _, q := range s.Msg {
 			out.Msg = append(out.Msg, MsgJSON{
 				Object: object(q.Perm, q.Ctime, kf, q.Key),
-				Bytes:  q.CBytes, Messages: q.QNum, LSPID: q.LSPID, LRPID: q.LRPID, Stime: q.Stime, Rtime: q.Rtime,
+				Bytes:  q.CBytes, Messages: q.QNum, LSPID: q.LSPID, LSPIDAlive: s.Procs[q.LSPID].Alive,
+				LRPID: q.LRPID, LRPIDAlive: s.Procs[q.LRPID].Alive, Stime: q.Stime, Rtime: q.Rtime,
 			})
 		}
 	}
@@ -230,12 +235,8 @@ func LsTables(w io.Writer, doc Ls, f Facilities) error {
 			if s.Locked {
 				status = append(status, "locked")
 			}
-			cpid := strconv.Itoa(s.CPID)
-			if !s.CreatorAlive {
-				cpid += " (gone)"
-			}
 			if err := t.Append([]string{key, strconv.Itoa(s.ID), s.Owner, s.Perms, strconv.FormatUint(s.Size, 10),
-				strconv.Itoa(s.Nattch), dash(strings.Join(status, ",")), cpid, strconv.Itoa(s.LPID),
+				strconv.Itoa(s.Nattch), dash(strings.Join(status, ",")), pidCell(s.CPID, s.CreatorAlive), pidCell(s.LPID, s.LPIDAlive),
 				holders(s.Attached, s.Nattch), files(s.Files)}); err != nil {
 				return err
 			}
@@ -261,7 +262,7 @@ func LsTables(w io.Writer, doc Ls, f Facilities) error {
 		t := newTable(w, "KEY", "ID", "OWNER", "PERMS", "MESSAGES", "BYTES", "LSPID", "LRPID", "FILE")
 		for _, q := range doc.Msg {
 			if err := t.Append([]string{q.Key, strconv.Itoa(q.ID), q.Owner, q.Perms, strconv.FormatUint(q.Messages, 10),
-				strconv.FormatUint(q.Bytes, 10), strconv.Itoa(q.LSPID), strconv.Itoa(q.LRPID), files(q.Files)}); err != nil {
+				strconv.FormatUint(q.Bytes, 10), pidCell(q.LSPID, q.LSPIDAlive), pidCell(q.LRPID, q.LRPIDAlive), files(q.Files)}); err != nil {
 				return err
 			}
 		}
@@ -281,6 +282,15 @@ func LsTables(w io.Writer, doc Ls, f Facilities) error {
 		fmt.Fprintln(w, "note: "+n)
 	}
 	return nil
+}
+
+// pidCell writes a creator or last pid, "(gone)" when no process has it
+// now; 0 is no process (no operation yet) and stays as it is.
+func pidCell(pid int, alive bool) string {
+	if pid > 0 && !alive {
+		return strconv.Itoa(pid) + " (gone)"
+	}
+	return strconv.Itoa(pid)
 }
 
 func dash(s string) string {
@@ -310,7 +320,7 @@ func holders(hs []HolderJSON, nattch int) string {
 	if missing := nattch - found; missing > 0 {
 		parts = append(parts, fmt.Sprintf("%d unreadable", missing))
 	}
-	return dash(strings.Join(parts, ", "))
+	return dash(listLines(parts))
 }
 
 func files(fs []KeyFile) string {
@@ -322,7 +332,33 @@ func files(fs []KeyFile) string {
 			parts = append(parts, audit.Display(f.Path))
 		}
 	}
-	return dash(strings.Join(parts, ", "))
+	return dash(listLines(parts))
+}
+
+// listWidth is where the ATTACHED and FILE columns break their lists: 26
+// holders of one segment made table lines of 1,296 bytes.
+const listWidth = 48
+
+// listLines joins parts with ", ", starting a new line of the cell before
+// a part that would take the line past listWidth; a part is never split.
+func listLines(parts []string) string {
+	var b strings.Builder
+	line := 0
+	for i, p := range parts {
+		w := twwidth.Width(p)
+		switch {
+		case i == 0:
+		case line+2+w > listWidth:
+			b.WriteString(",\n")
+			line = 0
+		default:
+			b.WriteString(", ")
+			line += 2
+		}
+		b.WriteString(p)
+		line += w
+	}
+	return b.String()
 }
 
 // WriteLs writes the ls document with one object per line: the full

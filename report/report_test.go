@@ -90,7 +90,7 @@ func render(t *testing.T, r *report.Result, format string) []byte {
 	case "text":
 		err = report.Text(&b, r, report.Style{})
 	case "json":
-		err = report.WriteJSON(&b, r.Scan())
+		err = report.WriteScanJSON(&b, r)
 	case "sarif":
 		err = report.SARIF(&b, r)
 	case "github":

@@ -32,7 +32,7 @@ func newTable(w io.Writer, header ...string) *tablewriter.Table {
 func cells(e *audit.Entry) (proj, key, dev, ino, fp string) {
 	proj, key, dev, ino, fp = "-", "-", "-", "-", "-"
 	if e.HasProj {
-		proj = ftok.ProjString(e.Proj)
+		proj = projCell(e.Proj)
 	}
 	if k, ok := e.Key(); ok {
 		key = ftok.Hex(k)
@@ -43,6 +43,15 @@ func cells(e *audit.Entry) (proj, key, dev, ino, fp string) {
 		fp = e.File.Fingerprint().String()
 	}
 	return
+}
+
+// projCell writes a proj id with, when it is outside 0..255, the low byte
+// ftok keeps of it: "108 'l'", "256 (low byte 0)", "364 (low byte 108 'l')".
+func projCell(proj int) string {
+	if proj >= 0 && proj <= 0xff {
+		return ftok.ProjString(proj)
+	}
+	return strconv.Itoa(proj) + " (low byte " + ftok.ProjString(proj&0xff) + ")"
 }
 
 // KeyTable writes the table of `ipckeys key`.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -89,15 +90,24 @@ func configured(r request) (*checked, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{req: r, projs: projs, files: &keyFiles{view: r.view, seen: map[string]keyFile{}}, seen: map[seenKey]bool{}}
+	b := &builder{req: r, projs: uniqueProjs(projs), files: &keyFiles{view: r.view, in: ipcscan.NewInspector()}, seen: map[seenKey]bool{}}
 	if err := b.args(); err != nil {
 		return nil, err
 	}
-	for i := range chans {
-		b.channel(&chans[i], chans[i].Proj, true)
-	}
+	b.manifestChannels(chans)
 	b.markConfigKeyFiles()
 	return &checked{entries: b.entries, chans: chans, listeners: listeners, inputs: b.inputs}, nil
+}
+
+// uniqueProjs drops proj ids given twice: each path gets each once.
+func uniqueProjs(projs []int) []int {
+	var out []int
+	for _, p := range projs {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // parseProjs reads the -p values.
@@ -161,10 +171,12 @@ func loadManifests(paths []string) ([]manifest.Channel, []manifest.Listener, err
 	return all, listeners, nil
 }
 
-// keyFiles stats each path once, however many proj ids and channels use it.
+// keyFiles stats key files: a batch in parallel through one Inspector
+// (one stat per path, statfs once per filesystem, directory checks once per
+// directory), or one path at a time through the view (--pid, --root).
 type keyFiles struct {
 	view *view
-	seen map[string]keyFile
+	in   *ipcscan.Inspector
 }
 
 type keyFile struct {
@@ -173,18 +185,17 @@ type keyFile struct {
 	err  error
 }
 
-func (k *keyFiles) inspect(path string) keyFile {
-	if r, ok := k.seen[path]; ok {
-		return r
+// inspectAll stats paths and returns what stat said of each, in order.
+func (k *keyFiles) inspectAll(paths []string) []keyFile {
+	out := make([]keyFile, len(paths))
+	if k.view == nil || k.view.fileRoot() == "" {
+		k.in.InspectAll(paths, func(i int, f ipcscan.KeyFile, err error) { out[i] = keyFile{file: f, err: err} })
+		return out
 	}
-	var r keyFile
-	if k.view == nil {
-		r.file, r.err = ipcscan.InspectKeyFile(path)
-	} else {
-		r.file, r.host, r.err = k.view.inspect(path)
+	for i, p := range paths {
+		out[i].file, out[i].host, out[i].err = k.view.inspect(p)
 	}
-	k.seen[path] = r
-	return r
+	return out
 }
 
 type seenKey struct {
@@ -234,29 +245,60 @@ func (b *builder) args() error {
 			}
 			continue
 		}
-		for _, path := range paths {
-			if b.req.configs != nil {
-				isConfig, err := b.config(path)
-				if err != nil {
+		if b.req.static {
+			for _, path := range paths {
+				if err := b.path(path, pattern, keyFile{}, true); err != nil {
 					return err
 				}
-				if isConfig {
-					continue
-				}
 			}
-			b.keyFilePath(path, pattern)
+			continue
+		}
+		for i, kf := range b.files.inspectAll(paths) {
+			// Only a regular file that could hold settings is read: an
+			// empty key file, a device or a directory costs nothing more
+			// than the stat ftok makes.
+			mayBeConfig := kf.err == nil && kf.file.Regular && kf.file.Size > 0 && kf.file.Size <= appconfig.MaxSize
+			if err := b.path(paths[i], pattern, kf, mayBeConfig); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
+// path adds one positional path: the channels of a config's key-file
+// settings, or the path as a key file.
+func (b *builder) path(path, pattern string, kf keyFile, mayBeConfig bool) error {
+	if b.req.configs != nil && mayBeConfig {
+		isConfig, err := b.config(path)
+		if err != nil || isConfig {
+			return err
+		}
+	} else if b.req.configs != nil {
+		b.inputs = append(b.inputs, report.Input{Path: path, TakenAs: "key file", Why: notReadWhy(kf)})
+	}
+	b.keyFilePath(path, pattern, kf)
+	return nil
+}
+
+// notReadWhy says why a positional file was not read as a config.
+func notReadWhy(kf keyFile) string {
+	switch {
+	case kf.err != nil:
+		return "cannot be stat'ed: " + kf.err.Error()
+	case !kf.file.Regular:
+		return "not a regular file"
+	case kf.file.Size == 0:
+		return "empty"
+	case kf.file.Size > appconfig.MaxSize:
+		return fmt.Sprintf("larger than %d bytes: not a configuration file", appconfig.MaxSize)
+	}
+	return "no such file here: --static does not look for key files"
+}
+
 // keyFilePath adds a path given as a key file, with every -p proj id (or
 // none: fingerprint only).
-func (b *builder) keyFilePath(path, pattern string) {
-	var kf keyFile
-	if !b.req.static {
-		kf = b.files.inspect(path)
-	}
+func (b *builder) keyFilePath(path, pattern string, kf keyFile) {
 	add := func(proj int, hasProj bool) {
 		if b.seen[seenKey{path, proj}] {
 			return
@@ -273,15 +315,65 @@ func (b *builder) keyFilePath(path, pattern string) {
 	}
 }
 
-// channel adds a manifest or config channel with one proj id.
+// channel adds a config channel with one proj id.
 func (b *builder) channel(c *manifest.Channel, proj int, hasProj bool) {
 	path := c.Resolved()
 	e := audit.Entry{Channel: c, Path: path, Proj: proj, HasProj: hasProj, Static: b.req.static}
 	if !b.req.static && path != "" {
-		kf := b.files.inspect(path)
+		kf := b.files.inspectAll([]string{path})[0]
 		e.File, e.HostFile, e.Err = kf.file, kf.host, kf.err
 	}
 	b.entries = append(b.entries, e)
+}
+
+// manifestChannels adds the manifests' channels. Channels share key
+// files: each distinct path is stat'ed once, all of them in one batch, so
+// a manifest of a million channels costs a million stat calls spread over
+// the CPUs and one entry each.
+func (b *builder) manifestChannels(chans []manifest.Channel) {
+	if len(chans) == 0 {
+		return
+	}
+	resolved := make([]string, len(chans))
+	type place struct{ manifest, path string }
+	made := map[place]string{}
+	for i := range chans {
+		c := &chans[i]
+		r, ok := made[place{c.File, c.Path}]
+		if !ok {
+			r = c.Resolved()
+			made[place{c.File, c.Path}] = r
+		}
+		resolved[i] = r
+	}
+	start := len(b.entries)
+	b.entries = slices.Grow(b.entries, len(chans))[:start+len(chans)]
+	for i := range chans {
+		b.entries[start+i] = audit.Entry{Channel: &chans[i], Path: resolved[i], Proj: chans[i].Proj, HasProj: true, Static: b.req.static}
+	}
+	if b.req.static {
+		return
+	}
+	// Number the distinct paths, stat them, and hand each channel its
+	// path's result.
+	number := make(map[string]int, len(chans))
+	var distinct []string
+	ns := make([]int, len(chans))
+	for i, r := range resolved {
+		n, ok := number[r]
+		if !ok {
+			n = len(distinct)
+			number[r] = n
+			distinct = append(distinct, r)
+		}
+		ns[i] = n
+	}
+	number = nil
+	got := b.files.inspectAll(distinct)
+	for i := range chans {
+		e, kf := &b.entries[start+i], &got[ns[i]]
+		e.File, e.HostFile, e.Err = kf.file, kf.host, kf.err
+	}
 }
 
 // config reads path as an application config. It reports false, and

@@ -79,6 +79,10 @@ func scriptParams(dir string) testscript.Params {
 			case "shmtmpfs":
 				var st syscall.Statfs_t
 				return syscall.Statfs("/dev/shm", &st) == nil && st.Type == 0x01021994, nil
+			case "devtmpfs":
+				// /dev/null is on devtmpfs, as util-linux findmnt says.
+				out, err := exec.Command("findmnt", "-n", "-o", "FSTYPE", "--target", "/dev/null").Output()
+				return err == nil && strings.TrimSpace(string(out)) == "devtmpfs", nil
 			case "oracle":
 				// The C library ftok oracle can be built (always true
 				// where it is required, so a missing compiler fails).

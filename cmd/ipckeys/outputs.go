@@ -17,7 +17,7 @@ import (
 var renderers = map[string]func(io.Writer, *report.Result, report.Style) error{
 	"table":      report.Table,
 	"text":       report.Text,
-	"json":       func(w io.Writer, r *report.Result, _ report.Style) error { return report.WriteJSON(w, r.Scan()) },
+	"json":       func(w io.Writer, r *report.Result, _ report.Style) error { return report.WriteScanJSON(w, r) },
 	"sarif":      func(w io.Writer, r *report.Result, _ report.Style) error { return report.SARIF(w, r) },
 	"github":     func(w io.Writer, r *report.Result, _ report.Style) error { return report.GitHub(w, r) },
 	"junit":      func(w io.Writer, r *report.Result, _ report.Style) error { return report.JUnit(w, r) },
