@@ -170,10 +170,26 @@ func Text(w io.Writer, r *Result, st Style) error {
 	return bw.Flush()
 }
 
-// writeInputs says what each positional file was taken as and why.
+// maxKeyFileInputs is how many files read and taken as key files are
+// listed one by one; past it they are counted (JSON lists them all).
+const maxKeyFileInputs = 100
+
+// writeInputs says what each positional file read was taken as and why:
+// every config, and the key files one by one when they are few.
 func writeInputs(w io.Writer, inputs []Input) {
+	keyFiles := 0
 	for _, in := range inputs {
-		fmt.Fprintf(w, "input: %s\n", in.Summary())
+		if in.TakenAs != "config" {
+			keyFiles++
+		}
+	}
+	for _, in := range inputs {
+		if in.TakenAs == "config" || keyFiles <= maxKeyFileInputs {
+			fmt.Fprintf(w, "input: %s\n", in.Summary())
+		}
+	}
+	if keyFiles > maxKeyFileInputs {
+		fmt.Fprintf(w, "input: %d files read and taken as key files: no setting in them names a key file (-o json lists each, with why)\n", keyFiles)
 	}
 }
 

@@ -147,6 +147,10 @@ func loadManifests(paths []string) ([]manifest.Channel, []manifest.Listener, err
 		case err != nil:
 			return nil, nil, err
 		}
+		if len(paths) == 1 {
+			// Parse already refused a name given twice in one manifest.
+			return m.Channels, m.Listeners, nil
+		}
 		names := make([]string, 0, len(m.Channels)+len(m.Listeners))
 		lines := map[string]int{}
 		for _, c := range m.Channels {
@@ -253,6 +257,7 @@ func (b *builder) args() error {
 			}
 			continue
 		}
+		b.entries = slices.Grow(b.entries, len(paths)*max(1, len(b.projs)))
 		for i, kf := range b.files.inspectAll(paths) {
 			// Only a regular file that could hold settings is read: an
 			// empty key file, a device or a directory costs nothing more
@@ -269,41 +274,32 @@ func (b *builder) args() error {
 // path adds one positional path: the channels of a config's key-file
 // settings, or the path as a key file.
 func (b *builder) path(path, pattern string, kf keyFile, mayBeConfig bool) error {
+	// A file that could not be a config (empty, a device, too large) is
+	// a key file without a word: a glob of 100,000 key files is not
+	// 100,000 lines of "input:". Only the files read are accounted for.
 	if b.req.configs != nil && mayBeConfig {
 		isConfig, err := b.config(path)
 		if err != nil || isConfig {
 			return err
 		}
-	} else if b.req.configs != nil {
-		b.inputs = append(b.inputs, report.Input{Path: path, TakenAs: "key file", Why: notReadWhy(kf)})
 	}
 	b.keyFilePath(path, pattern, kf)
 	return nil
 }
 
-// notReadWhy says why a positional file was not read as a config.
-func notReadWhy(kf keyFile) string {
-	switch {
-	case kf.err != nil:
-		return "cannot be stat'ed: " + kf.err.Error()
-	case !kf.file.Regular:
-		return "not a regular file"
-	case kf.file.Size == 0:
-		return "empty"
-	case kf.file.Size > appconfig.MaxSize:
-		return fmt.Sprintf("larger than %d bytes: not a configuration file", appconfig.MaxSize)
-	}
-	return "no such file here: --static does not look for key files"
-}
-
 // keyFilePath adds a path given as a key file, with every -p proj id (or
 // none: fingerprint only).
 func (b *builder) keyFilePath(path, pattern string, kf keyFile) {
+	// One glob never names a path twice: paths repeat only across
+	// arguments, so one argument needs no record of what it added.
+	dedupe := len(b.req.args) > 1
 	add := func(proj int, hasProj bool) {
-		if b.seen[seenKey{path, proj}] {
-			return
+		if dedupe {
+			if b.seen[seenKey{path, proj}] {
+				return
+			}
+			b.seen[seenKey{path, proj}] = true
 		}
-		b.seen[seenKey{path, proj}] = true
 		b.entries = append(b.entries, audit.Entry{Pattern: pattern, Path: path, Proj: proj, HasProj: hasProj,
 			File: kf.file, HostFile: kf.host, Err: kf.err, Static: b.req.static})
 	}
