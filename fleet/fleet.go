@@ -697,7 +697,8 @@ func place(f *ReportFinding) (string, int) {
 // Compared are the fields of a cell compared across hosts.
 var Compared = []string{"present", "key", "dev", "fs_type", "live", "error"}
 
-func field(c *Cell, name string) string {
+// Field is the value of one of the Compared fields of a cell, as text.
+func Field(c *Cell, name string) string {
 	switch name {
 	case "present":
 		return strconv.FormatBool(c.Present)
@@ -731,7 +732,7 @@ func compare(c *Channel) {
 		}
 		count := map[string]int{}
 		for _, cl := range cells {
-			count[field(cl, name)]++
+			count[Field(cl, name)]++
 		}
 		major, ok := "", false
 		for val, n := range count {
@@ -744,7 +745,7 @@ func compare(c *Channel) {
 		}
 		c.Majority[name] = major
 		for _, cl := range cells {
-			if field(cl, name) != major {
+			if Field(cl, name) != major {
 				cl.Differs = append(cl.Differs, name)
 				differing[cl.Host] = true
 			}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/ipckeys/ipckeys/audit"
@@ -136,7 +135,7 @@ func differences(v *fleet.View, c *fleet.Channel, cl *fleet.Cell) string {
 		major := c.Majority[name]
 		n := 0
 		for _, o := range c.Cells {
-			if (name == "present" || o.Present) && cellField(o, name) == major {
+			if (name == "present" || o.Present) && fleet.Field(o, name) == major {
 				n++
 			}
 		}
@@ -154,7 +153,7 @@ func differences(v *fleet.View, c *fleet.Channel, cl *fleet.Cell) string {
 			}
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %s (%d of %d hosts: %s)", fieldNames[name], dashed(cellField(cl, name)), n, total, dashed(major)))
+		parts = append(parts, fmt.Sprintf("%s %s (%d of %d hosts: %s)", fieldNames[name], dashed(fleet.Field(cl, name)), n, total, dashed(major)))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -164,24 +163,6 @@ func dashed(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func cellField(c *fleet.Cell, name string) string {
-	switch name {
-	case "present":
-		return strconv.FormatBool(c.Present)
-	case "key":
-		return c.Key
-	case "dev":
-		return c.Dev
-	case "fs_type":
-		return c.FSType
-	case "live":
-		return c.Live
-	case "error":
-		return c.Error
-	}
-	return ""
 }
 
 // FleetTable writes the fleet for people: the findings with the hosts
@@ -219,7 +200,7 @@ func FleetTable(w io.Writer, v *fleet.View, st Style) error {
 			for _, g := range groups(c) {
 				row := []string{wrap(channelLabel(c), 38), wrap(fleet.Names(g.hosts, namesShown), 38)}
 				for _, name := range []string{"key", "dev", "fs_type", "live"} {
-					val := dashed(cellField(g.cell, name))
+					val := dashed(fleet.Field(g.cell, name))
 					if !g.cell.Present {
 						val = "(absent)"
 						if name != "key" {
@@ -311,7 +292,7 @@ func groups(c *fleet.Channel) []group {
 	for _, cl := range c.Cells {
 		var k []string
 		for _, name := range fleet.Compared {
-			k = append(k, cellField(cl, name))
+			k = append(k, fleet.Field(cl, name))
 		}
 		k = append(k, strings.Join(cl.Differs, ","))
 		id := strings.Join(k, "\x00")
@@ -557,20 +538,7 @@ func junitTime(rfc3339 string) string {
 // keys out, since they differ between hosts. Hosts not checked are tool
 // execution notifications, and make the run's executionSuccessful false.
 func FleetSARIF(w io.Writer, v *fleet.View, version Version) error {
-	index := map[string]int{}
-	var rules []sarifRule
-	for i, rule := range audit.Rules {
-		index[rule.Code] = i
-		rules = append(rules, sarifRule{
-			ID:                   rule.Code,
-			Name:                 ruleName(rule.Code),
-			ShortDescription:     sarifText{rule.Summary},
-			FullDescription:      sarifText{rule.Summary},
-			Help:                 sarifText{"Fix: " + rule.Fix},
-			DefaultConfiguration: sarifConfig{sarifLevel(rule.Severity)},
-			Properties:           map[string]any{"tags": []string{"ipc", "reliability"}},
-		})
-	}
+	rules, index := sarifRules()
 	results := []sarifResult{}
 	for _, f := range v.Findings {
 		ri, known := index[f.Code]

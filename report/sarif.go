@@ -173,9 +173,9 @@ func (r *Result) Fingerprint(f *audit.Finding) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// SARIF writes the result as a SARIF 2.1.0 log with one rule per finding
-// code.
-func SARIF(w io.Writer, r *Result) error {
+// sarifRules is one rule per finding code, and each code's index among
+// them: what every SARIF log ipckeys writes declares.
+func sarifRules() ([]sarifRule, map[string]int) {
 	index := map[string]int{}
 	var rules []sarifRule
 	for i, rule := range audit.Rules {
@@ -190,6 +190,13 @@ func SARIF(w io.Writer, r *Result) error {
 			Properties:           map[string]any{"tags": []string{"ipc", "reliability"}},
 		})
 	}
+	return rules, index
+}
+
+// SARIF writes the result as a SARIF 2.1.0 log with one rule per finding
+// code.
+func SARIF(w io.Writer, r *Result) error {
+	rules, index := sarifRules()
 	results := []sarifResult{}
 	for i := range r.Findings {
 		f := &r.Findings[i]
