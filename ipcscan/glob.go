@@ -1,8 +1,6 @@
 package ipcscan
 
 import (
-	"bytes"
-	"encoding/binary"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -66,41 +64,20 @@ func globDir(dir, pattern string) ([]string, error) {
 	var ends []int32 // where each match ends in joined
 	var matchErr error
 	buf := make([]byte, 128<<10)
-read:
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err == unix.EINTR {
-			continue
+	readDirents(fd, buf, func(_ uint64, _ byte, name []byte) bool {
+		// Match keeps nothing of the name it is given: it may see the
+		// bytes of buf for the moment of the call.
+		ok, err := filepath.Match(pattern, unsafe.String(&name[0], len(name)))
+		if err != nil {
+			matchErr = err
+			return false
 		}
-		if err != nil || n <= 0 {
-			break
+		if ok {
+			joined = append(append(joined, prefix...), name...)
+			ends = append(ends, int32(len(joined)))
 		}
-		for off := 0; off+19 <= n; {
-			reclen := int(binary.NativeEndian.Uint16(buf[off+16:]))
-			if reclen <= 0 || off+reclen > n {
-				break
-			}
-			name := buf[off+19 : off+reclen]
-			if i := bytes.IndexByte(name, 0); i >= 0 {
-				name = name[:i]
-			}
-			off += reclen
-			if len(name) == 0 || name[0] == '.' && (len(name) == 1 || len(name) == 2 && name[1] == '.') {
-				continue
-			}
-			// Match keeps nothing of the name it is given: it may see the
-			// bytes of buf for the moment of the call.
-			ok, err := filepath.Match(pattern, unsafe.String(&name[0], len(name)))
-			if err != nil {
-				matchErr = err
-				break read
-			}
-			if ok {
-				joined = append(append(joined, prefix...), name...)
-				ends = append(ends, int32(len(joined)))
-			}
-		}
-	}
+		return true
+	})
 	// joined is never written again: the paths are parts of it.
 	var all string
 	if len(joined) > 0 {

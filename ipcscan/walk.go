@@ -2,8 +2,6 @@ package ipcscan
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -177,38 +175,16 @@ func (w *walker) readDir(dir string, buf []byte) {
 	defer unix.Close(fd)
 	atomic.AddInt64(&w.stats.Dirs, 1)
 	var entries int64
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err == unix.EINTR {
-			continue
+	readDirents(fd, buf, func(ino uint64, typ byte, name []byte) bool {
+		entries++
+		if typ == unix.DT_DIR || typ == unix.DT_UNKNOWN {
+			w.maybeDescend(dir, name, typ)
 		}
-		if err != nil || n <= 0 {
-			break
+		if typ != unix.DT_LNK && w.bits[uint16(ino)] {
+			w.confirm(join(dir, name))
 		}
-		for off := 0; off+19 <= n; {
-			ino := binary.NativeEndian.Uint64(buf[off:])
-			reclen := int(binary.NativeEndian.Uint16(buf[off+16:]))
-			typ := buf[off+18]
-			if reclen <= 0 || off+reclen > n {
-				break
-			}
-			name := buf[off+19 : off+reclen]
-			if i := bytes.IndexByte(name, 0); i >= 0 {
-				name = name[:i]
-			}
-			off += reclen
-			if len(name) == 0 || name[0] == '.' && (len(name) == 1 || len(name) == 2 && name[1] == '.') {
-				continue
-			}
-			entries++
-			if typ == unix.DT_DIR || typ == unix.DT_UNKNOWN {
-				w.maybeDescend(dir, name, typ)
-			}
-			if typ != unix.DT_LNK && w.bits[uint16(ino)] {
-				w.confirm(join(dir, name))
-			}
-		}
-	}
+		return true
+	})
 	atomic.AddInt64(&w.stats.Entries, entries)
 }
 
