@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ipcscan"
@@ -500,13 +499,13 @@ func collisionMessage(entries []Entry, idx []int, key int32, scratch *[]byte) st
 	b = append(b, " get the same key "...)
 	b = ftok.AppendHex(b, key)
 	switch {
-	case len(firstOf(entries, idx, func(e *Entry) ftok.File { return e.File.File })) > 1:
+	case varies(entries, idx, func(e *Entry) ftok.File { return e.File.File }):
 		p := ftok.Decode(key)
 		b = append(b, " (different files with the same device byte 0x"...)
 		b = appendHexDigits(b, uint64(p.DevByte), 2)
 		b = append(b, " and inode low 16 bits 0x"...)
 		b = appendHexDigits(b, uint64(p.InoBits), 4)
-	case len(firstOf(entries, idx, func(e *Entry) int { return e.Proj })) > 1:
+	case varies(entries, idx, func(e *Entry) int { return e.Proj }):
 		b = append(b, " (the same file with proj ids that agree in their low byte, the only part ftok keeps"...)
 	default:
 		b = append(b, " (differently named channels on the same file and proj id"...)
@@ -524,13 +523,25 @@ func appendHexDigits(b []byte, v uint64, digits int) []byte {
 	return strconv.AppendUint(b, v, 16)
 }
 
+// varies reports whether key differs among the entries idx.
+func varies[K comparable](entries []Entry, idx []int, key func(*Entry) K) bool {
+	first := key(&entries[idx[0]])
+	for _, i := range idx[1:] {
+		if key(&entries[i]) != first {
+			return true
+		}
+	}
+	return false
+}
+
 // firstOf returns, of the entries idx, the first of each distinct value
 // of key, in order. Groups are small but can be large: it compares
 // in place up to a few, and uses a map beyond.
 func firstOf[K comparable](entries []Entry, idx []int, key func(*Entry) K) []int {
 	const small = 16
 	out := make([]int, 0, min(len(idx), small))
-	keys := make([]K, 0, min(len(idx), small))
+	var few [small]K
+	keys := few[:0]
 	var seen map[K]bool
 	for _, i := range idx {
 		k := key(&entries[i])
@@ -708,22 +719,38 @@ func groupBy[K comparable](entries []Entry, key func(*Entry) (K, bool)) [][]int 
 // candidates already reported the files of the entries shown together.
 func coveredByOne(entries []Entry, shown []int, keyFindings []Finding, candidates []int) bool {
 	for _, n := range candidates {
-		in := map[ftok.File]bool{}
-		for _, i := range keyFindings[n].Entries {
-			in[entries[i].File.File] = true
-		}
-		all := true
-		for _, i := range shown {
-			if !in[entries[i].File.File] {
-				all = false
-				break
-			}
-		}
-		if all {
+		if covers(entries, keyFindings[n].Entries, shown) {
 			return true
 		}
 	}
 	return false
+}
+
+// covers reports whether the files of the entries shown are all among the
+// files of the entries idx: compared in place when few, through a map
+// when many.
+func covers(entries []Entry, idx, shown []int) bool {
+	has := func(f ftok.File) bool {
+		for _, i := range idx {
+			if entries[i].File.File == f {
+				return true
+			}
+		}
+		return false
+	}
+	if len(idx)*len(shown) > 256 {
+		in := make(map[ftok.File]bool, len(idx))
+		for _, i := range idx {
+			in[entries[i].File.File] = true
+		}
+		has = func(f ftok.File) bool { return in[f] }
+	}
+	for _, i := range shown {
+		if !has(entries[i].File.File) {
+			return false
+		}
+	}
+	return true
 }
 
 func sameFiles(entries []Entry, byFP [][]int) []Finding {
@@ -788,15 +815,14 @@ func perEntry(entries []Entry, collisions []Finding, opt Options) []Finding {
 	reportedView := map[string]bool{}
 	for i := range entries {
 		e := &entries[i]
-		one := []int{i}
 		if e.fromConfig() && e.Channel.Path == "" {
-			out = append(out, Finding{Code: SettingEmpty, Severity: Error, Entries: one,
+			out = append(out, Finding{Code: SettingEmpty, Severity: Error, Entries: []int{i},
 				Message: fmt.Sprintf("%s (%s:%d) names a key file but is empty or undefined: the service calls ftok with an empty path, which fails with ENOENT and returns -1; set it to the key file's path",
 					e.Channel.Setting, e.Channel.File, e.Channel.Line)})
 			continue
 		}
 		if e.fromConfig() && !filepath.IsAbs(e.Channel.Path) && e.Channel.Base == "" {
-			out = append(out, Finding{Code: RelativeKeyPath, Severity: Warning, Entries: one,
+			out = append(out, Finding{Code: RelativeKeyPath, Severity: Warning, Entries: []int{i},
 				Message: fmt.Sprintf("%s (%s:%d) names its key file by the relative path %s: ftok resolves it from the service's working directory, which the configuration does not fix (ipckeys took it from the config's directory: %s); write an absolute path, or give --base DIR",
 					e.Channel.Setting, e.Channel.File, e.Channel.Line, Display(e.Channel.Path), Display(e.Path))})
 		}
@@ -919,22 +945,27 @@ func keyOf(e *Entry) *int32 {
 // is printable UTF-8, otherwise Go-quoted (newlines as \n, other bytes as
 // \xff).
 func Display(p string) string {
-	ascii := true
-	for i := 0; i < len(p); i++ {
-		if b := p[i]; b < ' ' || b == 0x7f {
-			return fmt.Sprintf("%q", p)
-		} else if b >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
+	// Printable ASCII, nearly every path, is told by one table look-up
+	// per byte: scans display hundreds of thousands of paths.
+	i := 0
+	for i < len(p) && printableASCII[p[i]] {
+		i++
 	}
-	if ascii {
+	if i == len(p) {
 		return p
 	}
-	for _, r := range p {
+	for _, r := range p[i:] {
 		if r == '\uFFFD' || r < ' ' || r == 0x7f {
 			return fmt.Sprintf("%q", p)
 		}
 	}
 	return p
 }
+
+// printableASCII holds the bytes from space to tilde.
+var printableASCII = func() (t [256]bool) {
+	for b := ' '; b <= '~'; b++ {
+		t[b] = true
+	}
+	return t
+}()

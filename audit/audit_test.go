@@ -154,6 +154,11 @@ func TestDisplay(t *testing.T) {
 		"/new\nl":    `"/new\nl"`,
 		"/bad\xff":   `"/bad\xff"`,
 		"/tab\there": `"/tab\there"`,
+		"/del\x7f":   `"/del\x7f"`,
+		"/é\nl":      `"/é\nl"`,
+		"/é\xff":     `"/é\xff"`,
+		"/~x":        "/~x",
+		"":           "",
 	} {
 		if got := audit.Display(in); got != want {
 			t.Errorf("Display(%q) = %s, want %s", in, got, want)

@@ -46,7 +46,10 @@ func staticCollisions(entries []Entry) []Finding {
 		proj int
 	}
 	groups := groupBy(entries, func(e *Entry) (group, bool) {
-		return group{staticPath(e), e.Proj & 0xff}, e.Static && e.HasProj && e.Path != ""
+		if !e.Static || !e.HasProj || e.Path == "" {
+			return group{}, false
+		}
+		return group{staticPath(e), e.Proj & 0xff}, true
 	})
 	var out []Finding
 	for _, idx := range groups {
