@@ -27,22 +27,23 @@ const suggestionsPerEntry = 3
 // not held by a live object (snap may be nil), and are neither 0 nor
 // 0xffffffff.
 func Suggest(findings []Finding, entries []Entry, snap *ipcscan.Snapshot) {
-	taken := make(map[int32]bool, len(entries)+2)
-	taken[ftok.Private], taken[ftok.ErrorValue] = true, true
+	taken := newKeySet(len(entries) + 2)
+	taken.add(ftok.Private)
+	taken.add(ftok.ErrorValue)
 	for i := range entries {
 		if k, ok := entries[i].Key(); ok && entries[i].OK() {
-			taken[k] = true
+			taken.add(k)
 		}
 	}
 	if snap != nil {
 		for _, s := range snap.Shm {
-			taken[s.Key] = true
+			taken.add(s.Key)
 		}
 		for _, s := range snap.Sem {
-			taken[s.Key] = true
+			taken.add(s.Key)
 		}
 		for _, q := range snap.Msg {
-			taken[q.Key] = true
+			taken.add(q.Key)
 		}
 	}
 	// The choice is made in order (a key offered first is taken for the
@@ -64,11 +65,11 @@ func Suggest(findings []Finding, entries []Entry, snap *ipcscan.Snapshot) {
 			offers := 0
 			for _, proj := range projCandidates(e.Proj & 0xff) {
 				k := e.File.Key(proj)
-				if taken[k] {
+				if taken.has(k) {
 					continue
 				}
 				if offers == 0 {
-					taken[k] = true // the next channel must not pick it too
+					taken.add(k) // the next channel must not pick it too
 				}
 				if f.Suggestions == nil {
 					f.Suggestions = make([]Suggestion, 0, suggestionsPerEntry*len(change))
@@ -138,6 +139,12 @@ func suggestedTo(e *Entry) string {
 // changing returns the entries of a key collision that have to change:
 // one per channel, all but the first channel, which keeps its key.
 func changing(entries []Entry, idx []int) []int {
+	if len(idx) == 2 { // most collisions: two channels
+		if identity(&entries[idx[0]]) == identity(&entries[idx[1]]) {
+			return nil
+		}
+		return idx[1:]
+	}
 	var change []int
 	ids := make([]ident, 1, min(len(idx), 17))
 	ids[0] = identity(&entries[idx[0]])
@@ -197,4 +204,69 @@ func orderCandidates(cur int) []int {
 		}
 	}
 	return append(printable, other...)
+}
+
+// keySet is a set of keys: an open-addressing table, which a scan of
+// 100,000 keys fills and probes several times faster than a map. A slot
+// holds a key plus one, so that 0 marks an empty slot; the key -1 (0xffffffff)
+// is kept aside.
+type keySet struct {
+	slots []uint32 // a power of two of them
+	shift uint     // 32 - log2(len(slots)): the hash is the top bits
+	n     int
+	minus bool // holds -1
+}
+
+func newKeySet(capacity int) *keySet {
+	s := &keySet{}
+	s.resize(max(16, 2*capacity))
+	return s
+}
+
+// resize makes the table at least size slots, empty.
+func (s *keySet) resize(size int) {
+	s.shift = 32
+	for 1<<(32-s.shift) < size {
+		s.shift--
+	}
+	s.slots, s.n = make([]uint32, 1<<(32-s.shift)), 0
+}
+
+// slot returns where k is, or the empty slot where it would go
+// (Fibonacci hashing, linear probing).
+func (s *keySet) slot(k int32) int {
+	mask := len(s.slots) - 1
+	i := int(uint32(k) * 0x9e3779b1 >> s.shift)
+	for s.slots[i] != 0 && s.slots[i] != uint32(k)+1 {
+		i = (i + 1) & mask
+	}
+	return i
+}
+
+func (s *keySet) has(k int32) bool {
+	if k == -1 {
+		return s.minus
+	}
+	return s.slots[s.slot(k)] != 0
+}
+
+func (s *keySet) add(k int32) {
+	if k == -1 {
+		s.minus = true
+		return
+	}
+	i := s.slot(k)
+	if s.slots[i] != 0 {
+		return
+	}
+	s.slots[i] = uint32(k) + 1
+	if s.n++; 2*s.n > len(s.slots) {
+		old := s.slots
+		s.resize(2 * len(old))
+		for _, v := range old {
+			if v != 0 {
+				s.add(int32(v - 1))
+			}
+		}
+	}
 }
