@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -13,14 +14,28 @@ import (
 // glob returns the sorted matches of pattern: what filepath.Glob returns,
 // sorted. The usual pattern has its metacharacters in its last element
 // only ('/etc/app/*.conf'): its one directory is read here with large
-// getdents64 calls, and the names and the matching paths are each kept in
-// one string, since a directory can hold 100,000 key files. Other
-// patterns go to filepath.Glob.
+// getdents64 calls (matchDir). Other patterns go to filepath.Glob.
 func glob(pattern string) ([]string, error) {
 	if _, err := filepath.Match(pattern, ""); err != nil {
 		return nil, err
 	}
-	dir, file := filepath.Split(pattern)
+	dir, file, ok := oneDirectory(pattern)
+	if !ok {
+		matches, err := filepath.Glob(pattern)
+		sort.Strings(matches)
+		return matches, err
+	}
+	var matches []string
+	err := matchDir(dir, file, func(run []string) { matches = append(matches, run...) })
+	sortMatches(matches, strings.Compare)
+	return matches, err
+}
+
+// oneDirectory splits a pattern whose metacharacters are all in its last
+// element into its directory and that element, as filepath.Glob does; ok
+// is false for other patterns.
+func oneDirectory(pattern string) (dir, file string, ok bool) {
+	dir, file = filepath.Split(pattern)
 	switch dir {
 	case "":
 		dir = "."
@@ -28,25 +43,27 @@ func glob(pattern string) ([]string, error) {
 	default:
 		dir = dir[:len(dir)-1] // as filepath.Glob does
 	}
-	if HasMeta(dir) {
-		matches, err := filepath.Glob(pattern)
-		sort.Strings(matches)
-		return matches, err
-	}
-	return globDir(dir, file)
+	return dir, file, !HasMeta(dir)
 }
 
-// globDir matches the names in directory dir against pattern, as
-// filepath.Glob does for one directory: I/O errors end the search without
-// an error; the paths are joined as filepath.Join does.
-func globDir(dir, pattern string) ([]string, error) {
+// runLength is how many matches matchDir hands over at a time.
+const runLength = 256
+
+// matchDir matches the names in directory dir against pattern, as
+// filepath.Glob does for one directory, and calls each with runs of the
+// matching paths in the order the directory lists them: I/O errors end the
+// search without an error; the paths are joined as filepath.Join does.
+// Each name is matched where getdents64 put it, and only the matches are
+// copied: the paths of a run share one string, since a directory can hold
+// 100,000 key files.
+func matchDir(dir, pattern string, each func(run []string)) error {
 	var st unix.Stat_t
 	if unix.Stat(dir, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return nil, nil
+		return nil
 	}
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil
+		return nil
 	}
 	defer unix.Close(fd)
 	// filepath.Join(dir, name) for a name without a slash, "." or "..".
@@ -58,10 +75,23 @@ func globDir(dir, pattern string) ([]string, error) {
 	default:
 		prefix += "/"
 	}
-	// Each name is matched where getdents64 put it, and only the matches
-	// are copied, joined to the directory, into one array.
-	var joined []byte
-	var ends []int32 // where each match ends in joined
+	var joined strings.Builder
+	ends := make([]int, 0, runLength) // where each match ends in joined
+	flush := func() {
+		if len(ends) == 0 {
+			return
+		}
+		// joined is not written again: the paths are parts of it.
+		all := joined.String()
+		run := make([]string, len(ends))
+		start := 0
+		for i, end := range ends {
+			run[i] = all[start:end]
+			start = end
+		}
+		joined, ends = strings.Builder{}, ends[:0]
+		each(run)
+	}
 	var matchErr error
 	buf := make([]byte, 128<<10)
 	readDirents(fd, buf, func(_ uint64, _ byte, name []byte) bool {
@@ -73,46 +103,43 @@ func globDir(dir, pattern string) ([]string, error) {
 			return false
 		}
 		if ok {
-			joined = append(append(joined, prefix...), name...)
-			ends = append(ends, int32(len(joined)))
+			if len(ends) == 0 {
+				joined.Grow(runLength * (len(prefix) + len(name) + 4))
+			}
+			joined.WriteString(prefix)
+			joined.Write(name)
+			ends = append(ends, joined.Len())
+			if len(ends) == runLength {
+				flush()
+			}
 		}
 		return true
 	})
-	// joined is never written again: the paths are parts of it.
-	var all string
-	if len(joined) > 0 {
-		all = unsafe.String(&joined[0], len(joined))
-	}
-	matches := make([]string, len(ends))
-	start := int32(0)
-	for i, end := range ends {
-		matches[i] = all[start:end]
-		start = end
-	}
-	return sortParallel(matches), matchErr
+	flush()
+	return matchErr
 }
 
-// sortParallel sorts paths, a large list in two halves at once, merged.
-func sortParallel(paths []string) []string {
-	if len(paths) < 1<<13 || runtime.GOMAXPROCS(0) < 2 {
-		slices.Sort(paths)
-		return paths
+// sortMatches sorts s, a large slice in two halves at once, merged.
+func sortMatches[E any](s []E, cmp func(a, b E) int) {
+	if len(s) < 1<<13 || runtime.GOMAXPROCS(0) < 2 {
+		slices.SortFunc(s, cmp)
+		return
 	}
-	a, b := paths[:len(paths)/2], paths[len(paths)/2:]
+	a, b := s[:len(s)/2], s[len(s)/2:]
 	done := make(chan struct{})
 	go func() {
-		slices.Sort(a)
+		slices.SortFunc(a, cmp)
 		close(done)
 	}()
-	slices.Sort(b)
+	slices.SortFunc(b, cmp)
 	<-done
-	out := make([]string, 0, len(paths))
+	merged := make([]E, 0, len(s))
 	for len(a) > 0 && len(b) > 0 {
-		if b[0] < a[0] {
-			out, b = append(out, b[0]), b[1:]
+		if cmp(b[0], a[0]) < 0 {
+			merged, b = append(merged, b[0]), b[1:]
 		} else {
-			out, a = append(out, a[0]), a[1:]
+			merged, a = append(merged, a[0]), a[1:]
 		}
 	}
-	return append(append(out, a...), b...)
+	copy(s, append(append(merged, a...), b...))
 }

@@ -113,15 +113,12 @@ func HasMeta(path string) bool { return strings.ContainsAny(path, `*?[\`) }
 // [class] and \ escapes, each within one path element. A pattern that matches nothing returns
 // ErrNoMatch; a malformed one returns filepath.ErrBadPattern.
 func Expand(arg string) ([]string, error) {
-	if !HasMeta(arg) {
+	literal, err := expandLiteral(arg)
+	switch {
+	case err != nil:
+		return nil, err
+	case literal:
 		return []string{arg}, nil
-	}
-	var st unix.Stat_t
-	if unix.Lstat(arg, &st) == nil {
-		return []string{arg}, nil
-	}
-	if strings.Contains(arg, "**") {
-		return nil, errRecursive
 	}
 	matches, err := glob(arg)
 	if err != nil {
@@ -131,4 +128,21 @@ func Expand(arg string) ([]string, error) {
 		return nil, ErrNoMatch
 	}
 	return matches, nil
+}
+
+// expandLiteral reports whether arg names itself: it has no
+// metacharacters, or a file of that very name exists. A pattern it cannot
+// take (**) is an error.
+func expandLiteral(arg string) (bool, error) {
+	if !HasMeta(arg) {
+		return true, nil
+	}
+	var st unix.Stat_t
+	if unix.Lstat(arg, &st) == nil {
+		return true, nil
+	}
+	if strings.Contains(arg, "**") {
+		return false, errRecursive
+	}
+	return false, nil
 }

@@ -202,6 +202,28 @@ func (k *keyFiles) inspectAll(paths []string) []keyFile {
 	return out
 }
 
+// expand returns the files arg names (as ipcscan.Expand does), each
+// stat'ed: hosts[i] is the host's view of paths[i] where it differs (nil
+// when none does). A batch on the host is matched and stat'ed at once.
+func (k *keyFiles) expand(arg string) (paths []string, found []ipcscan.Inspected, hosts []*ipcscan.KeyFile, err error) {
+	if k.view == nil || k.view.fileRoot() == "" {
+		found, err = k.in.ExpandInspect(arg)
+		paths = make([]string, len(found))
+		for i := range found {
+			paths[i] = found[i].Path
+		}
+		return paths, found, nil, err
+	}
+	if paths, err = ipcscan.Expand(arg); err != nil {
+		return nil, nil, nil, err
+	}
+	found, hosts = make([]ipcscan.Inspected, len(paths)), make([]*ipcscan.KeyFile, len(paths))
+	for i, p := range paths {
+		found[i].KeyFile, hosts[i], found[i].Err = k.view.inspect(p)
+	}
+	return paths, found, hosts, nil
+}
+
 type seenKey struct {
 	path string
 	proj int
@@ -232,7 +254,15 @@ func (b *builder) args() error {
 		if arg == "" {
 			return usagef("empty path argument: ftok needs a file name")
 		}
-		paths, err := ipcscan.Expand(arg)
+		var paths []string
+		var found []ipcscan.Inspected
+		var hosts []*ipcscan.KeyFile
+		var err error
+		if b.req.static {
+			paths, err = ipcscan.Expand(arg) // --static looks at no file
+		} else {
+			paths, found, hosts, err = b.files.expand(arg)
+		}
 		pattern := ""
 		if len(paths) != 1 || paths[0] != arg {
 			pattern = arg
@@ -258,7 +288,11 @@ func (b *builder) args() error {
 			continue
 		}
 		b.entries = slices.Grow(b.entries, len(paths)*max(1, len(b.projs)))
-		for i, kf := range b.files.inspectAll(paths) {
+		for i := range found {
+			kf := keyFile{file: found[i].KeyFile, err: found[i].Err}
+			if hosts != nil {
+				kf.host = hosts[i]
+			}
 			// Only a regular file that could hold settings is read: an
 			// empty key file, a device or a directory costs nothing more
 			// than the stat ftok makes.
