@@ -90,6 +90,10 @@ func configured(r request) (*checked, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The paths, their stat results and the entries live until the
+	// report is written: the collector waits until they are made (or the
+	// heap has grown by 256 MiB).
+	defer holdCollector(256 << 20)()
 	b := &builder{req: r, projs: uniqueProjs(projs), files: &keyFiles{view: r.view, in: ipcscan.NewInspector()}, seen: map[seenKey]bool{}}
 	if err := b.args(); err != nil {
 		return nil, err
