@@ -293,7 +293,7 @@ func (j *scanWriter) entry(e *audit.Entry, keys *entryKeys) {
 	}
 	s(keys.pattern, e.Pattern)
 	j.key(&first, keys.path)
-	if !utf8.ValidString(e.Path) {
+	if !plainJSON(e.Path) && !utf8.ValidString(e.Path) {
 		j.buf = appendJSONString(j.buf, strconv.Quote(e.Path))
 		j.key(&first, keys.pathQuoted)
 		j.buf = append(j.buf, "true"...)
@@ -529,9 +529,18 @@ func appendJSONString(dst []byte, s string) []byte {
 // common case, copied as it is.
 func plainJSON(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if b := s[i]; b < ' ' || b >= utf8.RuneSelf || b == '"' || b == '\\' {
+		if !plainJSONByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// plainJSONByte holds the bytes plainJSON allows: one look-up per byte of
+// the 100 MB a large scan writes.
+var plainJSONByte = func() (t [256]bool) {
+	for b := ' '; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
