@@ -56,22 +56,25 @@ func (in *Inspector) ExpandInspect(arg string) ([]Inspected, error) {
 	for range max(1, runtime.GOMAXPROCS(0)-1) {
 		wg.Go(inspectRuns)
 	}
+	var all []*run
+	n := 0
+	matchErr := matchDir(dir, pattern, func(paths []string) {
+		r := &run{paths: paths, found: make([]Inspected, len(paths))}
+		all, n = append(all, r), n+len(paths)
+		runs <- r
+	})
+	close(runs)
 	// Each match is numbered by its run and its place in the run.
 	type match struct {
 		path string
 		at   int32
 	}
-	var all []*run
-	var order []match
-	matchErr := matchDir(dir, pattern, func(paths []string) {
-		r := &run{paths: paths, found: make([]Inspected, len(paths))}
-		for i, p := range paths {
-			order = append(order, match{p, int32(len(all)*runLength + i)})
+	order := make([]match, 0, n)
+	for ri, r := range all {
+		for i, p := range r.paths {
+			order = append(order, match{p, int32(ri*runLength + i)})
 		}
-		all = append(all, r)
-		runs <- r
-	})
-	close(runs)
+	}
 	slices.SortFunc(order, func(a, b match) int { return cmp.Compare(a.path, b.path) })
 	inspectRuns()
 	wg.Wait()
