@@ -46,86 +46,95 @@ func Suggest(findings []Finding, entries []Entry, snap *ipcscan.Snapshot) {
 			taken.add(q.Key)
 		}
 	}
-	// The choice is made in order (a key offered first is taken for the
-	// findings after), the messages are then written on every CPU.
-	var changed []int
-	for fi := range findings {
-		f := &findings[fi]
-		var change []int
-		switch f.Code {
-		case KeyCollision:
-			change = changing(entries, f.Entries)
-		case KeyPrivate, KeyErrorValue:
-			change = f.Entries
-		default:
-			continue
-		}
-		for _, i := range change {
-			e := &entries[i]
-			offers := 0
-			for _, proj := range projCandidates(e.Proj & 0xff) {
-				k := e.File.Key(proj)
-				if taken.has(k) {
-					continue
-				}
-				if offers == 0 {
-					taken.add(k) // the next channel must not pick it too
-				}
-				if f.Suggestions == nil {
-					f.Suggestions = make([]Suggestion, 0, suggestionsPerEntry*len(change))
-				}
-				f.Suggestions = append(f.Suggestions, Suggestion{Entry: i, Proj: proj, Key: k})
-				if offers++; offers == suggestionsPerEntry {
-					break
-				}
-			}
-		}
-		if len(f.Suggestions) > 0 {
-			changed = append(changed, fi)
-		}
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(changed)/256)
-	if workers < 2 {
-		addSuggestions(findings, changed, entries)
-		return
-	}
+	// The choice is made in order: a key offered first is taken for the
+	// findings after. A proj id changes only a key's top byte, so the keys
+	// offered for one finding share its fingerprint (its low 24 bits), and
+	// findings of different fingerprints never compete for one: the
+	// findings are shared out among the CPUs by fingerprint, each CPU
+	// choosing in order among its own, with what it offered kept apart.
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(findings)/512))
 	var wg sync.WaitGroup
 	for w := range workers {
-		lo, hi := w*len(changed)/workers, (w+1)*len(changed)/workers
-		wg.Go(func() { addSuggestions(findings, changed[lo:hi], entries) })
+		wg.Go(func() {
+			offered := newKeySet(0)
+			var msg []byte
+			for fi := range findings {
+				f := &findings[fi]
+				switch {
+				case f.Code != KeyCollision && f.Code != KeyPrivate && f.Code != KeyErrorValue, len(f.Entries) == 0:
+					continue
+				}
+				if suggestionFingerprint(f, entries)%uint32(workers) != uint32(w) {
+					continue
+				}
+				change := f.Entries
+				if f.Code == KeyCollision {
+					change = changing(entries, f.Entries)
+				}
+				for _, i := range change {
+					e := &entries[i]
+					offers := 0
+					for _, proj := range projCandidates(e.Proj & 0xff) {
+						k := e.File.Key(proj)
+						if taken.has(k) || offered.has(k) {
+							continue
+						}
+						if offers == 0 {
+							offered.add(k) // the next channel must not pick it too
+						}
+						if f.Suggestions == nil {
+							f.Suggestions = make([]Suggestion, 0, suggestionsPerEntry*len(change))
+						}
+						f.Suggestions = append(f.Suggestions, Suggestion{Entry: i, Proj: proj, Key: k})
+						if offers++; offers == suggestionsPerEntry {
+							break
+						}
+					}
+				}
+				if len(f.Suggestions) > 0 {
+					msg = addSuggestions(f, entries, msg)
+				}
+			}
+		})
 	}
 	wg.Wait()
 }
 
-// addSuggestions ends the messages of the findings named by which with
-// their suggestions: ". Suggested: give channel audit proj 107 'k' (key
-// 0x6b014001) or …; every program using channel audit must change its
-// proj id together; give …".
-func addSuggestions(findings []Finding, which []int, entries []Entry) {
-	var msg []byte
-	for _, fi := range which {
-		f := &findings[fi]
-		msg = append(msg[:0], ". Suggested: "...)
-		for n, sg := range f.Suggestions {
-			if n > 0 && sg.Entry == f.Suggestions[n-1].Entry {
-				msg = append(msg, " or "...)
-			} else {
-				if n > 0 {
-					msg = append(append(append(msg, "; every program using "...), suggestedTo(&entries[f.Suggestions[n-1].Entry])...), " must change its proj id together; "...)
-				}
-				msg = append(append(append(msg, "give "...), suggestedTo(&entries[sg.Entry])...), " proj "...)
-			}
-			msg = ftok.AppendProj(msg, sg.Proj)
-			msg = append(ftok.AppendHex(append(msg, " (key "...), sg.Key), ')')
-		}
-		last := &entries[f.Suggestions[len(f.Suggestions)-1].Entry]
-		msg = append(append(append(msg, "; every program using "...), suggestedTo(last)...), " must change its proj id together"...)
-		var b strings.Builder
-		b.Grow(len(f.Message) + len(msg))
-		b.WriteString(f.Message)
-		b.Write(msg)
-		f.Message = b.String()
+// suggestionFingerprint is the fingerprint of the keys a finding's
+// suggestions can have: its key's low 24 bits, which its entries share.
+func suggestionFingerprint(f *Finding, entries []Entry) uint32 {
+	if f.Key != nil {
+		return uint32(*f.Key) & 0xffffff
 	}
+	return uint32(entries[f.Entries[0]].File.Fingerprint())
+}
+
+// addSuggestions ends the message of f with its suggestions: ". Suggested:
+// give channel audit proj 107 'k' (key 0x6b014001) or …; every program
+// using channel audit must change its proj id together; give …". msg is
+// scratch memory, returned for the next call.
+func addSuggestions(f *Finding, entries []Entry, msg []byte) []byte {
+	msg = append(msg[:0], ". Suggested: "...)
+	for n, sg := range f.Suggestions {
+		if n > 0 && sg.Entry == f.Suggestions[n-1].Entry {
+			msg = append(msg, " or "...)
+		} else {
+			if n > 0 {
+				msg = append(append(append(msg, "; every program using "...), suggestedTo(&entries[f.Suggestions[n-1].Entry])...), " must change its proj id together; "...)
+			}
+			msg = append(append(append(msg, "give "...), suggestedTo(&entries[sg.Entry])...), " proj "...)
+		}
+		msg = ftok.AppendProj(msg, sg.Proj)
+		msg = append(ftok.AppendHex(append(msg, " (key "...), sg.Key), ')')
+	}
+	last := &entries[f.Suggestions[len(f.Suggestions)-1].Entry]
+	msg = append(append(append(msg, "; every program using "...), suggestedTo(last)...), " must change its proj id together"...)
+	var b strings.Builder
+	b.Grow(len(f.Message) + len(msg))
+	b.WriteString(f.Message)
+	b.Write(msg)
+	f.Message = b.String()
+	return msg
 }
 
 // suggestedTo names who a suggestion is for: the channel, or the path.
