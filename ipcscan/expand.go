@@ -1,10 +1,10 @@
 package ipcscan
 
 import (
-	"cmp"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -75,7 +75,7 @@ func (in *Inspector) ExpandInspect(arg string) ([]Inspected, error) {
 			order = append(order, match{p, int32(ri*runLength + i)})
 		}
 	}
-	slices.SortFunc(order, func(a, b match) int { return cmp.Compare(a.path, b.path) })
+	slices.SortFunc(order, func(a, b match) int { return strings.Compare(a.path, b.path) })
 	inspectRuns()
 	wg.Wait()
 	if matchErr != nil {
