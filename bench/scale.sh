@@ -61,7 +61,8 @@ colliding=$work/colliding.manifest
 if [ ! -s "$colliding" ]; then
 	awk -v n=$files 'BEGIN { for (i = 0; i < 10 * n; i++) printf "ch%07d keys/f%d %d\n", i, i % n, 1 + int(i / n) }' >"$colliding"
 fi
-fs=$(stat -f -c %T "$dir")
+# The mount table names ext4 (statfs gives ext2/ext3, one magic for all three).
+fs=$(findmnt -no FSTYPE -T "$dir" 2>/dev/null || stat -f -c %T "$dir")
 echo "$("$bin/ipckeys" version | head -1), $(gcc --version | head -1), $(nproc) cores, $fs, $runs runs each, medians"
 
 # measure NAME CMD... runs CMD once with its output to /dev/null and
