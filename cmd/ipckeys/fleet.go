@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/fleet"
 	"github.com/ipckeys/ipckeys/internal/inputfile"
 	"github.com/ipckeys/ipckeys/report"
@@ -77,28 +76,17 @@ const fleetFormatList = "table, text, json, sarif, github, junit or html"
 
 func runFleet(c *command, args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
-	outputFlags := fs.StringArrayP("output", "o", nil, "")
+	gate := addGateFlags(fs)
 	hostsFlags := fs.StringArray("hosts", nil, "")
 	hostsFile := fs.String("hosts-file", "", "")
 	maxAge := fs.Duration("max-age", 0, "")
-	failOnFlag := fs.String("fail-on", "error", "")
 	allowUnchecked := fs.Bool("allow-unchecked", false, "")
-	quiet := fs.BoolP("quiet", "q", false, "")
-	colorFlag := fs.String("color", "auto", "")
 	if done, err := parseFlags(fs, c, args, stdout); done || err != nil {
 		return exitFor(stderr, err)
 	}
-	outs, err := parseFormats(*outputFlags, stdout, func(f string) bool { return fleetRenderers[f] != nil }, fleetFormatList)
+	outs, failOn, color, err := gate.parse(stdout, func(f string) bool { return fleetRenderers[f] != nil }, fleetFormatList)
 	if err != nil {
 		return fail(stderr, err)
-	}
-	color, err := useColor(*colorFlag, stdout)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	failOn, err := audit.ParseThreshold(*failOnFlag)
-	if err != nil {
-		return fail(stderr, usageError{err.Error()})
 	}
 	if *maxAge < 0 {
 		return fail(stderr, usagef("fleet: --max-age %s: give a positive duration (30m, 2h)", *maxAge))
@@ -127,7 +115,7 @@ func runFleet(c *command, args []string, stdout, stderr io.Writer) int {
 		closeOutputs(outs)
 		return fail(stderr, fmt.Errorf("fleet: no host reports in %s: give the scan reports (*.json), or --hosts so missing ones are named", strings.Join(fs.Args(), ", ")))
 	}
-	st := report.Style{Color: color, Quiet: *quiet}
+	st := report.Style{Color: color, Quiet: gate.quiet}
 	if err := writeEach(outs, stdout, func(format string, w io.Writer, toStdout bool) error {
 		style := st
 		if !toStdout {

@@ -7,8 +7,10 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
+	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/internal/outfile"
 	"github.com/ipckeys/ipckeys/report"
 )
@@ -35,7 +37,43 @@ type output struct {
 
 // parseOutputs reads scan's -o values.
 func parseOutputs(values []string, stdout io.Writer) ([]output, error) {
-	return parseFormats(values, stdout, func(f string) bool { return renderers[f] != nil }, formatList)
+	return parseFormats(values, stdout, scanFormat, formatList)
+}
+
+// scanFormat reports whether scan writes format.
+func scanFormat(format string) bool { return renderers[format] != nil }
+
+// gateFlags are the flags of the commands that gate (scan, fleet): where
+// the reports go, the severity that fails the run, colour and quiet.
+type gateFlags struct {
+	outputs []string
+	failOn  string
+	color   string
+	quiet   bool
+}
+
+func addGateFlags(fs *pflag.FlagSet) *gateFlags {
+	g := &gateFlags{}
+	fs.StringArrayVarP(&g.outputs, "output", "o", nil, "")
+	fs.StringVar(&g.failOn, "fail-on", "error", "")
+	fs.BoolVarP(&g.quiet, "quiet", "q", false, "")
+	fs.StringVar(&g.color, "color", "auto", "")
+	return g
+}
+
+// parse checks the flags: the outputs in the formats known accepts (list
+// names them), the threshold, and whether stdout gets colour.
+func (g *gateFlags) parse(stdout io.Writer, known func(string) bool, list string) (outs []output, failOn audit.Severity, color bool, err error) {
+	if outs, err = parseFormats(g.outputs, stdout, known, list); err != nil {
+		return nil, 0, false, err
+	}
+	if color, err = useColor(g.color, stdout); err != nil {
+		return nil, 0, false, err
+	}
+	if failOn, err = audit.ParseThreshold(g.failOn); err != nil {
+		return nil, 0, false, usageError{err.Error()}
+	}
+	return outs, failOn, color, nil
 }
 
 // parseFormats reads the -o values of a command whose formats known

@@ -105,8 +105,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
 	projFlags := fs.StringArrayP("proj", "p", nil, "")
 	manifests := fs.StringArrayP("manifest", "m", nil, "")
-	outputFlags := fs.StringArrayP("output", "o", nil, "")
-	failOnFlag := fs.String("fail-on", "error", "")
+	gate := addGateFlags(fs)
 	noLive := fs.Bool("no-live", false, "")
 	forceLive := fs.Bool("live", false, "")
 	v := addViewFlags(fs, true)
@@ -116,23 +115,13 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	ignoreFiles := fs.StringArray("ignore-file", nil, "")
 	socketChecks := fs.Bool("sockets", false, "")
 	closeWait := fs.Int("close-wait", 10, "")
-	quiet := fs.BoolP("quiet", "q", false, "")
-	colorFlag := fs.String("color", "auto", "")
 	label := fs.String("label", "", "")
 	if done, err := parseFlags(fs, c, args, stdout); done || err != nil {
 		return exitFor(stderr, err)
 	}
-	outs, err := parseOutputs(*outputFlags, stdout)
+	outs, failOn, color, err := gate.parse(stdout, scanFormat, formatList)
 	if err != nil {
 		return fail(stderr, err)
-	}
-	color, err := useColor(*colorFlag, stdout)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	failOn, err := audit.ParseThreshold(*failOnFlag)
-	if err != nil {
-		return fail(stderr, usageError{err.Error()})
 	}
 	if err := v.check(); err != nil {
 		return fail(stderr, err)
@@ -249,7 +238,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 	result.Findings = ignore.Apply(result.Findings, entries, rules, time.Now().Format(time.DateOnly))
 	audit.Sort(result.Findings)
-	if err := writeOutputs(outs, result, stdout, report.Style{Color: color, Quiet: *quiet}); err != nil {
+	if err := writeOutputs(outs, result, stdout, report.Style{Color: color, Quiet: gate.quiet}); err != nil {
 		return fail(stderr, err)
 	}
 	if result.Summary().Failed {
