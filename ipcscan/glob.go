@@ -27,7 +27,7 @@ func glob(pattern string) ([]string, error) {
 	}
 	var matches []string
 	err := matchDir(dir, file, func(run []string) { matches = append(matches, run...) })
-	sortMatches(matches, strings.Compare)
+	sortParallel(matches)
 	return matches, err
 }
 
@@ -119,27 +119,27 @@ func matchDir(dir, pattern string, each func(run []string)) error {
 	return matchErr
 }
 
-// sortMatches sorts s, a large slice in two halves at once, merged.
-func sortMatches[E any](s []E, cmp func(a, b E) int) {
-	if len(s) < 1<<13 || runtime.GOMAXPROCS(0) < 2 {
-		slices.SortFunc(s, cmp)
+// sortParallel sorts paths, a large list in two halves at once, merged.
+func sortParallel(paths []string) {
+	if len(paths) < 1<<13 || runtime.GOMAXPROCS(0) < 2 {
+		slices.Sort(paths)
 		return
 	}
-	a, b := s[:len(s)/2], s[len(s)/2:]
+	a, b := paths[:len(paths)/2], paths[len(paths)/2:]
 	done := make(chan struct{})
 	go func() {
-		slices.SortFunc(a, cmp)
+		slices.Sort(a)
 		close(done)
 	}()
-	slices.SortFunc(b, cmp)
+	slices.Sort(b)
 	<-done
-	merged := make([]E, 0, len(s))
+	merged := make([]string, 0, len(paths))
 	for len(a) > 0 && len(b) > 0 {
-		if cmp(b[0], a[0]) < 0 {
+		if b[0] < a[0] {
 			merged, b = append(merged, b[0]), b[1:]
 		} else {
 			merged, a = append(merged, a[0]), a[1:]
 		}
 	}
-	copy(s, append(append(merged, a...), b...))
+	copy(paths, append(append(merged, a...), b...))
 }
