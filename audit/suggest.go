@@ -67,30 +67,7 @@ func Suggest(findings []Finding, entries []Entry, snap *ipcscan.Snapshot) {
 				if suggestionFingerprint(f, entries)%uint32(workers) != uint32(w) {
 					continue
 				}
-				change := f.Entries
-				if f.Code == KeyCollision {
-					change = changing(entries, f.Entries)
-				}
-				for _, i := range change {
-					e := &entries[i]
-					offers := 0
-					for _, proj := range projCandidates(e.Proj & 0xff) {
-						k := e.File.Key(proj)
-						if taken.has(k) || offered.has(k) {
-							continue
-						}
-						if offers == 0 {
-							offered.add(k) // the next channel must not pick it too
-						}
-						if f.Suggestions == nil {
-							f.Suggestions = make([]Suggestion, 0, suggestionsPerEntry*len(change))
-						}
-						f.Suggestions = append(f.Suggestions, Suggestion{Entry: i, Proj: proj, Key: k})
-						if offers++; offers == suggestionsPerEntry {
-							break
-						}
-					}
-				}
+				choose(f, entries, taken, offered)
 				if len(f.Suggestions) > 0 {
 					msg = addSuggestions(f, entries, msg)
 				}
@@ -98,6 +75,36 @@ func Suggest(findings []Finding, entries []Entry, snap *ipcscan.Snapshot) {
 		})
 	}
 	wg.Wait()
+}
+
+// choose adds to f its suggestions: for each channel that has to change,
+// the first proj ids whose keys neither taken nor offered holds; the first
+// offered to each channel goes into offered.
+func choose(f *Finding, entries []Entry, taken, offered *keySet) {
+	change := f.Entries
+	if f.Code == KeyCollision {
+		change = changing(entries, f.Entries)
+	}
+	for _, i := range change {
+		e := &entries[i]
+		offers := 0
+		for _, proj := range projCandidates(e.Proj & 0xff) {
+			k := e.File.Key(proj)
+			if taken.has(k) || offered.has(k) {
+				continue
+			}
+			if offers == 0 {
+				offered.add(k) // the next channel must not pick it too
+			}
+			if f.Suggestions == nil {
+				f.Suggestions = make([]Suggestion, 0, suggestionsPerEntry*len(change))
+			}
+			f.Suggestions = append(f.Suggestions, Suggestion{Entry: i, Proj: proj, Key: k})
+			if offers++; offers == suggestionsPerEntry {
+				break
+			}
+		}
+	}
 }
 
 // suggestionFingerprint is the fingerprint of the keys a finding's
