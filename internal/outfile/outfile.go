@@ -5,17 +5,29 @@
 // ipckeys runs (the node_exporter textfile collector, a CI step): it is
 // written to a temporary file in the same directory and renamed over the
 // old one, so readers see the old report or the new one, never half. The
-// new file keeps the old one's mode, owner and group (0644 for a new file).
+// temporary file is created new (O_EXCL) with mode 0600; the new file then
+// gets the old one's owner and group and, after that, its mode (0644 for a
+// new file), never with the setuid, setgid or sticky bits.
 //
 // Everything else is written where it is, because replacing it would break
 // the system: a character device (/dev/null, /dev/full) or a FIFO is opened
 // and written in place, so a full device is a write error and the device
 // stays a device; a path through a process's descriptors (/dev/stdout,
-// /proc/self/fd/N) writes to that descriptor's file; a symbolic link is
-// followed and its target written, the link kept; a regular file with
+// /proc/self/fd/N) writes to that descriptor's file; a regular file with
 // more than one hard link is rewritten in place (truncated, then written),
 // because a rename would split it from its other names. A block device, a
 // socket or a directory is refused: no report belongs there.
+//
+// Symbolic links are followed, at every component of the path, only where
+// the kernel's fs.protected_symlinks rule would follow them for the caller
+// (package safepath), whatever the system's setting: a link in a sticky
+// world-writable directory (/tmp) owned by neither the caller nor the
+// directory's owner is refused, so a link another user planted there
+// cannot make root overwrite or create a file elsewhere. A link whose
+// target does not exist is never followed to create a file. The target's
+// directory is held open from the check on, and the file is created,
+// opened and renamed relative to it (openat, renameat), so a directory
+// swapped for a link after the check is not followed.
 //
 // Every target is opened or checked before any work is done (Prepare), so
 // a bad output fails fast, and two outputs that are one file under
@@ -26,13 +38,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
-	"path/filepath"
-	"strings"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/ipckeys/ipckeys/internal/inputfile"
+	"github.com/ipckeys/ipckeys/internal/safepath"
 )
 
 // how a target is written.
@@ -48,7 +61,7 @@ const (
 type Target struct {
 	Name string // as the user wrote it
 
-	path   string // the file to write: Name, or the target of its links
+	at     *safepath.Path // the resolved file: its directory, held open, and name
 	method method
 	exists bool
 	st     unix.Stat_t // of the existing file
@@ -59,65 +72,65 @@ type Target struct {
 	descriptor bool
 }
 
-// maxLinks bounds the symbolic links followed to a target, as the kernel's
-// own limit does (ELOOP).
-const maxLinks = 40
-
 // Prepare resolves name to the file it writes and checks that the report
 // can be written there, opening devices, FIFOs and hard-linked files.
 func Prepare(name string) (*Target, error) {
-	t := &Target{Name: name, path: name}
-	for hops := 0; ; hops++ {
-		if hops == maxLinks {
-			return nil, errors.New("too many levels of symbolic links")
-		}
-		if throughDescriptor(t.path) {
-			// /dev/stdout → /proc/self/fd/1 → pipe:[…]: the link names an
-			// open descriptor, which only the kernel can follow.
-			t.descriptor = true
-			return t, t.openInPlace(name)
-		}
-		var lst unix.Stat_t
-		err := unix.Lstat(t.path, &lst)
-		if errors.Is(err, unix.ENOENT) {
-			return t, t.checkNew()
-		}
-		if err != nil {
-			return nil, err
-		}
-		if lst.Mode&unix.S_IFMT != unix.S_IFLNK {
-			break
-		}
-		link, err := os.Readlink(t.path)
-		if err != nil {
-			return nil, err
-		}
-		if !filepath.IsAbs(link) {
-			link = filepath.Join(filepath.Dir(t.path), link)
-		}
-		t.path = link
+	at, err := safepath.Resolve(name, safepath.Protected)
+	if err != nil {
+		return nil, resolveError(err)
 	}
-	if err := unix.Stat(t.path, &t.st); err != nil {
+	t := &Target{Name: name, at: at}
+	if err := t.prepare(); err != nil {
+		t.Close()
 		return nil, err
 	}
+	return t, nil
+}
+
+func (t *Target) prepare() error {
+	at := t.at
+	switch {
+	case at.Descriptor:
+		// /dev/stdout → /proc/self/fd/1 → pipe:[…]: the link names an
+		// open descriptor, which only the kernel can follow.
+		t.descriptor = true
+		return t.openInPlace()
+	case !at.Exists && at.Link != "":
+		return fmt.Errorf("%s is a symbolic link to %s, which does not exist: a link is never followed to create a file; remove it or name another path", at.Link, at.Name)
+	case !at.Exists:
+		return t.checkNew()
+	}
+	t.st = at.Stat
 	t.exists = true
 	t.id = fmt.Sprintf("%d:%d", t.st.Dev, t.st.Ino)
 	switch t.st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
 		if t.st.Nlink > 1 || !canPreserveOwner(&t.st) {
-			return t, t.openInPlace(t.path)
+			return t.openInPlace()
 		}
-		return t, t.checkDir()
+		return t.checkDir()
 	case unix.S_IFCHR, unix.S_IFIFO:
-		return t, t.openInPlace(t.path)
+		return t.openInPlace()
 	}
-	return nil, notForReports(t.st.Mode)
+	return notForReports(t.st.Mode)
 }
 
-// throughDescriptor reports whether p names an open descriptor's link.
-func throughDescriptor(p string) bool {
-	p = filepath.Clean(p)
-	return strings.HasPrefix(p, "/proc/") && strings.Contains(p, "/fd/") || strings.HasPrefix(p, "/dev/fd/")
+// resolveError says why a path could not be resolved: a refused link
+// speaks for itself; a missing or non-directory component means there is
+// nowhere to write.
+func resolveError(err error) error {
+	var le *safepath.LinkError
+	if errors.As(err, &le) {
+		return le
+	}
+	err = unwrap(err)
+	switch {
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
+		return fmt.Errorf("cannot write there: %w", err)
+	case errors.Is(err, unix.ELOOP):
+		return errors.New("too many levels of symbolic links")
+	}
+	return err
 }
 
 // canPreserveOwner reports whether a replacement can be given the file's
@@ -141,41 +154,59 @@ func canPreserveOwner(st *unix.Stat_t) bool {
 	return false
 }
 
-// checkNew checks that a new file can be made at t.path.
+// checkNew checks that a new file can be made where t.at names it.
 func (t *Target) checkNew() error {
-	dir := filepath.Dir(t.path)
 	var st unix.Stat_t
-	if err := unix.Stat(dir, &st); err != nil {
+	if err := unix.Fstat(t.at.DirFD(), &st); err != nil {
 		return fmt.Errorf("cannot write there: %w", err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return fmt.Errorf("cannot write there: %s is not a directory", dir)
 	}
 	// A new file is one file whatever its spelling: the directory's
 	// identity and the name in it.
-	t.id = fmt.Sprintf("%d:%d/%s", st.Dev, st.Ino, filepath.Base(t.path))
+	t.id = fmt.Sprintf("%d:%d/%s", st.Dev, st.Ino, t.at.Base)
 	return t.checkDir()
 }
 
 // checkDir makes sure a temporary file can be created beside the target.
 func (t *Target) checkDir() error {
-	f, err := os.CreateTemp(filepath.Dir(t.path), ".ipckeys-check-*")
+	f, name, err := t.createTemp(".ipckeys-check-")
 	if err != nil {
-		return fmt.Errorf("cannot write there: %w", unwrap(err))
+		return fmt.Errorf("cannot write there: %w", err)
 	}
 	f.Close()
-	return os.Remove(f.Name())
+	return unix.Unlinkat(t.at.DirFD(), name, 0)
+}
+
+// createTemp creates a new file (O_EXCL, mode 0600, never through a link)
+// in the target's directory, named prefix and a random number.
+func (t *Target) createTemp(prefix string) (*os.File, string, error) {
+	for range 10000 {
+		name := prefix + strconv.FormatUint(uint64(rand.Uint32()), 10)
+		fd, err := unix.Openat(t.at.DirFD(), name,
+			unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_NOCTTY|unix.O_CLOEXEC, 0o600)
+		if err == unix.EEXIST {
+			continue
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		return os.NewFile(uintptr(fd), name), name, nil
+	}
+	return nil, "", unix.EEXIST
 }
 
 // openInPlace opens the target for writing without blocking: a FIFO
-// without a reader is an error at once, not a hang.
-func (t *Target) openInPlace(path string) error {
+// without a reader is an error at once, not a hang. Only a descriptor's
+// link is followed (by the kernel, which alone can); anything else at the
+// name is opened itself.
+func (t *Target) openInPlace() error {
 	t.method = inPlace
 	flags := unix.O_WRONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
 	if t.descriptor {
 		flags |= unix.O_APPEND
+	} else {
+		flags |= unix.O_NOFOLLOW
 	}
-	fd, err := unix.Open(path, flags, 0)
+	fd, err := unix.Openat(t.at.DirFD(), t.at.Base, flags, 0)
 	if err == unix.ENXIO {
 		return errors.New("is a FIFO with no reader: start the program that reads it first")
 	}
@@ -198,7 +229,7 @@ func (t *Target) openInPlace(path string) error {
 	}
 	t.exists = true
 	t.id = fmt.Sprintf("%d:%d", t.st.Dev, t.st.Ino)
-	t.f = os.NewFile(uintptr(fd), path)
+	t.f = os.NewFile(uintptr(fd), t.at.Name)
 	return nil
 }
 
@@ -236,21 +267,34 @@ func (t *Target) Write(write func(io.Writer) error) error {
 	return t.writeReplace(write)
 }
 
-// Close releases an in-place target that was not written.
+// Close releases a target that was not written. It may be called more
+// than once.
 func (t *Target) Close() {
 	if t.f != nil {
 		t.f.Close()
 		t.f = nil
 	}
+	if t.at != nil {
+		t.at.Close()
+	}
 }
 
 func (t *Target) writeInPlace(write func(io.Writer) error) error {
+	defer t.Close()
 	f := t.f
 	t.f = nil
 	if t.st.Mode&unix.S_IFMT == unix.S_IFREG && !t.descriptor {
 		if err := f.Truncate(0); err != nil {
 			f.Close()
 			return err
+		}
+		// A report is not a program: a set-id or sticky bit goes, as
+		// the kernel drops set-id bits when anyone but root writes.
+		if t.st.Mode&0o7000 != 0 {
+			if err := f.Chmod(os.FileMode(t.st.Mode & 0o777)); err != nil {
+				f.Close()
+				return unwrap(err)
+			}
 		}
 	}
 	w := &errWriter{w: f}
@@ -265,15 +309,17 @@ func (t *Target) writeInPlace(write func(io.Writer) error) error {
 }
 
 func (t *Target) writeReplace(write func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(t.path), "."+filepath.Base(t.path)+".tmp-*")
+	defer t.Close()
+	dir := t.at.DirFD()
+	f, name, err := t.createTemp("." + t.at.Base + ".tmp-")
 	if err != nil {
-		return unwrap(err)
+		return err
 	}
 	done := false
 	defer func() {
 		if !done {
 			f.Close()
-			os.Remove(f.Name())
+			unix.Unlinkat(dir, name, 0)
 		}
 	}()
 	w := &errWriter{w: f}
@@ -283,6 +329,7 @@ func (t *Target) writeReplace(write func(io.Writer) error) error {
 	if w.err != nil {
 		return unwrap(w.err)
 	}
+	// Never a set-id or sticky bit, even where the old file had one.
 	mode := os.FileMode(0o644)
 	if t.exists {
 		mode = os.FileMode(t.st.Mode & 0o777)
@@ -298,8 +345,10 @@ func (t *Target) writeReplace(write func(io.Writer) error) error {
 	if err := f.Close(); err != nil {
 		return unwrap(err)
 	}
-	if err := os.Rename(f.Name(), t.path); err != nil {
-		return unwrap(err)
+	// Renamed within the directory held open since the check: the name
+	// itself is replaced, never what a link there points at.
+	if err := unix.Renameat(dir, name, dir, t.at.Base); err != nil {
+		return err
 	}
 	done = true
 	return nil
