@@ -4,15 +4,24 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ipckeys/ipckeys/internal/inputfile"
 )
 
-// MaxSize is the largest file Parse reads as a configuration file. Callers
-// read at most MaxSize+1 bytes and pass them on: a longer file is not a
-// configuration file.
-const MaxSize = 1 << 20
+// MaxSize is the largest configuration file ipckeys reads: 64 MiB. A
+// longer file that would be read as a configuration is an error naming it,
+// never skipped, since the key files it names would go unchecked; one that
+// could not be a configuration (binary data, an extension that names no
+// format) is a key file as any other.
+const MaxSize = 64 << 20
+
+// headSize is how much of a file longer than MaxSize is looked at to tell a
+// configuration file from a key file of another kind.
+const headSize = 64 << 10
 
 // maxDepth bounds the nesting of maps and lists in the structured formats:
 // configuration files nest a handful of levels, and a bound keeps both the
@@ -28,9 +37,8 @@ const (
 )
 
 // ErrNotConfig is wrapped by the error Parse returns for a file that is not
-// recognisably a configuration file: binary data, more than MaxSize bytes, an
-// extension that names no configuration format. Such a file is a key file
-// like any other.
+// recognisably a configuration file: binary data, an extension that names no
+// configuration format. Such a file is a key file like any other.
 var ErrNotConfig = errors.New("not a configuration file")
 
 // Setting is one scalar value of a configuration file.
@@ -108,20 +116,32 @@ var lineExts = map[string]bool{
 // extension are read in the lenient line format, unless their content is JSON
 // (a leading '{' or '[') or YAML (a leading "---") that parses as such. A
 // file with another extension is a configuration file only when its content
-// is JSON or YAML. Data over MaxSize bytes, data holding NUL bytes or invalid
-// UTF-8, and files of other extensions give an error wrapping ErrNotConfig.
-// Empty files are configurations without settings.
+// is JSON or YAML. Data holding NUL bytes, and files of other extensions,
+// give an error wrapping ErrNotConfig. The line format is read as bytes
+// (Latin-1 comments and values of legacy applications are kept as
+// written); JSON, YAML and TOML must be UTF-8, and a byte that is not is
+// an *Error naming its line. Data over MaxSize
+// bytes is an *inputfile.TooLargeError, unless its first bytes already say
+// it is not a configuration file. Empty files are configurations without
+// settings.
 func Parse(path string, data []byte) (*Config, error) {
 	if len(data) > MaxSize {
-		return nil, notConfig(path, fmt.Sprintf("larger than %d bytes", MaxSize))
+		return nil, overSize(path, data[:headSize])
 	}
-	if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
+	if bytes.IndexByte(data, 0) >= 0 {
 		return nil, notConfig(path, "binary data")
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	ext := strings.ToLower(filepath.Ext(path))
 	c := &Config{Path: path}
 	var err error
+	if ext == ".json" || ext == ".yaml" || ext == ".yml" || ext == ".toml" {
+		// These formats are UTF-8 by definition; the line format is read
+		// as bytes, as legacy applications write it.
+		if err := checkUTF8(path, data); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case ext == ".json":
 		c.Format = FormatJSON
@@ -151,10 +171,60 @@ func Parse(path string, data []byte) (*Config, error) {
 	return c, nil
 }
 
+// Read reads the configuration file path from r, at most MaxSize bytes, and
+// parses it as Parse does. size is the file's size (0 when not known): it
+// sizes the buffer, so that a small file costs a small one, and a file
+// over MaxSize by its size is judged by its first bytes and never read
+// whole.
+func Read(path string, r io.Reader, size int64) (*Config, error) {
+	if size > MaxSize {
+		head, err := io.ReadAll(io.LimitReader(r, headSize))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return nil, overSize(path, head)
+	}
+	data, err := inputfile.ReadAll(r, size, tooLarge(path))
+	var tl *inputfile.TooLargeError
+	switch {
+	case errors.As(err, &tl):
+		return nil, overSize(path, data[:headSize])
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return Parse(path, data)
+}
+
+// tooLarge is the error for a configuration file over MaxSize.
+func tooLarge(path string) inputfile.TooLargeError {
+	return inputfile.TooLargeError{File: path, Limit: MaxSize, What: "a configuration file",
+		Fix: "shorten it, or give it as a key file in a manifest (-m)"}
+}
+
+// overSize is the error for a file over MaxSize whose first bytes are head:
+// ErrNotConfig when they show it is no configuration file, else too large.
+func overSize(path string, head []byte) error {
+	if bytes.IndexByte(head, 0) >= 0 {
+		return notConfig(path, "binary data")
+	}
+	ext := strings.ToLower(filepath.Ext(path))
+	switch {
+	case ext == ".json" || ext == ".yaml" || ext == ".yml" || ext == ".toml" || lineExts[ext]:
+		limit := tooLarge(path)
+		return &limit
+	}
+	// Only content that parses whole makes a configuration of such a
+	// file, and it is too long to be read whole.
+	return notConfig(path, fmt.Sprintf("extension %q names no configuration format, and it is larger than %s", ext, inputfile.Size(MaxSize)))
+}
+
 // sniff reads data as JSON or YAML when its first bytes say so and it parses
 // as such; it returns nil otherwise. An INI file's "[section]" starts like
 // JSON, so a parse failure here is never an error.
 func sniff(path string, data []byte) *Config {
+	if !utf8.Valid(data) {
+		return nil // JSON and YAML are UTF-8: this is the line format
+	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	switch {
 	case len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '['):
@@ -210,4 +280,17 @@ func (idx lineIndex) line(offset int) int {
 		}
 	}
 	return lo + 1
+}
+
+// checkUTF8 is an *Error at the line of data's first byte that is not
+// UTF-8, or nil.
+func checkUTF8(path string, data []byte) error {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n == 1 {
+			return newError(path, newLineIndex(data).line(i), "byte 0x%02x is not UTF-8: write the file in UTF-8", data[i])
+		}
+		i += n
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -24,6 +25,16 @@ type KeyFileSetting struct {
 	// Empty is true when the setting names a key file but has no value:
 	// the service would call ftok on an empty or undefined path.
 	Empty bool
+	// Raw is the value as written. Value differs from it when File's
+	// KeyFileSettings expanded variables or "~" in it.
+	Raw string
+	// Unresolved lists, as written, the references in the value that
+	// could not be expanded: a variable set nowhere ("$APP_DATA",
+	// "${APP_DATA}"), "~" without HOME, "~user" without a home directory,
+	// a command substitution ("$(cmd)", "`cmd`"). Value is then Raw: no
+	// key should be made from it, and the caller says which reference is
+	// missing.
+	Unresolved []string
 }
 
 // ValidatePattern checks a setting-name pattern for KeyFileSettings.
@@ -39,6 +50,10 @@ func ValidatePattern(p string) error {
 
 // KeyFileSettings returns the settings of c that name key files, in file
 // order, each with the proj id of its sibling proj setting when there is one.
+// A setting given more than once (the same name, compared case-sensitively)
+// counts once, at its last line: the later value is the one the service
+// reads. Values are returned as written; File's KeyFileSettings expands
+// variables in them.
 //
 // With no patterns the default rule decides (see the package documentation).
 // Patterns are globs (path.Match) over the dotted setting names, both
@@ -52,15 +67,53 @@ func KeyFileSettings(c *Config, patterns []string) ([]KeyFileSetting, error) {
 	if c == nil {
 		return nil, nil
 	}
+	return keyFileSettings(&File{Config: c}, patterns)
+}
+
+// KeyFileSettings returns the settings of f that name key files, as the
+// function KeyFileSettings does, with "$NAME", "${NAME}",
+// "${NAME:-default}", "${NAME-default}" and a leading "~" or "~user"
+// expanded in their values (see the package documentation for where
+// variables come from). The default rule judges the expanded value, or the
+// value as written when a reference is unresolved.
+func (f *File) KeyFileSettings(patterns []string) ([]KeyFileSetting, error) {
+	if f == nil || f.Config == nil {
+		return nil, nil
+	}
+	return keyFileSettings(f, patterns)
+}
+
+func keyFileSettings(f *File, patterns []string) ([]KeyFileSetting, error) {
+	c := f.Config
 	for _, p := range patterns {
 		if err := ValidatePattern(p); err != nil {
 			return nil, err
 		}
 	}
 	r := rule{config: c, patterns: patterns}
+	last := make(map[string]int, len(c.Settings))
+	for i, s := range c.Settings {
+		last[s.Name] = i
+	}
+	var sc *scope
+	if f.env != nil {
+		sc = newScope(f)
+	}
 	var out []KeyFileSetting
 	for i := range c.Settings {
 		s := c.Settings[i]
+		raw := s.Value
+		var unresolved []string
+		if sc != nil && s.Malformed == "" {
+			x := f.expandSetting(sc, i)
+			if hasVars(c.Format) {
+				sc.assign(s, x)
+			}
+			s.Value, unresolved = x.value, x.unresolved
+		}
+		if last[s.Name] != i {
+			continue // set again further on
+		}
 		ok, empty := r.match(s)
 		if !ok {
 			continue
@@ -68,7 +121,7 @@ func KeyFileSettings(c *Config, patterns []string) ([]KeyFileSetting, error) {
 		if s.Malformed != "" {
 			return nil, newError(c.Path, s.Line, "%s: %s", s.Name, s.Malformed)
 		}
-		k := KeyFileSetting{Setting: s, Empty: empty}
+		k := KeyFileSetting{Setting: s, Empty: empty, Raw: raw, Unresolved: unresolved}
 		if sib := r.projSibling(s.Name, i); sib != nil {
 			proj, err := siblingProj(*sib)
 			if err != nil {
@@ -129,7 +182,10 @@ func (r *rule) match(s Setting) (ok, empty bool) {
 		return n.pathish || strings.Contains(s.Value, "/"), false
 	case empty:
 		return n.pathish, true
-	case !isPathValue(s.Value, n.pathish) || isOtherFile(s.Value, !n.ipc):
+	case isCommand(s.Value) || !isPathValue(s.Value, n.pathish) || isOtherFile(s.Value, !n.ipc):
+		return false, false
+	case path.Ext(s.Value) == ".ipc" && !n.keyFile && !n.sysv:
+		// geth's IPCPath = "geth.ipc": a socket, as .ipc files are.
 		return false, false
 	case !n.ipc && r.inTLSScope(s.Name):
 		// A bare key_file beside a cert_file is a TLS key.
@@ -145,6 +201,15 @@ var projSuffixes = []string{
 	"ftok_proj", "ftok-proj", "ftokproj", "ftok.proj",
 	"ftok_proj_id", "ftok-proj-id", "ftok_projid", "ftokprojid",
 }
+
+// keyIDSuffixes follow the prefix of a "key path" or "key file" setting
+// (Boost.Interprocess's xsi_key_path and xsi_key_id): "id" after the prefix
+// that keeps "key", "key_id" after the one without it. A bare "id" is a
+// proj id only there: user_id beside shm_path is something else.
+var (
+	keyIDSuffixes   = []string{"id"}
+	keyIDSuffixesNo = []string{"key_id", "key-id", "keyid", "key.id"}
+)
 
 // projSibling finds the proj setting for the key-file setting name: one with
 // the same prefix (the name less its last token, or less its last two when
@@ -164,17 +229,24 @@ func (r *rule) projSibling(name string, self int) *Setting {
 	if len(toks) == 0 {
 		return nil
 	}
-	prefixes := []string{name[:toks[len(toks)-1].start]}
-	if len(toks) >= 2 && toks[len(toks)-2].word == "key" {
-		prefixes = append(prefixes, name[:toks[len(toks)-2].start])
+	type prefix struct {
+		p     string
+		extra []string // suffixes beyond projSuffixes
+	}
+	prefixes := []prefix{{p: name[:toks[len(toks)-1].start]}}
+	if len(toks) >= 2 && toks[len(toks)-2].word == "key" && keyFollow[toks[len(toks)-1].word] {
+		prefixes[0].extra = keyIDSuffixes
+		prefixes = append(prefixes, prefix{name[:toks[len(toks)-2].start], keyIDSuffixesNo})
+	} else if len(toks) >= 2 && toks[len(toks)-2].word == "key" {
+		prefixes = append(prefixes, prefix{p: name[:toks[len(toks)-2].start]})
 	}
 	if parent := parentName(name); parent != "" {
-		prefixes = append(prefixes, parent+".")
+		prefixes = append(prefixes, prefix{p: parent + "."})
 	}
-	for _, p := range prefixes {
-		p = strings.ToLower(p)
+	for _, pre := range prefixes {
+		p := strings.ToLower(pre.p)
 		best := -1
-		for _, suf := range projSuffixes {
+		for _, suf := range slices.Concat(projSuffixes, pre.extra) {
 			if i, ok := r.byName[p+suf]; ok && i > best && i != self {
 				best = i
 			}
@@ -213,6 +285,7 @@ func parentName(name string) string {
 // nameClass is what a setting's name says about it.
 type nameClass struct {
 	ipc      bool // mentions shared memory, semaphores, message queues, IPC or ftok
+	sysv     bool // as ipc, by a word other than plain "ipc"
 	keyFile  bool // says key file or key path
 	pathish  bool // says path, file or directory
 	excluded bool // is about crypto, TLS, SSH, sockets, POSIX names, logs
@@ -243,6 +316,11 @@ var (
 		"socket", "sock", "pipe", "fifo", "namespace", "netns", "posix", "mqueue",
 		"url", "uri", "endpoint", "log", "logs", "logfile", "pid", "pidfile",
 		"format", "fmt", "template", "pattern", "prefix", "suffix", "glob", "regex", "regexp",
+		// Stores, spools, models, indexes and caches: files and
+		// directories of data (msg_store_file, msg_spool_dir,
+		// sem_model_path where sem is semantic, shm_cache_file), not key
+		// files.
+		"store", "stores", "storage", "spool", "model", "models", "index", "indexes", "cache", "cached",
 	)
 	tlsWords = set("ssl", "tls", "cert", "certs", "certificate", "crt", "ca", "cacert")
 )
@@ -264,8 +342,10 @@ func classify(name string) nameClass {
 		w := t.word
 		if ipcWords[w] {
 			n.ipc = true
+			n.sysv = n.sysv || w != "ipc"
 		} else if rest := ipcCompound(w); rest != "" {
 			n.ipc = true
+			n.sysv = n.sysv || !strings.HasPrefix(w, "ipc")
 			n.pathish = n.pathish || pathWords[rest]
 		}
 		if w == "keyfile" || w == "keypath" || (w == "key" && i+1 < len(toks) && keyFollow[toks[i+1].word]) {
@@ -352,6 +432,12 @@ func isPathValue(v string, pathish bool) bool {
 		return true
 	}
 	return pathish && !strings.ContainsAny(v, " \t,;=")
+}
+
+// isCommand reports whether a value is or holds a shell command
+// substitution, $(...) or `...`: its path is known only when the shell runs.
+func isCommand(v string) bool {
+	return strings.Contains(v, "$(") || strings.Contains(v, "`")
 }
 
 func isBoolWord(v string) bool {

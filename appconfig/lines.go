@@ -10,15 +10,36 @@ import (
 // ones are not configuration keys, and the bound keeps names short.
 const maxKey = 256
 
-// parseLines reads the line format: "key = value", "key: value" and
+// lineFile is what the line format holds besides the settings.
+type lineFile struct {
+	settings []Setting
+	// literal is, per setting, whether its value is taken as written
+	// rather than expanded: single-quoted, as in the shell, or
+	// double-quoted with an escaped '$' or '`'.
+	literal  []bool
+	includes []Include
+}
+
+// parseLines reads the settings of the line format (see parseLineFile).
+func parseLines(data []byte) ([]Setting, error) {
+	f, err := parseLineFile(data)
+	if err != nil {
+		return nil, err
+	}
+	return f.settings, nil
+}
+
+// parseLineFile reads the line format: "key = value", "key: value" and
 // "key value" lines, "[section]" headers (a setting's name is then
 // "section.key"), shell-style "export NAME=value", '#', ';' and "//" comment
-// lines, and values in single or double quotes. A line that fits none of
-// these is skipped, so files with syntaxes of their own read as a few
-// harmless settings or none. It fails only when the settings would be out of
-// proportion to the input.
-func parseLines(data []byte) ([]Setting, error) {
-	var out []Setting
+// lines, values in single or double quotes, and include directives (see
+// includeDirective), which are not settings. A line that fits none of these
+// is skipped, so files with syntaxes of their own read as a few harmless
+// settings or none. The bytes need not be UTF-8: names and values keep them
+// as they are. It fails only when the settings would be out of proportion to
+// the input.
+func parseLineFile(data []byte) (lineFile, error) {
+	var out lineFile
 	b := newBudget(len(data))
 	section := ""
 	skip := false // under a section header too long to name
@@ -30,6 +51,14 @@ func parseLines(data []byte) ([]Setting, error) {
 			raw, data = data, nil
 		}
 		s := strings.TrimLeft(strings.TrimSuffix(string(raw), "\r"), " \t")
+		if in, ok := includeDirective(s, section == ""); ok {
+			in.Line = n
+			if !b.spend(len(in.Pattern)) {
+				return lineFile{}, errors.New(errBudget)
+			}
+			out.includes = append(out.includes, in)
+			continue
+		}
 		if s == "" || s[0] == '#' || s[0] == ';' || strings.HasPrefix(s, "//") {
 			continue
 		}
@@ -45,24 +74,9 @@ func parseLines(data []byte) ([]Setting, error) {
 		if rest, ok := strings.CutPrefix(s, "export"); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
 			s = strings.TrimLeft(rest, " \t")
 		}
-		key := s[:keyLen(s)]
-		if key == "" || len(key) > maxKey || !isKeyStart(key[0]) {
+		key, value, ok := splitSetting(s)
+		if !ok {
 			continue
-		}
-		rest := s[len(key):]
-		after := strings.TrimLeft(rest, " \t")
-		var value string
-		switch {
-		case after == "":
-			continue // a lone word: a flag, a block's end
-		case strings.HasPrefix(after, ":="):
-			value = after[2:]
-		case after[0] == '=' || after[0] == ':':
-			value = after[1:]
-		case len(after) < len(rest) && after[0] != '{' && after[0] != '(':
-			value = after // "key value"
-		default:
-			continue // "key(", "key{", "key[": not a setting
 		}
 		name := key
 		if section != "" {
@@ -72,11 +86,46 @@ func parseLines(data []byte) ([]Setting, error) {
 		st.Value, st.Quoted, st.Malformed = lineValue(value)
 		st.Set = st.Value != "" || st.Quoted || st.Malformed != ""
 		if !b.spend(len(st.Name) + len(st.Value)) {
-			return nil, errors.New(errBudget)
+			return lineFile{}, errors.New(errBudget)
 		}
-		out = append(out, st)
+		out.settings = append(out.settings, st)
+		out.literal = append(out.literal, isLiteral(value, st.Quoted))
 	}
 	return out, nil
+}
+
+// splitSetting splits a "key = value", "key: value", "key := value" or
+// "key value" line into its key and the raw text of its value. It reports
+// false for a line that is no setting: a lone word, "key(", "key{".
+func splitSetting(s string) (key, value string, ok bool) {
+	key = s[:keyLen(s)]
+	if key == "" || len(key) > maxKey || !isKeyStart(key[0]) {
+		return "", "", false
+	}
+	rest := s[len(key):]
+	after := strings.TrimLeft(rest, " \t")
+	switch {
+	case after == "":
+		return "", "", false // a lone word: a flag, a block's end
+	case strings.HasPrefix(after, ":="):
+		return key, after[2:], true
+	case after[0] == '=' || after[0] == ':':
+		return key, after[1:], true
+	case len(after) < len(rest) && after[0] != '{' && after[0] != '(':
+		return key, after, true // "key value"
+	}
+	return "", "", false // "key(", "key{", "key[": not a setting
+}
+
+// isLiteral reports whether a raw line-format value is taken as written,
+// without expanding $VAR or ~: single-quoted, or double-quoted with an
+// escaped '$' or '`' (which the shell would not expand).
+func isLiteral(raw string, quoted bool) bool {
+	raw = strings.TrimSpace(raw)
+	if !quoted || raw == "" {
+		return false
+	}
+	return raw[0] == '\'' || strings.Contains(raw, "\\$") || strings.Contains(raw, "\\`")
 }
 
 // sectionName reads a "[section]" header: `[remote "origin"]` is
@@ -120,8 +169,9 @@ func keyLen(s string) int {
 }
 
 // lineValue reads the value part of a line: a quoted string (double quotes
-// take backslash escapes, single quotes none) or bare text up to a comment
-// (a '#' or ';' after white space). A trailing ';', as in C-style
+// take backslash escapes, single quotes none), which a comment ('#', ';' or
+// "//") may follow, or bare text up to a comment (a '#' or ';' after white
+// space). A trailing ';', as in C-style
 // "key = value;" files, is dropped. It returns the value, whether it was
 // quoted, and why it could not be read, if so: then value is the raw text.
 func lineValue(v string) (value string, quoted bool, malformed string) {
@@ -157,8 +207,10 @@ func lineValue(v string) (value string, quoted bool, malformed string) {
 			}
 			return v, false, "unterminated single quote: close the quote"
 		}
-		tail := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v[i+1:]), ";"))
-		if tail != "" && tail[0] != '#' && tail[0] != ';' {
+		// After the quote: nothing, a C-style ';', or a comment ('#', ';'
+		// or "//"), with or without white space before it.
+		tail := strings.TrimSpace(v[i+1:])
+		if tail != "" && tail[0] != '#' && tail[0] != ';' && !strings.HasPrefix(tail, "//") {
 			return v, false, "text after the closing quote: quote the whole value"
 		}
 		return sb.String(), true, ""

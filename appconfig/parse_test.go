@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ipckeys/ipckeys/internal/inputfile"
 )
 
 // The settings themselves, every one, for one file of each format.
@@ -156,8 +158,8 @@ func TestSniffing(t *testing.T) {
 	}
 }
 
-// Key files are any files: binary data and text in other encodings are not
-// configuration files, whatever their names.
+// Key files are any files: binary data is not a configuration file,
+// whatever its name.
 func TestNotConfig(t *testing.T) {
 	big := make([]byte, MaxSize+1)
 	for i := range big {
@@ -168,11 +170,9 @@ func TestNotConfig(t *testing.T) {
 		data []byte
 	}{
 		{"testdata/negative/binary.conf", mustRead(t, "testdata/negative/binary.conf")},
-		{"testdata/negative/latin1.conf", mustRead(t, "testdata/negative/latin1.conf")},
 		{"x.yaml", []byte("a: \x00\n")},
-		{"x.json", []byte{0xff, '{', '}'}},
-		{"x.conf", big},
-		{"x.json", big},
+		{"x.bin", big},
+		{"x.conf", append([]byte("k = v\n\x00"), big...)},
 		{"x.txt", []byte("chnl_shm_path = /data/path_B\n")},
 		{"x.conf.bak", []byte("chnl_shm_path = /data/path_B\n")},
 		{"/data/path_B.lock", []byte("")},
@@ -184,9 +184,33 @@ func TestNotConfig(t *testing.T) {
 			t.Errorf("Parse(%q, %d bytes) = %v, %v; want ErrNotConfig", tt.path, len(tt.data), c, err)
 		}
 	}
-	// Exactly MaxSize is still read.
+	// Legacy encodings: the line format keeps the bytes as written; JSON,
+	// YAML and TOML are UTF-8 by definition, and a stray byte is an error
+	// at its line.
+	c, err := Parse("testdata/negative/latin1.conf", mustRead(t, "testdata/negative/latin1.conf"))
+	if err != nil || len(c.Settings) != 1 || c.Settings[0].Name != "chnl_shm_path" || c.Settings[0].Value != "/data/path_\xff" {
+		t.Errorf("Parse(latin1.conf) = %+v, %v; want chnl_shm_path = \"/data/path_\\xff\"", c, err)
+	}
+	if c, err := Parse("a.conf", []byte("# r\xe9sum\xe9 from a legacy editor\nchnl_shm_path = /data/path_B\n")); err != nil || len(c.Settings) != 1 || c.Settings[0].Value != "/data/path_B" {
+		t.Errorf("a Latin-1 comment: %+v, %v", c, err)
+	}
+	for _, path := range []string{"x.json", "x.yaml", "x.toml"} {
+		_, err := Parse(path, []byte("\n\xff = 1\n"))
+		if want := path + ":2: byte 0xff is not UTF-8: write the file in UTF-8"; err == nil || err.Error() != want {
+			t.Errorf("Parse(%q) with a Latin-1 byte on line 2 = %v; want %q", path, err, want)
+		}
+	}
+	// Exactly MaxSize is still read; one byte more is an error, not a skip.
 	if _, err := Parse("x.conf", big[:MaxSize]); err != nil {
 		t.Errorf("Parse of MaxSize bytes: %v", err)
+	}
+	for _, path := range []string{"x.conf", "x.json", "x.yaml", "x.toml", "x"} {
+		c, err := Parse(path, big)
+		var tl *inputfile.TooLargeError
+		want := path + ": larger than the 64 MiB a configuration file may have; shorten it, or give it as a key file in a manifest (-m)"
+		if !errors.As(err, &tl) || err.Error() != want || errors.Is(err, ErrNotConfig) || c != nil {
+			t.Errorf("Parse(%q, MaxSize+1 bytes) = %v, %v; want %q", path, c, err, want)
+		}
 	}
 }
 

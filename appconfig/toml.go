@@ -9,11 +9,23 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
-// parseTOML reads a TOML document twice: the decoder checks it whole
-// (duplicate keys, tables defined twice) and reports errors with their line,
-// and the library's expression parser gives each value's position, which the
-// decoder's result does not keep.
+// MaxTOMLKeys is the most keys a TOML configuration may hold, counting each
+// part of a dotted key or table header and each item of an array. The
+// TOML library checks every key against the keys before it, one by one,
+// so its time grows with the square of their number: 10,000 keys take it
+// some 0.1 s, 124,000 keys (1 MiB of "kN = N" lines) took 22 s. A
+// document with more is refused before the library sees it.
+const MaxTOMLKeys = 10000
+
+// parseTOML reads a TOML document three times: its keys are counted
+// against MaxTOMLKeys, the decoder checks it whole (duplicate keys, tables
+// defined twice) and reports errors with their line, and the library's
+// expression parser gives each value's position, which the decoder's result
+// does not keep.
 func parseTOML(file string, data []byte) ([]Setting, error) {
+	if offset, over := countTOMLKeys(data); over {
+		return nil, newError(file, newLineIndex(data).line(offset), "more than %d TOML keys: split the file, or write it as JSON (the TOML parser slows down with the square of the key count)", MaxTOMLKeys)
+	}
 	var doc map[string]any
 	if err := toml.Unmarshal(data, &doc); err != nil {
 		line := 0
@@ -175,4 +187,49 @@ func (t *tomlWalker) value(v *unstable.Node) error {
 	default: // integers, floats, booleans, dates: as written
 		return t.col.add(Setting{Value: string(v.Data), Line: line, Set: true})
 	}
+}
+
+// countTOMLKeys counts the keys of a TOML document, without following the
+// library's checks, and reports whether they are more than MaxTOMLKeys, with
+// the offset of the expression that went past. A syntax error ends the
+// count: the decoder then reports it, having checked no more keys than
+// were counted.
+func countTOMLKeys(data []byte) (offset int, over bool) {
+	n := 0
+	var p unstable.Parser
+	p.Reset(data)
+	var stack []unstable.Iterator
+	for p.NextExpression() {
+		e := p.Expression()
+		it := e.Key()
+		for it.Next() {
+			n++
+		}
+		if e.Kind == unstable.KeyValue {
+			stack = append(stack[:0], e.Value().Children())
+			for len(stack) > 0 {
+				top := &stack[len(stack)-1]
+				if !top.Next() {
+					stack = stack[:len(stack)-1]
+					continue
+				}
+				c := top.Node()
+				n++
+				switch c.Kind {
+				case unstable.KeyValue:
+					k := c.Key()
+					for k.Next() {
+						n++
+					}
+					stack = append(stack, c.Value().Children())
+				case unstable.Array, unstable.InlineTable:
+					stack = append(stack, c.Children())
+				}
+			}
+		}
+		if n > MaxTOMLKeys {
+			return int(e.Raw.Offset), true
+		}
+	}
+	return 0, false
 }

@@ -53,6 +53,16 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
 
+// MaxSize is the largest ignore file ipckeys reads, from a file or from
+// standard input: 16 MiB, some hundred thousand suppressions. A longer one
+// is an error, before it is read when its size says so.
+const MaxSize = 16 << 20
+
+// tooLarge is the error for an ignore file over MaxSize.
+func tooLarge(file string) inputfile.TooLargeError {
+	return inputfile.TooLargeError{File: file, Limit: MaxSize, What: "an ignore file", Fix: "remove the entries that match no finding"}
+}
+
 // Load reads the ignore file at path.
 func Load(path string) ([]Rule, error) {
 	f, err := inputfile.Open(path)
@@ -60,13 +70,17 @@ func Load(path string) ([]Rule, error) {
 		return nil, err
 	}
 	defer f.Close()
+	if err := inputfile.TooLarge(f, tooLarge(path)); err != nil {
+		return nil, err
+	}
 	return Parse(f, path)
 }
 
-// Parse reads an ignore file; file names it in errors and rules.
+// Parse reads an ignore file of at most MaxSize bytes; file names it in
+// errors and rules.
 func Parse(r io.Reader, file string) ([]Rule, error) {
 	var rules []Rule
-	sc := bufio.NewScanner(r)
+	sc := bufio.NewScanner(inputfile.Limited(r, tooLarge(file)))
 	sc.Buffer(make([]byte, 4096), 64*1024)
 	n := 0
 	for sc.Scan() {
@@ -81,8 +95,12 @@ func Parse(r io.Reader, file string) ([]Rule, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
+		var tl *inputfile.TooLargeError
+		switch {
+		case errors.Is(err, bufio.ErrTooLong):
 			return nil, &Error{file, n + 1, "line longer than 65536 bytes"}
+		case errors.As(err, &tl):
+			return nil, err
 		}
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}

@@ -14,11 +14,13 @@
 // tab, newline or backslash writes it as an octal escape: \040, \011, \012,
 // \134. A relative path is taken relative to the manifest's directory.
 //
-// Parse errors name the file, the line and the field.
+// Parse errors name the file, the line and the field. A manifest holds at
+// most MaxSize bytes, and a line at most 64 KiB.
 package manifest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -26,7 +28,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/ipckeys/ipckeys/endpoint"
 	"github.com/ipckeys/ipckeys/ftok"
@@ -134,6 +138,16 @@ func Load(path string) ([]Channel, error) {
 	return m.Channels, nil
 }
 
+// MaxSize is the largest manifest ipckeys reads, from a file or from
+// standard input: 128 MiB, five times a manifest of a million channels. A
+// longer one is an error, before it is read when its size says so.
+const MaxSize = 128 << 20
+
+// tooLarge is the error for a manifest over MaxSize.
+func tooLarge(file string) inputfile.TooLargeError {
+	return inputfile.TooLargeError{File: file, Limit: MaxSize, What: "a manifest", Fix: "split it into several, each given with -m"}
+}
+
 // LoadManifest reads and parses the manifest at path, listeners included.
 func LoadManifest(path string) (*Manifest, error) {
 	f, err := inputfile.Open(path)
@@ -141,8 +155,11 @@ func LoadManifest(path string) (*Manifest, error) {
 		return nil, err
 	}
 	defer f.Close()
+	if err := inputfile.TooLarge(f, tooLarge(path)); err != nil {
+		return nil, err
+	}
 	size := 0
-	if st, err := f.Stat(); err == nil && st.Size() > 0 && st.Size() < 1<<30 {
+	if st, err := f.Stat(); err == nil && st.Size() > 0 && st.Size() <= MaxSize {
 		size = int(st.Size())
 	}
 	return parse(f, path, size)
@@ -201,19 +218,20 @@ func ParseManifest(r io.Reader, file string) (*Manifest, error) {
 	return parse(r, file, 0)
 }
 
-// parse reads all of r (size is what it is expected to hold, 0 if not
-// known) and parses it line by line as bufio.ScanLines splits lines: a
-// final line needs no newline, and one carriage return before a newline
-// is dropped. The text is kept as one string, of which the channels'
-// names and paths are parts, and the channels are counted before they are
-// made: a manifest of a million channels then costs what it holds, not
-// the growing and copying of a slice.
+// parse reads r, up to MaxSize bytes (size is what it is expected to hold,
+// 0 if not known), and parses it line by line as bufio.ScanLines splits
+// lines: a final line needs no newline, and one carriage return before a
+// newline is dropped. The text is kept as one string, of which the
+// channels' names and paths are parts, and the channels are counted before
+// they are made: a manifest of a million channels then costs what it holds,
+// not the growing and copying of a slice.
 func parse(r io.Reader, file string, size int) (*Manifest, error) {
-	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
-	_, readErr := buf.ReadFrom(r)
-	text := buf.String()
-	buf = nil
-	lines := strings.Count(text, "\n") + 1
+	text, readErr := readText(inputfile.Limited(r, tooLarge(file)), size)
+	var tl *inputfile.TooLargeError
+	if errors.As(readErr, &tl) {
+		return nil, readErr
+	}
+	lines := countEntries(text)
 	m := &Manifest{Channels: make([]Channel, 0, lines)}
 	seen := make(map[string]int, lines)
 	n := 0
@@ -258,6 +276,67 @@ func parse(r io.Reader, file string, size int) (*Manifest, error) {
 		m.Channels = nil
 	}
 	return m, nil
+}
+
+// countEntries counts the lines of text that are neither blank nor
+// comments: at most the channels and listeners it declares, so that blank
+// lines cost nothing.
+func countEntries(text string) int {
+	n := 0
+	for rest := text; rest != ""; {
+		line := rest
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		line = strings.TrimLeftFunc(line, unicode.IsSpace) // as strings.Fields
+
+		if line != "" && line[0] != '#' {
+			n++
+		}
+	}
+	return n
+}
+
+// readText reads r to its end, or up to a line of maxLine bytes or more,
+// which parse then refuses: an input without line breaks (/dev/zero) costs
+// maxLine bytes, not MaxSize. size, when known, is read into one buffer of
+// that size; an input of unknown size is read in chunks and copied once,
+// rather than into a buffer grown again and again, so that MaxSize bytes
+// from standard input cost twice MaxSize at their peak, not four times.
+// The text is the buffer it was read into, not a copy of it: nothing
+// writes to the buffer afterwards.
+func readText(r io.Reader, size int) (string, error) {
+	const chunk = 1 << 20
+	var full [][]byte // chunks read before buf
+	total := 0
+	buf := make([]byte, 0, max(size, chunk-bytes.MinRead)+bytes.MinRead)
+	lineStart := 0 // where the last, unfinished line starts, counted over all chunks
+	for {
+		if len(buf) == cap(buf) {
+			full, total = append(full, buf), total+len(buf)
+			buf = make([]byte, 0, chunk)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		if i := bytes.LastIndexByte(buf[len(buf):len(buf)+n], '\n'); i >= 0 {
+			lineStart = total + len(buf) + i + 1
+		}
+		buf = buf[:len(buf)+n]
+		if total+len(buf)-lineStart >= maxLine || err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			if len(full) > 0 {
+				whole := make([]byte, 0, total+len(buf))
+				for _, c := range full {
+					whole = append(whole, c...)
+				}
+				buf, full = append(whole, buf...), nil
+			}
+			return unsafe.String(unsafe.SliceData(buf), len(buf)), err
+		}
+	}
 }
 
 // parseLine parses one line, a channel or (l not nil) a listener; ok is

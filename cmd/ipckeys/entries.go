@@ -299,8 +299,9 @@ func (b *builder) args() error {
 			}
 			// Only a regular file that could hold settings is read: an
 			// empty key file, a device or a directory costs nothing more
-			// than the stat ftok makes.
-			mayBeConfig := kf.err == nil && kf.file.Regular && kf.file.Size > 0 && kf.file.Size <= appconfig.MaxSize
+			// than the stat ftok makes. A file over appconfig.MaxSize is
+			// looked at too: a config that long is an error, not a skip.
+			mayBeConfig := kf.err == nil && kf.file.Regular && kf.file.Size > 0
 			if err := b.path(paths[i], pattern, kf, mayBeConfig); err != nil {
 				return err
 			}
@@ -312,7 +313,7 @@ func (b *builder) args() error {
 // path adds one positional path: the channels of a config's key-file
 // settings, or the path as a key file.
 func (b *builder) path(path, pattern string, kf keyFile, mayBeConfig bool) error {
-	// A file that could not be a config (empty, a device, too large) is
+	// A file that could not be a config (empty, a device) is
 	// a key file without a word: a glob of 100,000 key files is not
 	// 100,000 lines of "input:". Only the files read are accounted for.
 	if b.req.configs != nil && mayBeConfig {
@@ -431,11 +432,18 @@ func (b *builder) config(path string) (bool, error) {
 		return keyFile("not readable: " + unwrapPathError(err).Error())
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, appconfig.MaxSize+1))
-	if err != nil {
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	cfg, err := appconfig.Read(path, f, size)
+	var tl *inputfile.TooLargeError
+	switch {
+	case errors.As(err, &tl):
+		return false, err
+	case err != nil && !errors.Is(err, appconfig.ErrNotConfig) && !errors.As(err, new(*appconfig.Error)):
 		return keyFile("not readable: " + unwrapPathError(err).Error())
 	}
-	cfg, err := appconfig.Parse(path, data)
 	if errors.Is(err, appconfig.ErrNotConfig) {
 		_, why, _ := strings.Cut(err.Error(), appconfig.ErrNotConfig.Error()+": ")
 		return keyFile("not a configuration file: " + why)

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 
@@ -68,11 +71,7 @@ func runKey(c *command, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *output == "json" {
-		out := make([]report.Entry, len(entries))
-		for i := range entries {
-			out[i] = report.NewEntry(&entries[i])
-		}
-		err = report.WriteJSON(stdout, out)
+		err = writeEntriesJSON(stdout, entries)
 	} else {
 		err = report.KeyTable(stdout, entries)
 	}
@@ -80,4 +79,36 @@ func runKey(c *command, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	return status
+}
+
+// writeEntriesJSON writes the entries as report.WriteJSON writes a slice of
+// their report.Entry values, byte for byte, but one entry at a time: the
+// keys of a glob of a million files are not a million report entries and
+// their whole encoding in memory at once.
+func writeEntriesJSON(w io.Writer, entries []audit.Entry) error {
+	if len(entries) == 0 {
+		_, err := io.WriteString(w, "[]\n")
+		return err
+	}
+	out := bufio.NewWriterSize(w, 64<<10)
+	var one bytes.Buffer
+	enc := json.NewEncoder(&one)
+	// Inside the array every line of an entry is indented once more.
+	enc.SetIndent("  ", "  ")
+	enc.SetEscapeHTML(false)
+	out.WriteString("[\n")
+	for i := range entries {
+		one.Reset()
+		if err := enc.Encode(report.NewEntry(&entries[i])); err != nil {
+			return err
+		}
+		out.WriteString("  ")
+		out.Write(bytes.TrimSuffix(one.Bytes(), []byte("\n")))
+		if i < len(entries)-1 {
+			out.WriteByte(',')
+		}
+		out.WriteByte('\n')
+	}
+	out.WriteString("]\n")
+	return out.Flush()
 }
