@@ -19,6 +19,7 @@ import (
 	"sync"
 
 	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/internal/display"
 	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/ipckeys/ipckeys/manifest"
 )
@@ -941,31 +942,7 @@ func keyOf(e *Entry) *int32 {
 	return &k
 }
 
-// Display returns a path as it can be shown on one line: unchanged when it
-// is printable UTF-8, otherwise Go-quoted (newlines as \n, other bytes as
-// \xff).
-func Display(p string) string {
-	// Printable ASCII, nearly every path, is told by one table look-up
-	// per byte: scans display hundreds of thousands of paths.
-	i := 0
-	for i < len(p) && printableASCII[p[i]] {
-		i++
-	}
-	if i == len(p) {
-		return p
-	}
-	for _, r := range p[i:] {
-		if r == '\uFFFD' || r < ' ' || r == 0x7f {
-			return fmt.Sprintf("%q", p)
-		}
-	}
-	return p
-}
-
-// printableASCII holds the bytes from space to tilde.
-var printableASCII = func() (t [256]bool) {
-	for b := ' '; b <= '~'; b++ {
-		t[b] = true
-	}
-	return t
-}()
+// Display returns a path (or another string the tool did not write) as it
+// can be shown on one line: by the rule of package display, unchanged when
+// it is printable UTF-8, otherwise Go-quoted ("\n", "\xff", "\u202e").
+func Display(p string) string { return display.Quote(p) }

@@ -136,7 +136,7 @@ func TestRulesCoverEveryCode(t *testing.T) {
 		audit.SuppressionExpired, audit.SuppressionUnused, audit.KeyFileReplaceable, audit.KeyDrift, audit.KeyViewDiffers,
 		audit.SettingEmpty, audit.RelativeKeyPath,
 		audit.InheritedListener, audit.ListenerNotAccepting, audit.ListenerWrongHolder, audit.ListenerMissing,
-		audit.ListenerCloexecMissing, audit.CloseWaitLeak, audit.FDExhaustion}
+		audit.ListenerCloexecMissing, audit.CloseWaitLeak, audit.FDExhaustion, audit.KeyCoincidence, audit.CheckIncomplete}
 	for _, c := range codes {
 		if r := audit.RuleFor(c); r.Summary == "" || r.Fix == "" || r.Severity == 0 {
 			t.Errorf("code %s has no complete rule: %+v", c, r)

@@ -22,6 +22,7 @@ const (
 	RemovedAttached = "removed-attached"
 	TypeMismatch    = "type-mismatch"
 	KeyDrift        = "key-drift"
+	KeyCoincidence  = "key-coincidence"
 )
 
 func init() {
@@ -31,8 +32,11 @@ func init() {
 		Rule{MissingObject, Warning, "a channel expected to be attached has no live object with its key (the message names live objects that have the key file's device byte and inode bits under another proj byte)", "start the service that creates it, or check that its programs compute the same key: the same proj id (the message names the one a live object uses) and the same key file (a replaced key file changes it)"},
 		Rule{StaleObject, Warning, "a segment nothing is attached to and whose creator is gone: leaked, since System V IPC has no reference count", "remove it with ipcrm -m ID once nothing will attach again"},
 		Rule{RemovedAttached, Warning, "a segment removed while attached: it lives, with key 0, until its last holder detaches, and no new process can find it (info while it drains: a newer attached segment with the same key was made less than 30 minutes ago, as in a graceful restart)", "restart the holders listed, so they create or attach the current segment; while it drains, nothing, unless they are still attached after the drain"},
-		Rule{KeyDrift, Warning, "a live object has a configured channel's proj and device byte but inode bits of no configured file, and was made before the channel's key file last changed: the file was probably replaced (editor save, config management rename, tmp cleaner) after the running processes computed their key, so processes started now use another key and another object", "restart every program of the channel together so they agree on the current key, and make the key file one that nothing rewrites"},
+		Rule{KeyDrift, Warning, "a live object has a configured channel's proj and device byte but inode bits of no configured file, was made before the channel's key file last changed, and is the channel's (its owner or creator is the channel's manifest owner, or made the object holding the channel's current key): the file was probably replaced (editor save, config management rename, tmp cleaner) after the running processes computed their key, so processes started now use another key and another object", "restart every program of the channel together so they agree on the current key, and make the key file one that nothing rewrites"},
+		Rule{KeyCoincidence, Info, "a live object has a configured channel's proj and device byte and was made before the channel's key file last changed, like a drifted key, but nothing says it is the channel's: its owner and creator are not the channel's manifest owner, nor the maker of the object holding the channel's current key. Most likely another application that uses the same proj byte on the same filesystem", "nothing, if it is another application's; if it is the channel's, declare the channel's owner in the manifest (or correct it) so the drift is reported"},
 		Rule{TypeMismatch, Warning, "the channel's key is live, but as another facility than the manifest says", "fix the manifest's type, or find the program using the key for the other facility"},
+		// Last: it is about the other checks, live and descriptor ones.
+		Rule{CheckIncomplete, Warning, "a check the inputs ask for could not be made in full, and what could not be read may hide a finding: processes whose maps or descriptors are hidden (another user's, as an ordinary user; a sandbox, even as root). Without --allow-incomplete the run fails with exit 2 instead", "run as root; or, where a sandbox hides processes even from root, accept it with --allow-incomplete (or suppress it for the channel or listener named)"},
 	)
 }
 
@@ -145,7 +149,7 @@ func CheckLive(entries []Entry, live Live) []Finding {
 			}
 		}
 	}
-	out = append(out, keyDrift(entries, s)...)
+	out = append(out, keyDrift(entries, live)...)
 	out = append(out, segmentHygiene(s)...)
 	return out
 }
@@ -211,70 +215,99 @@ func otherProj(e *Entry, want string, key int32, objs []ObjectRef) string {
 // keyDrift finds live objects that look like a channel's key before its
 // key file was replaced: same proj byte and device byte as the channel,
 // inode bits of no configured file, and created before the key file's
-// inode last changed. The last condition keeps other applications that
-// happen to use the same proj byte on the same filesystem out of it.
-func keyDrift(entries []Entry, s *ipcscan.Snapshot) []Finding {
+// inode last changed. Those are candidates; a candidate is key-drift only
+// with evidence that the object is the channel's (see driftEvidence),
+// and otherwise a key-coincidence: another application that happens to
+// use the same proj byte on the same filesystem.
+func keyDrift(entries []Entry, live Live) []Finding {
+	s := live.Snap
 	configured := map[int32]bool{}
 	for i := range entries {
 		if k, ok := entries[i].Key(); ok && entries[i].OK() {
 			configured[k] = true
 		}
 	}
-	type object struct {
-		ref   ObjectRef
-		ctime int64
-		shmid int // -1 unless a segment
-	}
-	var objs []object
+	var objs []driftObject
 	for _, sg := range s.Shm {
 		if k, known := s.OriginalKey(sg); known && k != 0 {
-			objs = append(objs, object{ObjectRef{"shm", sg.ID, k}, sg.Ctime, sg.ID})
+			objs = append(objs, driftObject{ObjectRef{"shm", sg.ID, k}, sg.Perm, sg.Ctime, sg.ID, sg.CPID})
 		}
 	}
 	for _, st := range s.Sem {
-		objs = append(objs, object{ObjectRef{"sem", st.ID, st.Key}, st.Ctime, -1})
+		objs = append(objs, driftObject{ObjectRef{"sem", st.ID, st.Key}, st.Perm, st.Ctime, -1, 0})
 	}
 	for _, q := range s.Msg {
-		objs = append(objs, object{ObjectRef{"msg", q.ID, q.Key}, q.Ctime, -1})
+		objs = append(objs, driftObject{ObjectRef{"msg", q.ID, q.Key}, q.Perm, q.Ctime, -1, q.LSPID})
 	}
 	var out []Finding
-	channels := newDriftIndex(entries)
+	channels := newDriftIndex(entries, live)
 	for _, o := range objs {
 		if o.ref.Key == 0 || configured[o.ref.Key] {
 			continue
 		}
 		p := ftok.Decode(o.ref.Key)
-		if i := channels.first(p.Proj, p.DevByte, o.ref.Facility, o.ctime); i >= 0 {
-			e := &entries[i]
-			k, _ := e.Key()
-			who := "no process attached"
-			if o.shmid >= 0 {
-				if hs := s.Holders(o.shmid); len(hs) > 0 {
-					who = "still attached: " + holderList(hs)
-				}
-			} else {
-				who = "its users cannot be listed (only segments show in /proc/PID/maps)"
-			}
-			ref := o.ref
-			key := o.ref.Key
-			out = append(out, Finding{Code: KeyDrift, Severity: Warning, Key: &key, Entries: []int{i}, Object: &ref,
-				Message: fmt.Sprintf("%s id %d has key %s: the proj and device byte of %s, whose key is now %s, but inode bits 0x%04x of no configured file, and it was made before the key file last changed: the file was probably replaced (editor save, config management rename, tmp cleaner) after the running processes computed their key; %s; processes started now use %s and another object: restart every program of the channel together",
-					facilityName(o.ref.Facility), o.ref.ID, ftok.Hex(o.ref.Key), describe(e), ftok.Hex(k), p.InoBits, who, ftok.Hex(k))})
+		i, evidence := channels.first(p.Proj, p.DevByte, o)
+		if i < 0 {
+			continue
 		}
+		e := &entries[i]
+		k, _ := e.Key()
+		who := "no process attached"
+		if o.shmid >= 0 {
+			if hs := s.Holders(o.shmid); len(hs) > 0 {
+				who = "still attached: " + holderList(hs)
+			}
+		} else {
+			who = "its users cannot be listed (only segments show in /proc/PID/maps)"
+		}
+		ref := o.ref
+		key := o.ref.Key
+		if evidence != "" {
+			out = append(out, Finding{Code: KeyDrift, Severity: Warning, Key: &key, Entries: []int{i}, Object: &ref,
+				Message: fmt.Sprintf("%s id %d has key %s: the proj and device byte of %s, whose key is now %s, but inode bits 0x%04x of no configured file, and it was made before the key file last changed, %s: the file was probably replaced (editor save, config management rename, tmp cleaner) after the running processes computed their key; %s; processes started now use %s and another object: restart every program of the channel together",
+					facilityName(o.ref.Facility), o.ref.ID, ftok.Hex(o.ref.Key), describe(e), ftok.Hex(k), p.InoBits, evidence, who, ftok.Hex(k))})
+			continue
+		}
+		lo := &liveObject{ref: o.ref, perm: o.perm, cpid: o.cpid}
+		out = append(out, Finding{Code: KeyCoincidence, Severity: Info, Key: &key, Entries: []int{i}, Object: &ref,
+			Message: fmt.Sprintf("%s id %d has key %s (owned by %s; %s): the proj and device byte of %s, whose key is %s, but inode bits 0x%04x of no configured file; it was made before the key file last changed, but %s, so it is taken for another application's object that happens to use the same proj byte on the same filesystem, not for the channel's drifted key; %s",
+				facilityName(o.ref.Facility), o.ref.ID, ftok.Hex(o.ref.Key), ownerOf(s, lo), who, describe(e), ftok.Hex(k), p.InoBits, channels.noEvidence(i, o), channels.tell(i))})
 	}
 	return out
+}
+
+// driftObject is a live object as keyDrift weighs it.
+type driftObject struct {
+	ref   ObjectRef
+	perm  ipcscan.Perm
+	ctime int64
+	shmid int // -1 unless a segment
+	cpid  int // creator (last sender of a queue); 0 unknown
 }
 
 // driftIndex finds, for a live object, the first channel (in entry
 // order) whose key could have been the object's before its key file was
 // replaced: same proj byte and device byte, a facility that fits, and a
-// key file changed after the object was made. It answers each object in
-// logarithmic time, so thousands of objects against a million channels
-// stay cheap.
+// key file changed after the object was made; first among the channels
+// with evidence that the object is theirs, else among all. It answers
+// each object in logarithmic time, so thousands of objects against a
+// million channels stay cheap.
+//
+// The evidence is a uid, read from the tables (so it never depends on
+// which processes could be read): the object's owner or creator is the
+// channel's owner in the manifest; or, for a channel without an owner, it
+// is the owner or creator of a live object that holds the channel's
+// current key (the same user made both). A channel whose manifest owner
+// is not a user on this host has no evidence.
 type driftIndex struct {
 	entries []Entry
+	live    Live
 	byPlace map[driftPlace][]int // usable channels with a ctime, in entry order
 	sorted  map[driftQuery]*byCtime
+	// uids are, for a channel, the uids whose objects are its.
+	uids map[int][]uint32
+	// current are the live objects holding each key.
+	current map[int32][]driftObject
 }
 
 type driftPlace struct{ proj, dev uint8 }
@@ -282,6 +315,7 @@ type driftPlace struct{ proj, dev uint8 }
 type driftQuery struct {
 	place    driftPlace
 	facility string
+	uid      int64 // -1: any channel, evidence or not
 }
 
 // byCtime holds channels by key file ctime, newest first, and for each
@@ -291,8 +325,25 @@ type byCtime struct {
 	firstIdx []int
 }
 
-func newDriftIndex(entries []Entry) *driftIndex {
-	d := &driftIndex{entries: entries, byPlace: map[driftPlace][]int{}, sorted: map[driftQuery]*byCtime{}}
+func newDriftIndex(entries []Entry, live Live) *driftIndex {
+	d := &driftIndex{entries: entries, live: live, byPlace: map[driftPlace][]int{}, sorted: map[driftQuery]*byCtime{},
+		uids: map[int][]uint32{}, current: map[int32][]driftObject{}}
+	s := live.Snap
+	for _, sg := range s.Shm {
+		if sg.Key != 0 {
+			d.current[sg.Key] = append(d.current[sg.Key], driftObject{ref: ObjectRef{"shm", sg.ID, sg.Key}, perm: sg.Perm})
+		}
+	}
+	for _, st := range s.Sem {
+		if st.Key != 0 {
+			d.current[st.Key] = append(d.current[st.Key], driftObject{ref: ObjectRef{"sem", st.ID, st.Key}, perm: st.Perm})
+		}
+	}
+	for _, q := range s.Msg {
+		if q.Key != 0 {
+			d.current[q.Key] = append(d.current[q.Key], driftObject{ref: ObjectRef{"msg", q.ID, q.Key}, perm: q.Perm})
+		}
+	}
 	for i := range entries {
 		e := &entries[i]
 		if e.Channel == nil || !e.OK() || e.File.Ctime == 0 {
@@ -300,23 +351,113 @@ func newDriftIndex(entries []Entry) *driftIndex {
 		}
 		p := driftPlace{uint8(e.Proj), uint8(e.File.Dev)}
 		d.byPlace[p] = append(d.byPlace[p], i)
+		if u := d.evidenceUIDs(i); len(u) > 0 {
+			d.uids[i] = u
+		}
 	}
 	return d
 }
 
+// evidenceUIDs returns the uids whose objects are channel i's.
+func (d *driftIndex) evidenceUIDs(i int) []uint32 {
+	c := d.entries[i].Channel
+	if c.Owner != "" {
+		if uid, ok := d.live.OwnerUIDs[c.Owner]; ok {
+			return []uint32{uid}
+		}
+		return nil
+	}
+	k, _ := d.entries[i].Key()
+	var out []uint32
+	for _, o := range d.current[k] {
+		if c.Type != "" && o.ref.Facility != c.Type {
+			continue
+		}
+		for _, u := range []uint32{o.perm.UID, o.perm.CUID} {
+			if !slices.Contains(out, u) {
+				out = append(out, u)
+			}
+		}
+	}
+	return out
+}
+
 // first returns the lowest index of a channel at proj byte and device
-// byte, of a type that fits facility, whose key file changed after ctime;
-// -1 if there is none.
-func (d *driftIndex) first(proj, dev uint8, facility string, ctime int64) int {
-	q := driftQuery{driftPlace{proj, dev}, facility}
+// byte whose key could have been o's, preferring channels with evidence
+// that o is theirs, and that evidence ("" for none); -1 if there is none.
+func (d *driftIndex) first(proj, dev uint8, o driftObject) (int, string) {
+	place := driftPlace{proj, dev}
+	best := -1
+	for _, uid := range []uint32{o.perm.UID, o.perm.CUID} {
+		if i := d.lookup(driftQuery{place, o.ref.Facility, int64(uid)}, o.ctime); i >= 0 && (best < 0 || i < best) {
+			best = i
+		}
+	}
+	if best >= 0 {
+		return best, d.evidence(best, o)
+	}
+	return d.lookup(driftQuery{place, o.ref.Facility, -1}, o.ctime), ""
+}
+
+// evidence says why o is channel i's.
+func (d *driftIndex) evidence(i int, o driftObject) string {
+	c := d.entries[i].Channel
+	if c.Owner != "" {
+		return fmt.Sprintf("and its owner or creator is the channel's owner %s", c.Owner)
+	}
+	k, _ := d.entries[i].Key()
+	for _, cur := range d.current[k] {
+		if (c.Type == "" || cur.ref.Facility == c.Type) && sameMaker(cur.perm, o.perm) {
+			return fmt.Sprintf("by the same user (%s) as %s id %d, which holds the channel's current key", ipcscan.UserName(o.perm.CUID), facilityName(cur.ref.Facility), cur.ref.ID)
+		}
+	}
+	return "and it is the channel's"
+}
+
+// sameMaker reports whether two objects share an owner or creator uid.
+func sameMaker(a, b ipcscan.Perm) bool {
+	return a.UID == b.UID || a.UID == b.CUID || a.CUID == b.UID || a.CUID == b.CUID
+}
+
+// noEvidence says why o is not taken for channel i's.
+func (d *driftIndex) noEvidence(i int, o driftObject) string {
+	c := d.entries[i].Channel
+	k, _ := d.entries[i].Key()
+	switch {
+	case c.Owner != "":
+		if _, ok := d.live.OwnerUIDs[c.Owner]; !ok {
+			return fmt.Sprintf("the channel's owner %s is not a user on this host", c.Owner)
+		}
+		return fmt.Sprintf("neither its owner nor its creator is the channel's owner %s", c.Owner)
+	case len(d.current[k]) > 0:
+		return fmt.Sprintf("the live object holding the channel's key %s was made by another user", ftok.Hex(k))
+	}
+	return "nothing ties it to the channel: the manifest names no owner and no live object holds the channel's current key"
+}
+
+// tell says what would tell drift from coincidence for channel i.
+func (d *driftIndex) tell(i int) string {
+	if d.entries[i].Channel.Owner == "" {
+		return "if it is the channel's, declare the channel's owner in the manifest so ipckeys can tell"
+	}
+	return "if it is the channel's, the manifest's owner is wrong"
+}
+
+// lookup returns the lowest index among the channels of q whose key file
+// changed after ctime; -1 if there is none.
+func (d *driftIndex) lookup(q driftQuery, ctime int64) int {
 	b, ok := d.sorted[q]
 	if !ok {
 		b = &byCtime{}
 		var idx []int
 		for _, i := range d.byPlace[q.place] {
-			if t := d.entries[i].Channel.Type; t == "" || t == facility {
-				idx = append(idx, i)
+			if t := d.entries[i].Channel.Type; t != "" && t != q.facility {
+				continue
 			}
+			if q.uid >= 0 && !slices.Contains(d.uids[i], uint32(q.uid)) {
+				continue
+			}
+			idx = append(idx, i)
 		}
 		sort.SliceStable(idx, func(a, c int) bool {
 			return d.entries[idx[a]].File.Ctime > d.entries[idx[c]].File.Ctime

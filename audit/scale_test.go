@@ -245,11 +245,15 @@ func TestGroupingMatchesDefinition(t *testing.T) {
 
 // TestKeyDriftMatchesDefinition holds the key-drift index against the
 // definition: for each live object whose key no configured entry has, the
-// first channel (in entry order) with its proj byte and device byte, a
-// type that fits, and a key file changed after the object was made.
+// candidates are the channels with its proj byte and device byte, a type
+// that fits, and a key file changed after the object was made; it is
+// key-drift of the first candidate (in entry order) with evidence (a live
+// object holding the channel's key, of a type that fits, made or owned by
+// the object's owner or creator), else key-coincidence of the first
+// candidate.
 func TestKeyDriftMatchesDefinition(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 5))
-	drifts := 0
+	drifts, coincidences := 0, 0
 	for round := range 500 {
 		entries := randomEntries(r, 1+r.IntN(60))
 		snap := &ipcscan.Snapshot{Procs: map[int]ipcscan.Proc{}}
@@ -258,7 +262,7 @@ func TestKeyDriftMatchesDefinition(t *testing.T) {
 			if r.IntN(2) == 0 {
 				key = int32(uint32('l')<<24 | uint32(r.IntN(3))<<16 | uint32(r.IntN(5)))
 			}
-			perm := ipcscan.Perm{Key: key, ID: id}
+			perm := ipcscan.Perm{Key: key, ID: id, UID: uint32(r.IntN(2)), CUID: uint32(r.IntN(2))}
 			ctime := int64(r.IntN(5))
 			switch r.IntN(3) {
 			case 0:
@@ -269,10 +273,26 @@ func TestKeyDriftMatchesDefinition(t *testing.T) {
 				snap.Msg = append(snap.Msg, ipcscan.Queue{Perm: perm, Ctime: ctime})
 			}
 		}
+		// Some channels' current keys are live too: the evidence.
+		for id := range r.IntN(6) {
+			k, ok := entries[r.IntN(len(entries))].Key()
+			if !ok || k == 0 {
+				continue
+			}
+			perm := ipcscan.Perm{Key: k, ID: 100 + id, UID: uint32(r.IntN(2)), CUID: uint32(r.IntN(2))}
+			switch r.IntN(3) {
+			case 0:
+				snap.Shm = append(snap.Shm, ipcscan.Segment{Perm: perm, Ctime: 9})
+			case 1:
+				snap.Sem = append(snap.Sem, ipcscan.SemSet{Perm: perm, Ctime: 9})
+			default:
+				snap.Msg = append(snap.Msg, ipcscan.Queue{Perm: perm, Ctime: 9})
+			}
+		}
 		var got []string
 		for _, f := range audit.CheckLive(entries, audit.Live{Snap: snap}) {
-			if f.Code == audit.KeyDrift {
-				got = append(got, fmt.Sprintf("%s %d %v", f.Object.Facility, f.Object.ID, f.Entries))
+			if f.Code == audit.KeyDrift || f.Code == audit.KeyCoincidence {
+				got = append(got, fmt.Sprintf("%s %s %d %v", f.Code, f.Object.Facility, f.Object.ID, f.Entries))
 			}
 		}
 		configured := map[int32]bool{}
@@ -282,11 +302,32 @@ func TestKeyDriftMatchesDefinition(t *testing.T) {
 			}
 		}
 		var want []string
+		type made struct {
+			fac  string
+			perm ipcscan.Perm
+		}
+		live := map[int32][]made{}
+		for _, s := range snap.Shm {
+			live[s.Key] = append(live[s.Key], made{"shm", s.Perm})
+		}
+		for _, s := range snap.Sem {
+			live[s.Key] = append(live[s.Key], made{"sem", s.Perm})
+		}
+		for _, q := range snap.Msg {
+			live[q.Key] = append(live[q.Key], made{"msg", q.Perm})
+		}
 		check := func(fac string, id int, key int32, ctime int64) {
 			if key == 0 || configured[key] {
 				return
 			}
+			var o ipcscan.Perm
+			for _, m := range live[key] {
+				if m.fac == fac && m.perm.ID == id {
+					o = m.perm
+				}
+			}
 			p := ftok.Decode(key)
+			first := -1
 			for i := range entries {
 				e := &entries[i]
 				if e.Channel == nil || !e.OK() || e.File.Ctime == 0 || uint8(e.Proj) != p.Proj ||
@@ -294,8 +335,20 @@ func TestKeyDriftMatchesDefinition(t *testing.T) {
 					e.Channel.Type != "" && e.Channel.Type != fac {
 					continue
 				}
-				want = append(want, fmt.Sprintf("%s %d %v", fac, id, []int{i}))
-				return
+				if first < 0 {
+					first = i
+				}
+				k, _ := e.Key()
+				for _, m := range live[k] {
+					if (e.Channel.Type == "" || m.fac == e.Channel.Type) &&
+						(m.perm.UID == o.UID || m.perm.UID == o.CUID || m.perm.CUID == o.UID || m.perm.CUID == o.CUID) {
+						want = append(want, fmt.Sprintf("%s %s %d %v", audit.KeyDrift, fac, id, []int{i}))
+						return
+					}
+				}
+			}
+			if first >= 0 {
+				want = append(want, fmt.Sprintf("%s %s %d %v", audit.KeyCoincidence, fac, id, []int{first}))
 			}
 		}
 		for _, s := range snap.Shm {
@@ -310,10 +363,16 @@ func TestKeyDriftMatchesDefinition(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("round %d: key-drift findings differ\n got %q\nwant %q", round, got, want)
 		}
-		drifts += len(got)
+		for _, g := range got {
+			if strings.HasPrefix(g, audit.KeyDrift+" ") {
+				drifts++
+			} else {
+				coincidences++
+			}
+		}
 	}
-	if drifts < 100 {
-		t.Errorf("only %d key-drift findings in the random worlds", drifts)
+	if drifts < 10 || coincidences < 100 {
+		t.Errorf("only %d key-drift and %d key-coincidence findings in the random worlds", drifts, coincidences)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,6 +44,7 @@ func (p FS) live() bool {
 // Names of the files a scan reads, NUL-terminated for openat.
 var (
 	nameStat    = cname("stat")
+	nameComm    = cname("comm")
 	nameCmdline = cname("cmdline")
 	nameExe     = cname("exe")
 	nameCgroup  = cname("cgroup")
@@ -110,6 +112,24 @@ func (p FS) newScanner(root int) *scanner {
 func (s *scanner) num(n int) []byte {
 	s.name = append(strconv.AppendInt(s.name[:0], int64(n), 10), 0)
 	return s.name
+}
+
+// procName names process pid for a report of what could not be read: the
+// command name of pr when it was read, else from /proc/PID/comm.
+func (s *scanner) procName(pid int, pr *Process) ProcName {
+	if pr != nil {
+		return ProcName{PID: pid, Comm: pr.Comm}
+	}
+	n := ProcName{PID: pid}
+	dir, err := openat(s.root, s.num(pid), unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return n
+	}
+	defer unix.Close(dir)
+	if b, err := readProc(dir, nameComm, s.buf, wholeLine); err == nil {
+		n.Comm = strings.TrimSuffix(string(b), "\n")
+	}
+	return n
 }
 
 // process reads one process, and into held the sockets it holds.

@@ -41,6 +41,9 @@ type Snapshot struct {
 	// exited during the scan; they are not in Processes. Neither is an
 	// error: together they say how complete the picture is.
 	Unreadable, Vanished int
+	// UnreadableProcesses names the processes counted in Unreadable,
+	// sorted by pid, so a report can say whose descriptors are missing.
+	UnreadableProcesses []ProcName
 	// Notes say what else could not be read, one sentence each.
 	Notes []string
 }
@@ -48,11 +51,19 @@ type Snapshot struct {
 // Complete reports whether every process and every listener queue was read.
 func (s *Snapshot) Complete() bool { return s.Unreadable == 0 && len(s.Notes) == 0 }
 
+// ProcName names a process: its pid and command name (from
+// /proc/PID/stat, which any user can read even where the descriptors are
+// hidden; "" when it could not be read either).
+type ProcName struct {
+	PID  int
+	Comm string
+}
+
 // part is what one worker found.
 type part struct {
 	procs      []*Process
 	held       []heldSocket
-	unreadable int
+	unreadable []ProcName
 	vanished   int
 }
 
@@ -104,7 +115,7 @@ func (p FS) Snapshot() (*Snapshot, error) {
 					pt.vanished++
 					continue
 				case unreadable:
-					pt.unreadable++
+					pt.unreadable = append(pt.unreadable, s.procName(pids[i], pr))
 				}
 				if pr == nil {
 					continue
@@ -119,7 +130,8 @@ func (p FS) Snapshot() (*Snapshot, error) {
 	snap := &Snapshot{Processes: map[int]*Process{}, Sockets: map[uint64]*Socket{}}
 	var held []heldSocket
 	for _, pt := range parts {
-		snap.Unreadable += pt.unreadable
+		snap.Unreadable += len(pt.unreadable)
+		snap.UnreadableProcesses = append(snap.UnreadableProcesses, pt.unreadable...)
 		snap.Vanished += pt.vanished
 		for _, pr := range pt.procs {
 			snap.Processes[pr.PID] = pr
@@ -127,6 +139,7 @@ func (p FS) Snapshot() (*Snapshot, error) {
 		held = append(held, pt.held...)
 	}
 	snap.Holders = groupHolders(held)
+	slices.SortFunc(snap.UnreadableProcesses, func(a, b ProcName) int { return cmp.Compare(a.PID, b.PID) })
 	if !live {
 		snap.Notes = append(snap.Notes, fmt.Sprintf("%s is not a live procfs: unix listener queues and listen backlogs (sock_diag) not read", p.root))
 	}

@@ -46,6 +46,17 @@ type Attachments struct {
 	Processes  int
 	Unreadable int
 	Vanished   int
+	// UnreadableProcesses names the processes counted in Unreadable, by
+	// pid, so a report can say whose maps are missing.
+	UnreadableProcesses []ProcName
+}
+
+// ProcName names a process: its pid and command name (from
+// /proc/PID/comm, which any user can read even where the maps are
+// hidden; "" when it could not be read either).
+type ProcName struct {
+	PID  int
+	Comm string
 }
 
 // Complete reports whether every process's maps could be read.
@@ -104,6 +115,7 @@ func (p FS) Attachments() (*Attachments, error) {
 		a.Processes += part.Processes
 		a.Unreadable += part.Unreadable
 		a.Vanished += part.Vanished
+		a.UnreadableProcesses = append(a.UnreadableProcesses, part.UnreadableProcesses...)
 		for ref, hs := range part.Holders {
 			a.Holders[ref] = append(a.Holders[ref], hs...)
 			a.Keys[ref] = part.Keys[ref]
@@ -112,6 +124,7 @@ func (p FS) Attachments() (*Attachments, error) {
 	for _, hs := range a.Holders {
 		sort.Slice(hs, func(i, j int) bool { return hs[i].PID < hs[j].PID })
 	}
+	sort.Slice(a.UnreadableProcesses, func(i, j int) bool { return a.UnreadableProcesses[i].PID < a.UnreadableProcesses[j].PID })
 	return a, nil
 }
 
@@ -155,7 +168,7 @@ func (p FS) scanMaps(pids []string) *Attachments {
 			a.Vanished++
 			continue
 		case err != nil: // EACCES, EPERM, or anything else that hides the maps
-			a.Unreadable++
+			a.unreadable(p, name, small)
 			continue
 		}
 		clear(found)
@@ -168,7 +181,7 @@ func (p FS) scanMaps(pids []string) *Attachments {
 			if errors.Is(err, unix.ENOENT) {
 				a.Vanished++
 			} else {
-				a.Unreadable++
+				a.unreadable(p, name, small)
 			}
 			continue
 		}
@@ -184,6 +197,18 @@ func (p FS) scanMaps(pids []string) *Attachments {
 		}
 	}
 	return a
+}
+
+// unreadable counts process name as unreadable and notes its command
+// name, read with buf as scratch.
+func (a *Attachments) unreadable(p FS, name string, buf []byte) {
+	a.Unreadable++
+	pid, _ := strconv.Atoi(name)
+	comm := ""
+	if b, err := readFile(p.path(name, "comm"), buf[:0]); err == nil {
+		comm = strings.TrimSuffix(string(b), "\n")
+	}
+	a.UnreadableProcesses = append(a.UnreadableProcesses, ProcName{PID: pid, Comm: comm})
 }
 
 // namespaceOf reads the IPC namespace link of a pid with buf as scratch.

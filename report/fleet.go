@@ -3,7 +3,10 @@ package report
 // The fleet formats render a fleet.View: many hosts' scans merged. They
 // live here, beside the scan formats, because they are the same formats
 // (SARIF, JUnit, GitHub annotations, tables) held to the same outside
-// definitions, and share their rules, escaping and schema types.
+// definitions, and share their rules, escaping and schema types. Every
+// string of a View that fleet.Merge built is already quoted by the display
+// rule; what the formats add is their own escaping, and the care for data
+// that begins a line.
 
 import (
 	"bufio"
@@ -12,9 +15,11 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/fleet"
+	"github.com/ipckeys/ipckeys/internal/display"
 )
 
 // namesShown is how many host names a line lists before "and N more".
@@ -83,7 +88,8 @@ func location(f *fleet.Finding) string {
 // per host it is on (HOST: LOCATION: SEVERITY: CODE KEY:
 // MESSAGE, as scan's text with the host in front), the hosts that differ
 // from the majority per channel, the hosts not checked, notes, and the
-// summary.
+// summary. A host name that begins a line is quoted when it begins with a
+// colon, so that no line is a CI runner's command.
 func FleetText(w io.Writer, v *fleet.View, st Style) error {
 	bw := bufio.NewWriter(w)
 	for _, f := range st.shownFleet(v) {
@@ -96,7 +102,7 @@ func FleetText(w io.Writer, v *fleet.View, st Style) error {
 			if on.Key != "" {
 				key = " " + on.Key
 			}
-			fmt.Fprintf(bw, "%s: %s: %s: %s%s: %s\n", on.Host, location(f), st.paint(fleet.Severity(on.Severity)), f.Code, key, on.Message)
+			fmt.Fprintf(bw, "%s: %s: %s: %s%s: %s\n", display.LineStart(on.Host), location(f), st.paint(fleet.Severity(on.Severity)), f.Code, key, on.Message)
 		}
 	}
 	if !st.Quiet {
@@ -181,8 +187,8 @@ func FleetTable(w io.Writer, v *fleet.View, st Style) error {
 					break
 				}
 			}
-			if err := t.Append([]string{st.paint(f.Rank()), f.Code, wrap(strings.Join(f.Concerns, ", "), 28),
-				wrap(f.HostsPhrase(len(v.Hosts), namesShown), 28), wrap(msg, 58)}); err != nil {
+			if err := t.Append([]string{st.paint(f.Rank()), f.Code, tableCell(strings.Join(f.Concerns, ", "), 28),
+				tableCell(f.HostsPhrase(len(v.Hosts), namesShown), 28), tableCell(msg, 58)}); err != nil {
 				return err
 			}
 		}
@@ -198,7 +204,7 @@ func FleetTable(w io.Writer, v *fleet.View, st Style) error {
 		marked := false
 		for _, c := range v.Channels {
 			for _, g := range groups(c) {
-				row := []string{wrap(channelLabel(c), 38), wrap(fleet.Names(g.hosts, namesShown), 38)}
+				row := []string{tableCell(channelLabel(c), 38), tableCell(fleet.Names(g.hosts, namesShown), 38)}
 				for _, name := range []string{"key", "dev", "fs_type", "live"} {
 					val := dashed(fleet.Field(g.cell, name))
 					if !g.cell.Present {
@@ -214,7 +220,7 @@ func FleetTable(w io.Writer, v *fleet.View, st Style) error {
 						val += " *"
 						marked = true
 					}
-					row = append(row, val)
+					row = append(row, clip(val))
 				}
 				if err := t.Append(row); err != nil {
 					return err
@@ -241,32 +247,71 @@ func FleetTable(w io.Writer, v *fleet.View, st Style) error {
 	return err
 }
 
+// maxCell is how many characters of a string a fleet table cell shows:
+// a host's report can carry a message of megabytes, which as a table is
+// of no use to anyone and takes the table seconds to lay out.
+const maxCell = 4096
+
+// clip cuts s after maxCell characters, saying so.
+func clip(s string) string {
+	n, i := 0, 0
+	for i < len(s) && n < maxCell {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		n++
+	}
+	if i == len(s) {
+		return s
+	}
+	return fmt.Sprintf("%s… (cut: %d more bytes; -o text or -o json has all of it)", s[:i], len(s)-i)
+}
+
+// tableCell is s clipped and wrapped for a fleet table column of width.
+func tableCell(s string, width int) string { return wrap(clip(s), width) }
+
 // wrap word-wraps s into lines of at most width characters, breaking
 // words longer than that (paths, mostly): the table prints the lines as
-// they are, rather than cutting off what does not fit.
+// they are, rather than cutting off what does not fit. Its time is linear
+// in the length of s: a host's report can carry a message of megabytes.
 func wrap(s string, width int) string {
-	var lines []string
-	line := ""
+	var b strings.Builder
+	n := 0           // characters on the current line
+	started := false // the current line has a word
+	newline := func() {
+		b.WriteByte('\n')
+		n, started = 0, false
+	}
 	for _, w := range strings.Fields(s) {
-		for r := []rune(w); len(r) > width; r = []rune(w) {
-			if line != "" {
-				lines, line = append(lines, line), ""
+		wn := utf8.RuneCountInString(w)
+		for wn > width {
+			if started {
+				newline()
 			}
-			lines, w = append(lines, string(r[:width])), string(r[width:])
+			cut := 0
+			for range width {
+				_, size := utf8.DecodeRuneInString(w[cut:])
+				cut += size
+			}
+			b.WriteString(w[:cut])
+			w, wn = w[cut:], wn-width
+			n, started = width, true
 		}
 		switch {
-		case line == "":
-			line = w
-		case len([]rune(line))+1+len([]rune(w)) <= width:
-			line += " " + w
+		case wn == 0:
+		case !started:
+			b.WriteString(w)
+			n, started = wn, true
+		case n+1+wn <= width:
+			b.WriteByte(' ')
+			b.WriteString(w)
+			n += 1 + wn
 		default:
-			lines, line = append(lines, line), w
+			newline()
+			b.WriteString(w)
+			n, started = wn, true
 		}
 	}
-	if line != "" || len(lines) == 0 {
-		lines = append(lines, line)
-	}
-	return strings.Join(lines, "\n")
+	return b.String()
 }
 
 func differs(c *fleet.Cell, name string) bool {
@@ -321,7 +366,7 @@ func hostTable(w io.Writer, v *fleet.View, st Style) error {
 	var quiet []string
 	for _, h := range v.Hosts {
 		if !h.Checked {
-			if err := t.Append([]string{wrap(h.Name, 38), "not checked", "-", wrap(dashed(h.Source), 38), wrap(h.Reason, 58)}); err != nil {
+			if err := t.Append([]string{tableCell(h.Name, 38), "not checked", "-", tableCell(dashed(h.Source), 38), tableCell(h.Reason, 58)}); err != nil {
 				return err
 			}
 			continue
@@ -344,12 +389,12 @@ func hostTable(w io.Writer, v *fleet.View, st Style) error {
 		if !h.LiveChecked {
 			note = append(note, "live: not checked")
 		}
-		if err := t.Append([]string{wrap(h.Name, 38), status, hostCounts(h), reportWhen(h), wrap(dashed(strings.Join(note, "; ")), 58)}); err != nil {
+		if err := t.Append([]string{tableCell(h.Name, 38), status, hostCounts(h), reportWhen(h), tableCell(dashed(strings.Join(note, "; ")), 58)}); err != nil {
 			return err
 		}
 	}
 	if len(quiet) > 0 && !st.Quiet {
-		if err := t.Append([]string{wrap(fleet.Names(quiet, namesShown), 38), "pass", "-", "-", fmt.Sprintf("%d %s with no findings", len(quiet), plural(len(quiet), "host", "hosts"))}); err != nil {
+		if err := t.Append([]string{tableCell(fleet.Names(quiet, namesShown), 38), "pass", "-", "-", fmt.Sprintf("%d %s with no findings", len(quiet), plural(len(quiet), "host", "hosts"))}); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/internal/display"
 )
 
 // GitHub writes the findings as GitHub Actions workflow commands, which the
@@ -14,7 +15,9 @@ import (
 //
 //	::error file=app.manifest,line=3,title=ipckeys key-collision::message
 //
-// Suppressed findings are left out.
+// Suppressed findings are left out. Data is quoted by the display rule,
+// then escaped as the runner reads commands: so a file name or message
+// can neither end the command's line nor start one of its own.
 func GitHub(w io.Writer, r *Result) error {
 	bw := bufio.NewWriter(w)
 	for i := range r.Findings {
@@ -25,13 +28,13 @@ func GitHub(w io.Writer, r *Result) error {
 		cmd := map[audit.Severity]string{audit.Error: "error", audit.Warning: "warning", audit.Info: "notice"}[f.Severity]
 		var props []string
 		if loc := r.Locate(f); loc.File != "" {
-			props = append(props, "file="+ghProperty(loc.File))
+			props = append(props, "file="+ghProperty(display.Quote(loc.File)))
 			if loc.Line > 0 {
 				props = append(props, fmt.Sprintf("line=%d", loc.Line))
 			}
 		}
-		props = append(props, "title="+ghProperty("ipckeys "+f.Code))
-		fmt.Fprintf(bw, "::%s %s::%s\n", cmd, strings.Join(props, ","), ghData(f.Message))
+		props = append(props, "title="+ghProperty("ipckeys "+display.Quote(f.Code)))
+		fmt.Fprintf(bw, "::%s %s::%s\n", cmd, strings.Join(props, ","), ghData(display.Quote(f.Message)))
 	}
 	return bw.Flush()
 }

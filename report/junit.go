@@ -8,6 +8,7 @@ import (
 
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/internal/display"
 )
 
 // JUnit XML, as Jenkins and GitLab read it.
@@ -59,7 +60,7 @@ func JUnit(w io.Writer, r *Result) error {
 		if c := byName[id]; c != nil {
 			return c
 		}
-		c := &junitCase{Name: name, ClassName: class}
+		c := &junitCase{Name: display.Quote(name), ClassName: class}
 		byName[id] = c
 		cases = append(cases, c)
 		return c
@@ -68,7 +69,7 @@ func JUnit(w io.Writer, r *Result) error {
 		if e.Channel != nil {
 			return caseFor("ipckeys.channel", e.Channel.Name)
 		}
-		return caseFor("ipckeys.path", audit.Display(e.Path))
+		return caseFor("ipckeys.path", e.Path)
 	}
 	for i := range r.Entries {
 		entryCase(&r.Entries[i])
@@ -98,14 +99,17 @@ func JUnit(w io.Writer, r *Result) error {
 			concerned = []*junitCase{caseFor("ipckeys.live", r.Locate(f).Text)}
 		}
 		for _, c := range concerned {
+			// XML cannot carry most control characters at all: the
+			// display rule goes first, XML's escaping after it.
+			msg, code := display.Quote(f.Message), display.Quote(f.Code)
 			if f.Severity == audit.Error {
-				text := f.Message
+				text := msg
 				if f.Key != nil {
 					text = "key " + ftok.Hex(*f.Key) + ": " + text
 				}
-				c.Failures = append(c.Failures, junitFailure{Type: f.Code, Message: f.Message, Text: text})
+				c.Failures = append(c.Failures, junitFailure{Type: code, Message: msg, Text: text})
 			} else {
-				c.SystemOut += fmt.Sprintf("%s: %s: %s\n", f.Severity, f.Code, f.Message)
+				c.SystemOut += fmt.Sprintf("%s: %s: %s\n", f.Severity, code, msg)
 			}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/internal/display"
 	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/olekukonko/tablewriter/pkg/twwidth"
 )
@@ -125,6 +126,28 @@ type Completeness struct {
 	Unreadable int    `json:"unreadable"` // maps not readable (permission)
 	Vanished   int    `json:"vanished"`   // exited during the scan
 	Note       string `json:"note,omitempty"`
+	// UnreadableProcesses names every process counted in Unreadable.
+	UnreadableProcesses []UnreadableProcess `json:"unreadable_processes,omitempty"`
+}
+
+// UnreadableProcess is a process whose maps or descriptors could not be
+// read: its pid and command name ("" when that was hidden too).
+type UnreadableProcess struct {
+	PID  int    `json:"pid"`
+	Comm string `json:"comm"`
+}
+
+// unreadableList converts processes for JSON and names the first few for
+// a note: "1234 nginx, 1240 python3 and 3 more".
+func unreadableList(ps []audit.ProcessName) ([]UnreadableProcess, string) {
+	if len(ps) == 0 {
+		return nil, ""
+	}
+	out := make([]UnreadableProcess, len(ps))
+	for i, p := range ps {
+		out[i] = UnreadableProcess(p)
+	}
+	return out, audit.ProcessList(ps)
 }
 
 // Ls is the `ipckeys ls` JSON document. A facility that was not asked for
@@ -213,7 +236,12 @@ func AttachCompleteness(a *ipcscan.Attachments) Completeness {
 		if os.Geteuid() == 0 {
 			hint = "even as root: a sandbox or security module hides them"
 		}
-		c.Note = fmt.Sprintf("attachments unknown for %d of %d processes: permission denied (%s)", a.Unreadable, a.Processes, hint)
+		var named string
+		c.UnreadableProcesses, named = unreadableList(audit.MapsUnreadable(a))
+		if named != "" {
+			named = " (" + named + ")"
+		}
+		c.Note = fmt.Sprintf("attachments unknown for %d of %d processes%s: permission denied (%s)", a.Unreadable, a.Processes, named, hint)
 	}
 	return c
 }
@@ -235,7 +263,7 @@ func LsTables(w io.Writer, doc Ls, f Facilities) error {
 			if s.Locked {
 				status = append(status, "locked")
 			}
-			if err := t.Append([]string{key, strconv.Itoa(s.ID), s.Owner, s.Perms, strconv.FormatUint(s.Size, 10),
+			if err := t.Append([]string{key, strconv.Itoa(s.ID), display.Quote(s.Owner), s.Perms, strconv.FormatUint(s.Size, 10),
 				strconv.Itoa(s.Nattch), dash(strings.Join(status, ",")), pidCell(s.CPID, s.CreatorAlive), pidCell(s.LPID, s.LPIDAlive),
 				holders(s.Attached, s.Nattch), files(s.Files)}); err != nil {
 				return err
@@ -249,7 +277,7 @@ func LsTables(w io.Writer, doc Ls, f Facilities) error {
 		fmt.Fprintf(w, "Semaphore sets: %d\n", len(doc.Sem))
 		t := newTable(w, "KEY", "ID", "OWNER", "PERMS", "NSEMS", "FILE")
 		for _, s := range doc.Sem {
-			if err := t.Append([]string{s.Key, strconv.Itoa(s.ID), s.Owner, s.Perms, strconv.Itoa(s.NSems), files(s.Files)}); err != nil {
+			if err := t.Append([]string{s.Key, strconv.Itoa(s.ID), display.Quote(s.Owner), s.Perms, strconv.Itoa(s.NSems), files(s.Files)}); err != nil {
 				return err
 			}
 		}
@@ -261,7 +289,7 @@ func LsTables(w io.Writer, doc Ls, f Facilities) error {
 		fmt.Fprintf(w, "Message queues: %d\n", len(doc.Msg))
 		t := newTable(w, "KEY", "ID", "OWNER", "PERMS", "MESSAGES", "BYTES", "LSPID", "LRPID", "FILE")
 		for _, q := range doc.Msg {
-			if err := t.Append([]string{q.Key, strconv.Itoa(q.ID), q.Owner, q.Perms, strconv.FormatUint(q.Messages, 10),
+			if err := t.Append([]string{q.Key, strconv.Itoa(q.ID), display.Quote(q.Owner), q.Perms, strconv.FormatUint(q.Messages, 10),
 				strconv.FormatUint(q.Bytes, 10), pidCell(q.LSPID, q.LSPIDAlive), pidCell(q.LRPID, q.LRPIDAlive), files(q.Files)}); err != nil {
 				return err
 			}
@@ -270,16 +298,16 @@ func LsTables(w io.Writer, doc Ls, f Facilities) error {
 			return err
 		}
 	}
-	fmt.Fprintf(w, "source: %s", doc.Source)
+	fmt.Fprintf(w, "source: %s", display.Quote(doc.Source))
 	if doc.Namespace != 0 {
 		fmt.Fprintf(w, ", IPC namespace ipc:[%d]", doc.Namespace)
 	}
 	fmt.Fprintln(w)
 	if doc.Attachments.Note != "" {
-		fmt.Fprintln(w, "note: "+doc.Attachments.Note)
+		fmt.Fprintln(w, "note: "+display.Quote(doc.Attachments.Note))
 	}
 	for _, n := range doc.Notes {
-		fmt.Fprintln(w, "note: "+n)
+		fmt.Fprintln(w, "note: "+display.Quote(n))
 	}
 	return nil
 }
@@ -310,7 +338,7 @@ func holders(hs []HolderJSON, nattch int) string {
 	var parts []string
 	found := 0
 	for _, h := range hs {
-		p := fmt.Sprintf("%d %s", h.PID, h.Comm)
+		p := fmt.Sprintf("%d %s", h.PID, display.Quote(h.Comm))
 		if h.Mappings > 1 {
 			p += fmt.Sprintf(" x%d", h.Mappings)
 		}
@@ -327,9 +355,9 @@ func files(fs []KeyFile) string {
 	var parts []string
 	for _, f := range fs {
 		if f.Channel != "" {
-			parts = append(parts, f.Channel+": "+audit.Display(f.Path))
+			parts = append(parts, display.Quote(f.Channel)+": "+display.Quote(f.Path))
 		} else {
-			parts = append(parts, audit.Display(f.Path))
+			parts = append(parts, display.Quote(f.Path))
 		}
 	}
 	return dash(listLines(parts))

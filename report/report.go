@@ -18,6 +18,7 @@ import (
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/hostinfo"
+	"github.com/ipckeys/ipckeys/internal/display"
 	"github.com/ipckeys/ipckeys/ipcscan"
 )
 
@@ -165,6 +166,8 @@ type SocketsSummary struct {
 	Unreadable int      `json:"unreadable"` // processes whose descriptors could not be read
 	Vanished   int      `json:"vanished"`
 	Notes      []string `json:"notes,omitempty"`
+	// UnreadableProcesses names every process counted in Unreadable.
+	UnreadableProcesses []UnreadableProcess `json:"unreadable_processes,omitempty"`
 }
 
 // Summary counts what a scan found and says whether the gate failed.
@@ -212,18 +215,18 @@ type InputSetting struct {
 // Summary says in one line what the input was taken as.
 func (in Input) Summary() string {
 	if in.TakenAs != "config" {
-		return fmt.Sprintf("%s: key file (%s)", audit.Display(in.Path), in.Why)
+		return fmt.Sprintf("%s: key file (%s)", display.Quote(in.Path), display.Quote(in.Why))
 	}
 	var names []string
 	for _, s := range in.Settings {
-		names = append(names, fmt.Sprintf("%s (line %d)", s.Name, s.Line))
+		names = append(names, fmt.Sprintf("%s (line %d)", display.Quote(s.Name), s.Line))
 	}
 	n := len(in.Settings)
 	word := "key-file settings"
 	if n == 1 {
 		word = "key-file setting"
 	}
-	return fmt.Sprintf("%s: config (%s), %d %s: %s", audit.Display(in.Path), in.Format, n, word, strings.Join(names, ", "))
+	return fmt.Sprintf("%s: config (%s), %d %s: %s", display.Quote(in.Path), display.Quote(in.Format), n, word, strings.Join(names, ", "))
 }
 
 // Result is everything one scan produced: what every output format
@@ -307,21 +310,22 @@ type Location struct {
 	Text string // for people: "app.manifest:3", "/etc/a.conf", "shm id 5"
 }
 
-// Locate returns where finding f points.
+// Locate returns where finding f points. Its Text is safe to print (file
+// names and paths quoted by the display rule); File is as given.
 func (r *Result) Locate(f *audit.Finding) Location {
 	switch {
 	case f.Where != nil:
-		return Location{f.Where.File, f.Where.Line, fmt.Sprintf("%s:%d", f.Where.File, f.Where.Line)}
+		return Location{f.Where.File, f.Where.Line, fmt.Sprintf("%s:%d", display.Quote(f.Where.File), f.Where.Line)}
 	case len(f.Entries) > 0:
 		e := &r.Entries[f.Entries[0]]
 		if c := e.Channel; c != nil {
-			return Location{c.File, c.Line, fmt.Sprintf("%s:%d", c.File, c.Line)}
+			return Location{c.File, c.Line, fmt.Sprintf("%s:%d", display.Quote(c.File), c.Line)}
 		}
-		return Location{e.Path, 0, audit.Display(e.Path)}
+		return Location{e.Path, 0, display.Quote(e.Path)}
 	case f.Object != nil:
-		return Location{Text: fmt.Sprintf("%s id %d", f.Object.Facility, f.Object.ID)}
+		return Location{Text: fmt.Sprintf("%s id %d", display.Quote(f.Object.Facility), f.Object.ID)}
 	case f.Socket != nil:
-		return Location{Text: f.Socket.Text()}
+		return Location{Text: display.Quote(f.Socket.Text())}
 	}
 	return Location{Text: "-"}
 }

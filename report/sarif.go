@@ -11,6 +11,7 @@ import (
 
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/internal/display"
 )
 
 // SARIF 2.1.0, the subset ipckeys fills in. Field names follow the spec.
@@ -204,7 +205,7 @@ func SARIF(w io.Writer, r *Result) error {
 			RuleID:              f.Code,
 			RuleIndex:           index[f.Code],
 			Level:               sarifLevel(f.Severity),
-			Message:             sarifText{f.Message},
+			Message:             sarifText{display.Quote(f.Message)},
 			PartialFingerprints: map[string]string{"ipckeysFinding/v1": r.Fingerprint(f)},
 		}
 		if loc := r.Locate(f); loc.File != "" {
@@ -218,7 +219,7 @@ func SARIF(w io.Writer, r *Result) error {
 			res.Properties = map[string]any{"key": ftok.Hex(*f.Key)}
 		}
 		if sp := f.Suppressed; sp != nil {
-			res.Suppressions = []sarifSuppression{{Kind: "external", Justification: sp.Reason}}
+			res.Suppressions = []sarifSuppression{{Kind: "external", Justification: display.Quote(sp.Reason)}}
 		}
 		results = append(results, res)
 	}

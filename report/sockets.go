@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/fdscan"
+	"github.com/ipckeys/ipckeys/internal/display"
 )
 
 // SocketsSchema names the version of the `ipckeys ls --sockets` JSON.
@@ -27,6 +29,8 @@ type Sockets struct {
 	Unread    int          `json:"unreadable"` // processes whose descriptors could not be read
 	Vanished  int          `json:"vanished"`
 	Notes     []string     `json:"notes,omitempty"`
+	// UnreadableProcesses names every process counted in Unread.
+	UnreadableProcesses []UnreadableProcess `json:"unreadable_processes,omitempty"`
 }
 
 // SocketRow is one socket.
@@ -62,6 +66,7 @@ type ProcessRow struct {
 func NewSockets(s *fdscan.Snapshot, all bool) Sockets {
 	doc := Sockets{Schema: SocketsSchema, All: all, Sockets: []SocketRow{}, Processes: []ProcessRow{},
 		Complete: s.Complete(), Unread: s.Unreadable, Vanished: s.Vanished, Notes: s.Notes}
+	doc.UnreadableProcesses, _ = unreadableList(audit.DescriptorsUnreadable(s))
 	rows := map[int]*ProcessRow{}
 	row := func(pid int) *ProcessRow {
 		if r := rows[pid]; r != nil {
@@ -157,7 +162,7 @@ func SocketsTable(w io.Writer, doc Sockets) error {
 				queue += "/" + strconv.Itoa(s.Backlog)
 			}
 		}
-		local := s.Local
+		local := display.Quote(s.Local)
 		if local == "" {
 			local = "(unnamed)"
 		}
@@ -167,7 +172,7 @@ func SocketsTable(w io.Writer, doc Sockets) error {
 			if h.Cloexec {
 				ce = "cloexec"
 			}
-			hs = append(hs, fmt.Sprintf("%d %s fd %d %s", h.PID, h.Comm, h.FD, ce))
+			hs = append(hs, fmt.Sprintf("%d %s fd %d %s", h.PID, display.Quote(h.Comm), h.FD, ce))
 		}
 		if len(hs) == 0 {
 			hs = []string{"(none readable)"}
@@ -197,7 +202,7 @@ func SocketsTable(w io.Writer, doc Sockets) error {
 				limit += fmt.Sprintf(" (%.0f%%)", 100*float64(p.FDs)/float64(*p.FDLimit))
 			}
 		}
-		if err := t.Append([]string{strconv.Itoa(p.PID), strconv.Itoa(p.PPID), p.Comm, dash(p.Exe), strconv.Itoa(p.Sockets),
+		if err := t.Append([]string{strconv.Itoa(p.PID), strconv.Itoa(p.PPID), display.Quote(p.Comm), dash(display.Quote(p.Exe)), strconv.Itoa(p.Sockets),
 			strconv.Itoa(p.Listeners), strconv.Itoa(p.CloseWait), fds + "/" + limit}); err != nil {
 			return err
 		}
@@ -210,10 +215,18 @@ func SocketsTable(w io.Writer, doc Sockets) error {
 		if os.Geteuid() == 0 {
 			hint = "even as root: a sandbox or security module hides them"
 		}
-		fmt.Fprintf(w, "note: the descriptors of %d processes could not be read: their sockets have holders not shown (%s)\n", doc.Unread, hint)
+		named := make([]audit.ProcessName, len(doc.UnreadableProcesses))
+		for i, p := range doc.UnreadableProcesses {
+			named[i] = audit.ProcessName(p)
+		}
+		list := ""
+		if len(named) > 0 {
+			list = " (" + audit.ProcessList(named) + ")"
+		}
+		fmt.Fprintf(w, "note: the descriptors of %d processes%s could not be read: their sockets have holders not shown (%s)\n", doc.Unread, list, hint)
 	}
 	for _, n := range doc.Notes {
-		fmt.Fprintln(w, "note: "+n)
+		fmt.Fprintln(w, "note: "+display.Quote(n))
 	}
 	return nil
 }
@@ -226,7 +239,12 @@ func NewSocketsSummary(s *fdscan.Snapshot) *SocketsSummary {
 		if os.Geteuid() == 0 {
 			hint = "even as root: a sandbox or security module hides them"
 		}
-		sum.Notes = append([]string{fmt.Sprintf("the descriptors of %d of %d processes could not be read (%s): their sockets' holders are not checked", s.Unreadable, len(s.Processes), hint)}, sum.Notes...)
+		var named string
+		sum.UnreadableProcesses, named = unreadableList(audit.DescriptorsUnreadable(s))
+		if named != "" {
+			named = " (" + named + ")"
+		}
+		sum.Notes = append([]string{fmt.Sprintf("the descriptors of %d of %d processes%s could not be read (%s): their sockets' holders are not checked", s.Unreadable, len(s.Processes), named, hint)}, sum.Notes...)
 	}
 	return sum
 }

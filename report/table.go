@@ -8,6 +8,7 @@ import (
 
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/internal/display"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 )
@@ -64,7 +65,7 @@ func KeyTable(w io.Writer, entries []audit.Entry) error {
 		if k, ok := e.Key(); ok {
 			dec = strconv.Itoa(int(k))
 		}
-		if err := t.Append([]string{audit.Display(e.Path), proj, key, dec, dev, ino, fp}); err != nil {
+		if err := t.Append([]string{display.Quote(e.Path), proj, key, dec, dev, ino, fp}); err != nil {
 			return err
 		}
 	}
@@ -111,11 +112,11 @@ func Table(w io.Writer, r *Result, st Style) error {
 			if name == "" {
 				name = "-"
 			}
-			fs := e.File.FSType
+			fs := display.Quote(e.File.FSType)
 			if !e.OK() {
 				fs = "unusable"
 			}
-			if err := t.Append([]string{name, audit.Display(e.Path), proj, key, dev, ino, fp, fs}); err != nil {
+			if err := t.Append([]string{display.Quote(name), display.Quote(e.Path), proj, key, dev, ino, fp, fs}); err != nil {
 				return err
 			}
 		}
@@ -134,7 +135,7 @@ func Table(w io.Writer, r *Result, st Style) error {
 			if f.Key != nil {
 				key = ftok.Hex(*f.Key)
 			}
-			if err := ft.Append([]string{st.paint(f.Severity), f.Code, key, f.Message}); err != nil {
+			if err := ft.Append([]string{st.paint(f.Severity), display.Quote(f.Code), key, display.Quote(f.Message)}); err != nil {
 				return err
 			}
 		}
@@ -152,7 +153,9 @@ func Table(w io.Writer, r *Result, st Style) error {
 }
 
 // Text writes one line per finding, LOCATION: SEVERITY: CODE [KEY]: MESSAGE,
-// then the summary: stable and grep-friendly.
+// then the summary: stable and grep-friendly. A location that begins a
+// line is quoted when it begins with a colon, so that no line is a CI
+// runner's command.
 func Text(w io.Writer, r *Result, st Style) error {
 	bw := bufio.NewWriter(w)
 	for _, f := range st.shown(r.Findings) {
@@ -160,7 +163,7 @@ func Text(w io.Writer, r *Result, st Style) error {
 		if f.Key != nil {
 			key = " " + ftok.Hex(*f.Key)
 		}
-		fmt.Fprintf(bw, "%s: %s: %s%s: %s\n", r.Locate(&f).Text, st.paint(f.Severity), f.Code, key, f.Message)
+		fmt.Fprintf(bw, "%s: %s: %s%s: %s\n", display.LineStart(r.Locate(&f).Text), st.paint(f.Severity), display.Quote(f.Code), key, display.Quote(f.Message))
 	}
 	if !st.Quiet {
 		writeInputs(bw, r.Inputs)
@@ -196,7 +199,7 @@ func writeInputs(w io.Writer, inputs []Input) {
 func writeLive(w io.Writer, live LiveSummary) {
 	switch {
 	case live.Checked:
-		fmt.Fprintf(w, "live: checked against %s", live.Source)
+		fmt.Fprintf(w, "live: checked against %s", display.Quote(live.Source))
 		switch {
 		case live.Namespaces > 1:
 			fmt.Fprintf(w, " in %d IPC namespaces", live.Namespaces)
@@ -205,19 +208,19 @@ func writeLive(w io.Writer, live LiveSummary) {
 		}
 		fmt.Fprintln(w)
 		if live.Attachments != nil && live.Attachments.Note != "" {
-			fmt.Fprintln(w, "note: "+live.Attachments.Note)
+			fmt.Fprintln(w, "note: "+display.Quote(live.Attachments.Note))
 		}
 		for _, n := range live.Notes {
-			fmt.Fprintln(w, "note: "+n)
+			fmt.Fprintln(w, "note: "+display.Quote(n))
 		}
 		if sk := live.Sockets; sk != nil {
 			fmt.Fprintf(w, "sockets: checked %d sockets of %d processes\n", sk.Sockets, sk.Processes)
 			for _, n := range sk.Notes {
-				fmt.Fprintln(w, "note: "+n)
+				fmt.Fprintln(w, "note: "+display.Quote(n))
 			}
 		}
 	case live.Reason != "":
-		fmt.Fprintln(w, "live: not checked: "+live.Reason)
+		fmt.Fprintln(w, "live: not checked: "+display.Quote(live.Reason))
 	}
 }
 

@@ -138,7 +138,7 @@ func runLs(c *command, args []string, stdout, stderr io.Writer) int {
 				if i > 0 {
 					fmt.Fprintln(stdout)
 				}
-				fmt.Fprintf(stdout, "== IPC namespace ipc:[%d] (pid %d %s)\n", doc.Namespace, doc.PID, doc.Comm)
+				fmt.Fprintf(stdout, "== IPC namespace ipc:[%d] (pid %d %s)\n", doc.Namespace, doc.PID, audit.Display(doc.Comm))
 			}
 			if err = report.LsTables(stdout, doc, f); err != nil {
 				break
@@ -177,7 +177,7 @@ func unmatchedKeys(entries []audit.Entry, snaps []*ipcscan.Snapshot) []string {
 		}
 		name := audit.Display(e.Path)
 		if e.Channel != nil {
-			name = "channel " + e.Channel.Name + " (" + name + ")"
+			name = "channel " + audit.Display(e.Channel.Name) + " (" + name + ")"
 		}
 		notes = append(notes, fmt.Sprintf("no live object has key %s of %s with proj %s: nothing made it yet, or its programs use another proj id or key file", ftok.Hex(k), name, ftok.ProjString(e.Proj)))
 	}
@@ -199,7 +199,7 @@ func withoutProj(entries []audit.Entry) *audit.Entry {
 // noProjName names an entry that has no proj id, for the usage error.
 func noProjName(e *audit.Entry) string {
 	if e.Channel != nil {
-		return fmt.Sprintf("%s (%s:%d)", e.Channel.Name, e.Channel.File, e.Channel.Line)
+		return fmt.Sprintf("%s (%s:%d)", audit.Display(e.Channel.Name), audit.Display(e.Channel.File), e.Channel.Line)
 	}
 	return audit.Display(e.Path)
 }

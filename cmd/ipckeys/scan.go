@@ -70,6 +70,9 @@ Flags:
       --sockets          add the descriptor checks (who holds which socket)
       --close-wait N     CLOSE_WAIT sockets in one process that make a leak
                          (default 10)
+      --allow-incomplete accept live checks that could not be made in full
+                         (processes whose maps or descriptors could not be
+                         read): a check-incomplete warning instead of exit 2
       --all-namespaces   check the live objects of every IPC namespace on the host
       --static           the CI gate: check the configs and manifests alone,
                          without looking at key files or live objects (what
@@ -95,8 +98,16 @@ type-mismatch, key-drift, and for every segment stale-object and
 removed-attached. Findings come with suggested proj ids where a proj
 change fixes them.
 
+A live check left open by processes that could not be read (the holders
+of a channel's segment, of a declared listener, or with --sockets any
+process's descriptors) makes the run incomplete when it could hide a
+finding at or above --fail-on: exit 2, naming the processes, unless
+--allow-incomplete makes it a check-incomplete warning. A run that
+already fails on other findings exits 1 with that warning.
+
 Exit status: 0 no finding at or above --fail-on, 1 there is one,
-2 usage or operational error (bad flag, unreadable or malformed manifest).
+2 usage or operational error (bad flag, unreadable or malformed manifest),
+or an incomplete run (see above), or a run that checked nothing.
 `,
 	run: runScan,
 }
@@ -115,6 +126,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	ignoreFiles := fs.StringArray("ignore-file", nil, "")
 	socketChecks := fs.Bool("sockets", false, "")
 	closeWait := fs.Int("close-wait", 10, "")
+	allowIncomplete := fs.Bool("allow-incomplete", false, "")
 	label := fs.String("label", "", "")
 	if done, err := parseFlags(fs, c, args, stdout); done || err != nil {
 		return exitFor(stderr, err)
@@ -193,6 +205,8 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 	result.Entries, result.Inputs, result.Static = entries, got.inputs, *static
 	result.Findings = audit.CheckWith(entries, audit.Options{VolatileDirs: *volatile})
+	// gaps are the live checks that could not be made in full.
+	var gaps []audit.Gap
 	result.Live = report.LiveSummary{Reason: "--no-live"}
 	if *static {
 		result.Live.Reason = "--static"
@@ -212,13 +226,19 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 			host.IPCNamespace = snaps[0].NS
 			owners := ownerUIDs(chans)
 			for _, snap := range snaps {
-				live := audit.CheckLive(entries, audit.Live{Snap: snap, OwnerUIDs: owners})
+				in := audit.Live{Snap: snap, OwnerUIDs: owners}
+				live := audit.CheckLive(entries, in)
+				snapGaps := audit.LiveGaps(entries, in)
 				if len(snaps) > 1 {
 					for i := range live {
 						live[i].Message = fmt.Sprintf("in IPC namespace ipc:[%d]: %s", snap.NS, live[i].Message)
 					}
+					for i := range snapGaps {
+						snapGaps[i].Consequence = fmt.Sprintf("in IPC namespace ipc:[%d] %s", snap.NS, snapGaps[i].Consequence)
+					}
 				}
 				result.Findings = append(result.Findings, live...)
+				gaps = append(gaps, snapGaps...)
 			}
 		}
 	}
@@ -230,14 +250,32 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return failRun(fmt.Errorf("read the processes' descriptors: %v (is /proc mounted? use --proc for another procfs tree)", err))
 		}
-		result.Findings = append(result.Findings, audit.CheckDescriptors(audit.Descriptors{Snap: snap, Listeners: got.listeners, CloseWait: *closeWait})...)
+		d := audit.Descriptors{Snap: snap, Listeners: got.listeners, CloseWait: *closeWait}
+		result.Findings = append(result.Findings, audit.CheckDescriptors(d)...)
+		gaps = append(gaps, audit.DescriptorGaps(d, *socketChecks || hostWide)...)
 		result.Live.Sockets = report.NewSocketsSummary(snap)
 	}
+	if len(entries) == 0 && !result.Live.Checked && result.Live.Sockets == nil {
+		return failRun(usagef("scan: nothing was checked: no key file or channel to check (%s) and no live checks made (%s): give paths, a manifest that declares channels or listeners, or drop --no-live", inputsNamed(fs.NArg(), len(*manifests)), liveReason(result.Live)))
+	}
+	// A gap matters when what it hides could fail the gate.
+	var open []audit.Gap
+	for _, g := range gaps {
+		if g.Worst >= failOn {
+			open = append(open, g)
+		}
+	}
+	result.Findings = append(result.Findings, audit.GapFindings(open)...)
 	if !*static {
 		audit.Suggest(result.Findings, entries, result.Snap)
 	}
 	result.Findings = ignore.Apply(result.Findings, entries, rules, time.Now().Format(time.DateOnly))
 	audit.Sort(result.Findings)
+	if len(open) > 0 && !*allowIncomplete {
+		if left := unaccepted(open, result.Findings); len(left) > 0 && !failsWithout(result, audit.CheckIncomplete) {
+			return failRun(fmt.Errorf("incomplete: %s", audit.GapLine(left)))
+		}
+	}
 	if err := writeOutputs(outs, result, stdout, report.Style{Color: color, Quiet: gate.quiet}); err != nil {
 		return fail(stderr, err)
 	}
@@ -245,6 +283,64 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 		return exitFindings
 	}
 	return exitClean
+}
+
+// unaccepted returns the gaps whose check-incomplete finding no ignore
+// file entry suppresses.
+func unaccepted(gaps []audit.Gap, findings []audit.Finding) []audit.Gap {
+	open := map[string]bool{}
+	for _, f := range findings {
+		if f.Code == audit.CheckIncomplete && f.Suppressed == nil {
+			open[f.Message] = true
+		}
+	}
+	var out []audit.Gap
+	for _, g := range gaps {
+		if open[g.Text()] {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// failsWithout reports whether the result fails its gate on findings
+// other than those of code: then what an incomplete check could add
+// cannot change the verdict.
+func failsWithout(r *report.Result, code string) bool {
+	var rest []audit.Finding
+	for _, f := range r.Findings {
+		if f.Code != code {
+			rest = append(rest, f)
+		}
+	}
+	return report.Summarize(len(r.Entries), rest, r.FailOn).Failed
+}
+
+// inputsNamed says what a scan that checked nothing was given.
+func inputsNamed(paths, manifests int) string {
+	count := func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	}
+	switch {
+	case paths > 0 && manifests > 0:
+		return count(paths, "path", "paths") + " and " + count(manifests, "manifest", "manifests") + " gave none"
+	case paths > 0:
+		return count(paths, "path", "paths") + " gave none"
+	case manifests > 0:
+		return count(manifests, "manifest", "manifests") + " declared none"
+	}
+	return "none given"
+}
+
+// liveReason says why the live checks did not run.
+func liveReason(l report.LiveSummary) string {
+	if l.Reason == "" {
+		return "not asked for"
+	}
+	return l.Reason
 }
 
 // loadIgnoreFiles reads every --ignore-file (each must exist) and the
