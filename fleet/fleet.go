@@ -30,6 +30,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,6 +54,10 @@ type Options struct {
 	// checked; 0 accepts any age.
 	MaxAge time.Duration
 	Now    time.Time
+	// MaxSkew is how far a report's time may be ahead of Now, the clocks
+	// of two machines differing: a report dated later is not checked, and
+	// is never taken over another report of its host.
+	MaxSkew time.Duration
 	// FailOn is the gate's threshold, as scan's --fail-on.
 	FailOn audit.Severity
 	// AllowUnchecked keeps hosts that could not be checked from failing
@@ -246,6 +252,11 @@ func sevName(s audit.Severity) string {
 // Merge builds the fleet view of the loaded reports.
 func Merge(loaded []Loaded, o Options) *View {
 	v := &View{Schema: Schema, Time: o.Now.UTC().Format(time.RFC3339)}
+	loaded = slices.Clone(loaded)
+	for i := range loaded {
+		l := &loaded[i]
+		l.Name, l.Source, l.Failed, l.Skipped = Clean(l.Name), Clean(l.Source), Clean(l.Failed), Clean(l.Skipped)
+	}
 	v.Hosts = hosts(v, loaded, o)
 	checked := 0
 	for _, h := range v.Hosts {
@@ -259,7 +270,44 @@ func Merge(loaded []Loaded, o Options) *View {
 		compare(c)
 	}
 	v.Summary = summarize(v, o)
+	sanitize(reflect.ValueOf(v).Elem())
 	return v
+}
+
+// sanitize applies the display rule to every string of a view, the last
+// step of Merge: whatever a renderer prints of a View, and however a
+// string of it was built (a source file name, a reason quoting a JSON
+// error, a note), is safe to print. The strings are quoted where they are
+// read already; quoting a quoted string changes nothing.
+func sanitize(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.String:
+		if v.CanSet() {
+			v.SetString(Clean(v.String()))
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			sanitize(v.Elem())
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				sanitize(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			sanitize(v.Index(i))
+		}
+	case reflect.Map:
+		if v.Type() == reflect.TypeFor[map[string]string]() && !v.IsNil() {
+			clean := map[string]string{}
+			for k, x := range v.Interface().(map[string]string) {
+				clean[Clean(k)] = Clean(x)
+			}
+			v.Set(reflect.ValueOf(clean))
+		}
+	}
 }
 
 // hosts turns the inputs into hosts: one per name, in natural name order.
@@ -278,6 +326,7 @@ func hosts(v *View, loaded []Loaded, o Options) []*Host {
 	}
 	expected := map[string]bool{}
 	for _, name := range o.Expected {
+		name = Clean(name)
 		expected[name] = true
 		if _, ok := byName[name]; !ok {
 			order = append(order, name)
@@ -287,7 +336,7 @@ func hosts(v *View, loaded []Loaded, o Options) []*Host {
 	var out []*Host
 	machines := map[string][]string{}
 	for _, name := range order {
-		h := pick(v, name, byName[name])
+		h := pick(v, name, byName[name], o)
 		if len(o.Expected) > 0 && !expected[name] {
 			v.Notes = append(v.Notes, fmt.Sprintf("%s (%s) is not among the expected hosts: a label that is not the inventory's name?", name, h.Source))
 		}
@@ -316,9 +365,9 @@ func hosts(v *View, loaded []Loaded, o Options) []*Host {
 
 // pick makes a host of the inputs that name it: a failure marker wins (a
 // report beside it is stale), the newest of several reports from one
-// machine is taken, reports from different machines under one name make
-// the host unchecked.
-func pick(v *View, name string, ls []Loaded) *Host {
+// machine is taken (one dated in the future only when all are), reports
+// from different machines under one name make the host unchecked.
+func pick(v *View, name string, ls []Loaded, o Options) *Host {
 	h := &Host{Name: name}
 	if len(ls) == 0 {
 		h.Reason = "no report: the host's scan did not run or its report was not collected"
@@ -353,10 +402,10 @@ func pick(v *View, name string, ls []Loaded) *Host {
 			h.Reason = fmt.Sprintf("%d reports name this host, from different machines (machine ids %s): give each host its own scan --label", len(reports), strings.Join(list, ", "))
 			return h
 		}
-		sort.SliceStable(reports, func(i, j int) bool { return reportTime(reports[i]).After(reportTime(reports[j])) })
+		sort.SliceStable(reports, func(i, j int) bool { return o.newer(reports[i], reports[j]) })
 		var older []string
 		for _, r := range reports[1:] {
-			older = append(older, r.Source)
+			older = append(older, r.Source+o.aside(r))
 		}
 		v.Notes = append(v.Notes, fmt.Sprintf("%s: %d reports; the newest (%s) is used, not %s", name, len(reports), reports[0].Source, strings.Join(older, ", ")))
 	}
@@ -379,7 +428,11 @@ func fill(h *Host, o Options) {
 		h.Label, h.Hostname, h.MachineID, h.BootID = Clean(hi.Label), Clean(hi.Hostname), Clean(hi.MachineID), Clean(hi.BootID)
 		h.ReportTime, h.IPCNamespace = Clean(hi.Time), hi.IPCNamespace
 	}
-	h.Static, h.LiveChecked, h.LiveReason = r.Static, r.Live.Checked, CleanText(r.Live.Reason)
+	h.Static, h.LiveChecked, h.LiveReason = r.Static, r.Live.Checked, Clean(r.Live.Reason)
+	if reason := o.dated(r); reason != "" {
+		h.Checked, h.Reason, h.report = false, reason, nil
+		return
+	}
 	if o.MaxAge > 0 {
 		t, err := time.Parse(time.RFC3339, h.ReportTime)
 		switch {
@@ -415,18 +468,24 @@ func fill(h *Host, o Options) {
 // identity returns a channel's id and its name for people.
 func identity(e *Entry) (id, name string) {
 	if e.Name != "" {
-		return "channel:" + e.Name, Clean(e.Name)
+		return "channel:" + Clean(e.Name), Clean(e.Name)
 	}
-	path := e.Path
+	path := pathName(e)
 	if e.Proj == nil {
 		return "path:" + path, pathName(e)
 	}
 	return "path:" + path + " proj " + strconv.Itoa(*e.Proj), pathName(e) + " (proj " + ftok.ProjString(*e.Proj) + ")"
 }
 
+// pathName is an entry's path as it is shown. path_quoted says the writer
+// Go-quoted a path that is not UTF-8: such a path is decoded first, but
+// what is shown is always quoted by the one rule, whatever the report
+// claims, and a path that does not decode is shown as it came.
 func pathName(e *Entry) string {
 	if e.PathQuoted {
-		return e.Path // already Go-quoted by the writer
+		if p, err := strconv.Unquote(e.Path); err == nil {
+			return Clean(p)
+		}
 	}
 	return Clean(e.Path)
 }
@@ -484,7 +543,7 @@ func channels(hosts []*Host) []*Channel {
 
 // cell is an entry on a host.
 func cell(h *Host, e *Entry) *Cell {
-	c := &Cell{Host: h.Name, Present: true, Dev: Clean(e.Dev), Ino: e.Ino, Fingerprint: Clean(e.Fingerprint), FSType: Clean(e.FSType), Error: CleanText(e.Error)}
+	c := &Cell{Host: h.Name, Present: true, Dev: Clean(e.Dev), Ino: e.Ino, Fingerprint: Clean(e.Fingerprint), FSType: Clean(e.FSType), Error: Clean(e.Error)}
 	if e.Key != nil {
 		c.Key = Clean(*e.Key)
 	}
@@ -607,9 +666,9 @@ func findings(hosts []*Host, chans []*Channel, checked int) []*Finding {
 				out = append(out, f)
 			}
 			sev := Severity(rf.Severity)
-			on := OnHost{Host: h.Name, Severity: sev.String(), Key: Clean(rf.Key), Message: CleanText(rf.Message)}
+			on := OnHost{Host: h.Name, Severity: sev.String(), Key: Clean(rf.Key), Message: Clean(rf.Message)}
 			if sp := rf.Suppressed; sp != nil {
-				on.Suppressed = &Suppressed{Reason: CleanText(sp.Reason), Expires: Clean(sp.Expires), File: Clean(sp.File), Line: sp.Line}
+				on.Suppressed = &Suppressed{Reason: Clean(sp.Reason), Expires: Clean(sp.Expires), File: Clean(sp.File), Line: sp.Line}
 				if n := len(f.SuppressedOn); n == 0 || f.SuppressedOn[n-1] != h.Name {
 					f.SuppressedOn = append(f.SuppressedOn, h.Name)
 				}
@@ -687,8 +746,8 @@ func place(f *ReportFinding) (string, int) {
 			return Clean(e.Config), e.Line
 		case e.Manifest != "":
 			return Clean(e.Manifest), e.Line
-		case !e.PathQuoted:
-			return Clean(e.Path), 0
+		case !e.PathQuoted && Clean(e.Path) == e.Path:
+			return e.Path, 0
 		}
 	}
 	return "", 0

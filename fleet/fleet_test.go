@@ -101,7 +101,7 @@ func merge(t *testing.T, o Options, args ...string) *View {
 	if o.FailOn == 0 {
 		o.FailOn = audit.Error
 	}
-	return Merge(Load(args, strings.NewReader("")), o)
+	return Merge(mustLoad(t, args, strings.NewReader("")), o)
 }
 
 func TestIncident(t *testing.T) {
@@ -239,7 +239,7 @@ func TestLoadFailures(t *testing.T) {
 	}
 	args = append(args, fifo, filepath.Join(dir, "missing.json"))
 	got := map[string]string{}
-	for _, l := range Load(args, nil) {
+	for _, l := range mustLoad(t, args, nil) {
 		got[l.Name] = l.Failed
 		if l.Report != nil && l.Name != "trail" {
 			t.Errorf("%s: loaded as a report", l.Name)
@@ -276,7 +276,7 @@ func TestStream(t *testing.T) {
 	noHost := `{"schema":"ipckeys/scan/v1","entries":[],"findings":[]}`
 	fleetDoc := `{"schema":"ipckeys/fleet/v1","hosts":[]}`
 	in := host{label: "a"}.json() + "\n" + "[" + host{label: "b"}.json() + "," + host{label: "c"}.json() + "]" + noHost + fleetDoc
-	ls := Load([]string{"-"}, strings.NewReader(in))
+	ls := mustLoad(t, []string{"-"}, strings.NewReader(in))
 	var got []string
 	for _, l := range ls {
 		got = append(got, fmt.Sprintf("%s|%s|%v|%s|%s", l.Name, l.Source, l.Report != nil, l.Failed, l.Skipped))
@@ -294,7 +294,7 @@ func TestStream(t *testing.T) {
 	// The same report in a file takes the file's name.
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "host05.json"), noHost)
-	if l := Load([]string{filepath.Join(dir, "host05.json")}, nil); len(l) != 1 || l[0].Name != "host05" || l[0].Report == nil {
+	if l := mustLoad(t, []string{filepath.Join(dir, "host05.json")}, nil); len(l) != 1 || l[0].Name != "host05" || l[0].Report == nil {
 		t.Errorf("file without host: %+v", l)
 	}
 	v := Merge(ls, Options{Now: now, FailOn: audit.Error})
@@ -407,7 +407,7 @@ func TestPathsAndAbsence(t *testing.T) {
 	}
 	in := rep("a", p("/k", "108")+","+p("/k", "109")+","+p("/x", "null")) + rep("b", p("/k", "108")+","+p("/k", "109")) +
 		rep("c", p("/k", "108")+","+p("/k", "109")) + rep("evil\x1b[31m", p("/k\n2", "1"))
-	v := Merge(Load([]string{"-"}, strings.NewReader(in)), Options{Now: now, FailOn: audit.Error})
+	v := Merge(mustLoad(t, []string{"-"}, strings.NewReader(in)), Options{Now: now, FailOn: audit.Error})
 	var got []string
 	for _, c := range v.Channels {
 		got = append(got, c.ID+"|"+c.Name+"|"+strings.Join(c.Differing, ","))
@@ -415,7 +415,7 @@ func TestPathsAndAbsence(t *testing.T) {
 	// Channels come in the order of the hosts' reports; the quoted name
 	// sorts first.
 	want := []string{
-		"path:/k\n2 proj 1|\"/k\\n2\" (proj 1)|\"evil\\x1b[31m\"",
+		"path:\"/k\\n2\" proj 1|\"/k\\n2\" (proj 1)|\"evil\\x1b[31m\"", // ids are quoted as names are
 		"path:/k proj 108|/k (proj 108 'l')|\"evil\\x1b[31m\"",
 		"path:/k proj 109|/k (proj 109 'm')|\"evil\\x1b[31m\"",
 		"path:/x|/x|a", // on one host of four: the others are the majority

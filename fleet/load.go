@@ -1,18 +1,23 @@
 package fleet
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ipckeys/ipckeys/hostinfo"
+	"github.com/ipckeys/ipckeys/internal/display"
 	"github.com/ipckeys/ipckeys/internal/inputfile"
 )
 
@@ -126,24 +131,85 @@ const Marker = ".failed"
 // StdinName names standard input as a source.
 const StdinName = "<stdin>"
 
+// The inputs of a fleet are capped, so that no report, stream or
+// directory makes the merge use memory out of proportion to a fleet; an
+// input over its cap is an error (a *LimitError), not a host that could
+// not be checked. ipckeys scan -o json writes about 460 bytes per entry
+// and about 10 kB per key collision it finds: 100,000 paths with 8,192
+// collisions make a report of 130 MB.
+const (
+	// MaxReportBytes is the most a report file may hold, and one report
+	// document on standard input.
+	MaxReportBytes = 256 << 20
+	// MaxStdinBytes is the most standard input may hold in all.
+	MaxStdinBytes = 1 << 30
+	// MaxDirReports is the most reports and failure markers (*.json and
+	// *.failed files) one directory may hold.
+	MaxDirReports = 100_000
+)
+
+// LimitError says an input of the fleet is over its cap.
+type LimitError struct {
+	Source string // the file, directory, "<stdin>" or "<stdin> document 3"
+	Limit  string // "larger than the 256 MiB a report file may have"
+	Fix    string // what to do
+}
+
+func (e *LimitError) Error() string { return e.Source + ": " + e.Limit + "; " + e.Fix }
+
+// caps are the caps Load applies: the constants, but for tests.
+var caps = struct{ report, stdin, dir int64 }{MaxReportBytes, MaxStdinBytes, MaxDirReports}
+
+// size words a cap in bytes: "256 MiB".
+func size(n int64) string {
+	for _, u := range []struct {
+		n    int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n >= u.n && n%u.n == 0 {
+			return fmt.Sprintf("%d %s", n/u.n, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// count words a cap in files: "100,000".
+func count(n int64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
 // Load reads every input: report files, failure markers (*.failed),
 // directories holding both (their *.json and *.failed files, not their
 // subdirectories), and "-" for a stream of reports on standard input.
 // Inputs are opened without blocking and must be regular files; an input
 // that cannot be read is a host that could not be checked, not an error.
-func Load(args []string, stdin io.Reader) []Loaded {
+// An input over its cap (MaxReportBytes, MaxStdinBytes, MaxDirReports) is
+// the error, a *LimitError.
+func Load(args []string, stdin io.Reader) ([]Loaded, error) {
 	var out []Loaded
 	for _, a := range args {
+		var ls []Loaded
+		var err error
 		switch {
 		case a == "-":
-			out = append(out, Parse(stdin, StdinName, "")...)
+			c := &cappedReader{r: stdin, total: caps.stdin, doc: caps.report,
+				over: &LimitError{Source: StdinName, Limit: "larger than the " + size(caps.stdin) + " standard input may have", Fix: "give the reports as files or directories"}}
+			ls, err = parse(c, StdinName, "", c)
 		case isDir(a):
-			out = append(out, loadDir(a)...)
+			ls, err = loadDir(a)
 		default:
-			out = append(out, loadFile(a)...)
+			ls, err = loadFile(a)
 		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ls...)
 	}
-	return out
+	return out, nil
 }
 
 func isDir(path string) bool {
@@ -152,27 +218,51 @@ func isDir(path string) bool {
 }
 
 // loadDir reads a directory's reports and markers, in name order.
-func loadDir(dir string) []Loaded {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
+func loadDir(dir string) ([]Loaded, error) {
+	unreadable := func(err error) []Loaded {
 		return []Loaded{{Name: filepath.Base(dir), Source: dir, Failed: "no reports: " + ioReason(err)}}
 	}
+	// O_DIRECTORY: what is no longer a directory is refused, not opened.
+	d, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return unreadable(err), nil
+	}
+	defer d.Close()
 	var names []string
-	for _, e := range ents {
-		if !e.IsDir() && (strings.HasSuffix(e.Name(), ".json") || strings.HasSuffix(e.Name(), Marker)) {
-			names = append(names, e.Name())
+	for {
+		// In batches: a directory of millions of files is refused at the
+		// cap, not listed whole first.
+		ents, err := d.ReadDir(1024)
+		for _, e := range ents {
+			if !e.IsDir() && (strings.HasSuffix(e.Name(), ".json") || strings.HasSuffix(e.Name(), Marker)) {
+				if int64(len(names)) == caps.dir {
+					return nil, &LimitError{Source: dir, Limit: "more than the " + count(caps.dir) + " reports and failure markers a directory may hold",
+						Fix: "give the reports in several directories"}
+				}
+				names = append(names, e.Name())
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return unreadable(err), nil
 		}
 	}
 	sort.Strings(names)
 	var out []Loaded
 	for _, n := range names {
-		out = append(out, loadFile(filepath.Join(dir, n))...)
+		ls, err := loadFile(filepath.Join(dir, n))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ls...)
 	}
-	return out
+	return out, nil
 }
 
 // loadFile reads one report file or failure marker.
-func loadFile(path string) []Loaded {
+func loadFile(path string) ([]Loaded, error) {
 	base := filepath.Base(path)
 	marker := strings.HasSuffix(base, Marker)
 	name := strings.TrimSuffix(strings.TrimSuffix(base, Marker), ".json")
@@ -182,13 +272,19 @@ func loadFile(path string) []Loaded {
 		if marker {
 			what = "failure marker unreadable"
 		}
-		return []Loaded{{Name: name, Source: path, Failed: what + ": " + ioReason(err)}}
+		return []Loaded{{Name: name, Source: path, Failed: what + ": " + ioReason(err)}}, nil
 	}
 	defer f.Close()
 	if marker {
-		return []Loaded{ParseMarker(f, path, name)}
+		return []Loaded{ParseMarker(f, path, name)}, nil
 	}
-	return Parse(f, path, name)
+	over := &LimitError{Source: path, Limit: "larger than the " + size(caps.report) + " a report file may have", Fix: tooLargeReport}
+	// The size says at once what a sparse or huge file is; the capped
+	// reader holds for a file that grows while it is read.
+	if st, err := f.Stat(); err == nil && st.Size() > caps.report {
+		return nil, over
+	}
+	return parse(&cappedReader{r: f, total: caps.report, over: over}, path, name, nil)
 }
 
 // ioReason words an open or read error without repeating the path.
@@ -223,15 +319,23 @@ func ParseMarker(r io.Reader, source, name string) Loaded {
 	if msg == "" {
 		msg = "no message"
 	}
-	l.Failed = "scan failed: " + CleanText(msg)
+	l.Failed = "scan failed: " + Clean(msg)
 	return l
 }
 
 // Parse reads the reports in r: one JSON document or several one after
 // another (a stream), each a report or an array of reports. name is the
 // file's host name (HOST.json), used for a report that names no host; ""
-// for a stream.
+// for a stream. The reports are decoded as they are read, an entry or a
+// finding at a time: what is held is what is kept, not the document.
 func Parse(r io.Reader, source, name string) []Loaded {
+	out, _ := parse(r, source, name, nil) // only a cappedReader has a cap to pass
+	return out
+}
+
+// parse is Parse; with c, the reader r, a document or r over its cap is
+// the error.
+func parse(r io.Reader, source, name string, c *cappedReader) ([]Loaded, error) {
 	dec := json.NewDecoder(r)
 	var out []Loaded
 	n := 0
@@ -242,37 +346,53 @@ func Parse(r io.Reader, source, name string) []Loaded {
 		return fmt.Sprintf("%s document %d", source, n)
 	}
 	for {
-		var raw json.RawMessage
-		err := dec.Decode(&raw)
+		if c != nil {
+			c.startDocument(dec.InputOffset())
+		}
+		tok, err := dec.Token()
 		if err == io.EOF {
 			break
 		}
 		n++
+		var doc []Loaded
+		if err == nil {
+			switch tok {
+			case json.Delim('['):
+				for i := 0; dec.More(); i++ {
+					var l Loaded
+					if l, err = parseValue(dec, fmt.Sprintf("%s[%d]", where(), i), name); err != nil {
+						break
+					}
+					doc = append(doc, l)
+				}
+				if err == nil {
+					_, err = dec.Token() // ]
+				}
+				if err == nil && len(doc) == 0 {
+					doc = []Loaded{{Name: fallback(name, where()), Source: where(), Failed: "empty report: an empty array"}}
+				}
+			default:
+				var l Loaded
+				l, err = parseDocument(dec, tok, where(), name)
+				doc = []Loaded{l}
+			}
+		}
 		if err != nil {
-			out = append(out, Loaded{Name: fallback(name, where()), Source: where(), Failed: "not a JSON report: " + err.Error()})
-			return out
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF // within a document
+			}
+			if errors.Is(err, errOverCap) {
+				return nil, c.limitError(where())
+			}
+			// Not JSON: what the document gave so far does not count.
+			return append(out, Loaded{Name: fallback(name, where()), Source: where(), Failed: "not a JSON report: " + err.Error()}), nil
 		}
-		raw = bytes.TrimSpace(raw)
-		if len(raw) > 0 && raw[0] == '[' {
-			var docs []json.RawMessage
-			if err := json.Unmarshal(raw, &docs); err != nil {
-				out = append(out, Loaded{Name: fallback(name, where()), Source: where(), Failed: "not a JSON report: " + err.Error()})
-				continue
-			}
-			if len(docs) == 0 {
-				out = append(out, Loaded{Name: fallback(name, where()), Source: where(), Failed: "empty report: an empty array"})
-			}
-			for i, d := range docs {
-				out = append(out, parseDoc(d, fmt.Sprintf("%s[%d]", where(), i), name))
-			}
-			continue
-		}
-		out = append(out, parseDoc(raw, where(), name))
+		out = append(out, doc...)
 	}
 	if n == 0 {
-		return []Loaded{{Name: fallback(name, source), Source: source, Failed: "empty report: a scan that fails writes no JSON (exit 2): see its error"}}
+		return []Loaded{{Name: fallback(name, source), Source: source, Failed: "empty report: a scan that fails writes no JSON (exit 2): see its error"}}, nil
 	}
-	return out
+	return out, nil
 }
 
 func fallback(name, source string) string {
@@ -282,35 +402,100 @@ func fallback(name, source string) string {
 	return Clean(source)
 }
 
-// parseDoc reads one JSON document that should be a scan report.
-func parseDoc(raw json.RawMessage, source, name string) Loaded {
-	var head struct {
-		Schema *string `json:"schema"`
+// parseValue reads the next value of the stream as one document.
+func parseValue(dec *json.Decoder, source, name string) (Loaded, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return Loaded{}, err
 	}
-	if err := json.Unmarshal(raw, &head); err != nil {
-		return Loaded{Name: fallback(name, source), Source: source, Failed: "not an ipckeys scan report: not a JSON object"}
+	return parseDocument(dec, tok, source, name)
+}
+
+// parseDocument reads one JSON document that should be a scan report,
+// of which tok, its first token, is read. The fields of Report are matched
+// as encoding/json matches them (case-insensitively, the last of a
+// repeated key winning); other fields are skipped without being held.
+// The result is what decoding the document whole would give: the schema
+// decides first, then the first field that does not decode.
+func parseDocument(dec *json.Decoder, tok json.Token, source, name string) (Loaded, error) {
+	fail := func(reason string) (Loaded, error) {
+		return Loaded{Name: fallback(name, source), Source: source, Failed: reason}, nil
 	}
-	switch {
-	case head.Schema == nil:
-		return Loaded{Name: fallback(name, source), Source: source, Failed: "not an ipckeys scan report: no schema field"}
-	case *head.Schema == Schema:
-		return Loaded{Name: fallback(name, source), Source: source, Skipped: "a fleet report, not a host's"}
-	case strings.HasPrefix(*head.Schema, "ipckeys/scan/"):
-		if *head.Schema != ScanSchema {
-			return Loaded{Name: fallback(name, source), Source: source,
-				Failed: fmt.Sprintf("report schema %s, this ipckeys reads %s: use an ipckeys release that reads it", CleanText(*head.Schema), ScanSchema)}
+	switch tok {
+	case nil:
+		return fail("not an ipckeys scan report: no schema field")
+	case json.Delim('{'):
+	case json.Delim('['):
+		if err := skip(dec, 1); err != nil {
+			return Loaded{}, err
 		}
-	case strings.HasPrefix(*head.Schema, "ipckeys/"):
-		return Loaded{Name: fallback(name, source), Source: source,
-			Failed: fmt.Sprintf("not a scan report (schema %s): give the output of ipckeys scan -o json", CleanText(*head.Schema))}
+		return fail("not an ipckeys scan report: not a JSON object")
 	default:
-		return Loaded{Name: fallback(name, source), Source: source,
-			Failed: fmt.Sprintf("not an ipckeys scan report: schema %q", CleanText(*head.Schema))}
+		return fail("not an ipckeys scan report: not a JSON object")
 	}
 	var rep Report
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		return Loaded{Name: fallback(name, source), Source: source, Failed: "malformed " + ScanSchema + " report: " + err.Error()}
+	var schema *string
+	schemaBad := false // a schema that is not a string
+	var bad error      // the first field that does not decode
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return Loaded{}, err
+		}
+		key, _ := t.(string)
+		field := reportField(key)
+		var verr error
+		switch {
+		case field == "schema":
+			var s *string
+			if verr = dec.Decode(&s); verr == nil {
+				schema = s
+			} else if isValueError(verr) {
+				schemaBad, verr = true, nil
+			}
+		case field == "" || bad != nil:
+			verr = skip(dec, 0)
+		case field == "entries":
+			verr = decodeList(dec, &rep.Entries)
+		case field == "findings":
+			verr = decodeList(dec, &rep.Findings)
+		case field == "host":
+			verr = dec.Decode(&rep.Host)
+		case field == "static":
+			verr = dec.Decode(&rep.Static)
+		case field == "live":
+			verr = dec.Decode(&rep.Live)
+		}
+		if verr != nil {
+			if !isValueError(verr) {
+				return Loaded{}, verr
+			}
+			bad = inField(verr, field)
+		}
 	}
+	if _, err := dec.Token(); err != nil { // }
+		return Loaded{}, err
+	}
+	switch {
+	case schemaBad:
+		return fail("not an ipckeys scan report: not a JSON object")
+	case schema == nil:
+		return fail("not an ipckeys scan report: no schema field")
+	case *schema == Schema:
+		return Loaded{Name: fallback(name, source), Source: source, Skipped: "a fleet report, not a host's"}, nil
+	case strings.HasPrefix(*schema, "ipckeys/scan/"):
+		if *schema != ScanSchema {
+			return fail(fmt.Sprintf("report schema %s, this ipckeys reads %s: use an ipckeys release that reads it", Clean(*schema), ScanSchema))
+		}
+	case strings.HasPrefix(*schema, "ipckeys/"):
+		return fail(fmt.Sprintf("not a scan report (schema %s): give the output of ipckeys scan -o json", Clean(*schema)))
+	default:
+		return fail(fmt.Sprintf("not an ipckeys scan report: schema %q", Clean(*schema)))
+	}
+	if bad != nil {
+		return fail("malformed " + ScanSchema + " report: " + bad.Error())
+	}
+	rep.Schema = *schema
 	l := Loaded{Source: source, Report: &rep}
 	if rep.Host != nil {
 		l.Name = Clean(rep.Host.Name())
@@ -318,32 +503,237 @@ func parseDoc(raw json.RawMessage, source, name string) Loaded {
 	if l.Name == "" {
 		if name == "" {
 			return Loaded{Name: Clean(source), Source: source, Report: nil,
-				Failed: "the report names no host (ipckeys releases before host was added to " + ScanSchema + "): give each report its own file, HOST.json, or upgrade ipckeys on the host"}
+				Failed: "the report names no host (ipckeys releases before host was added to " + ScanSchema + "): give each report its own file, HOST.json, or upgrade ipckeys on the host"}, nil
 		}
 		l.Name = Clean(name)
 	}
-	return l
+	return l, nil
 }
 
-// Clean makes a name from a report safe to print on one line: one with
-// control characters, or invalid UTF-8, is written Go-quoted.
-func Clean(s string) string {
-	for _, r := range s {
-		if r == '\uFFFD' || r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return fmt.Sprintf("%q", s)
+// reportFields are the JSON names of Report's fields.
+var reportFields = []string{"schema", "host", "static", "entries", "findings", "live"}
+
+// reportField returns the field of Report a key of a report sets, or "".
+// encoding/json matches keys to fields without regard to case; for these
+// names its folding and strings.EqualFold agree.
+func reportField(key string) string {
+	for _, f := range reportFields {
+		if key == f {
+			return f
 		}
 	}
-	return s
+	for _, f := range reportFields {
+		if strings.EqualFold(key, f) {
+			return f
+		}
+	}
+	return ""
 }
 
-// CleanText makes a message from a report safe to print on one line:
-// control characters (a terminal's escape sequences, line breaks) become
-// spaces.
-func CleanText(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return ' '
+// decodeList decodes the array of a report's field into list one element
+// at a time, as encoding/json would decode it whole: null empties the
+// list, an array replaces its elements (decoding into the ones it had),
+// anything else is an *json.UnmarshalTypeError. Only an error of the
+// stream (not JSON, unreadable, over its cap) leaves the stream where it
+// failed.
+func decodeList[T any](dec *json.Decoder, list *[]T) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case nil:
+		*list = nil
+		return nil
+	case json.Delim('['):
+	case json.Delim('{'):
+		if err := skip(dec, 1); err != nil {
+			return err
 		}
-		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
+		return &json.UnmarshalTypeError{Value: "object", Type: reflect.TypeFor[[]T]()}
+	default:
+		value := "number"
+		switch tok.(type) {
+		case string:
+			value = "string"
+		case bool:
+			value = "bool"
+		}
+		return &json.UnmarshalTypeError{Value: value, Type: reflect.TypeFor[[]T]()}
+	}
+	s := (*list)[:0]
+	for dec.More() {
+		if len(s) < cap(s) {
+			s = s[:len(s)+1]
+		} else {
+			var zero T
+			s = append(s, zero)
+		}
+		if err := dec.Decode(&s[len(s)-1]); err != nil {
+			if !isValueError(err) {
+				return err
+			}
+			if serr := skip(dec, 1); serr != nil {
+				return serr
+			}
+			return err
+		}
+	}
+	if len(s) == 0 {
+		s = []T{}
+	}
+	*list = s
+	_, err = dec.Token() // ]
+	return err
 }
+
+// isValueError tells a value of the wrong type, after which the stream
+// reads on, from an error of the stream itself.
+func isValueError(err error) bool {
+	var te *json.UnmarshalTypeError
+	return errors.As(err, &te)
+}
+
+// inField words a value error of a report's field as decoding the whole
+// report would: "Go struct field Report.entries.line".
+func inField(err error, field string) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			te.Struct, te.Field = "Report", field
+		} else {
+			te.Field = field + "." + te.Field
+		}
+	}
+	return err
+}
+
+// skip reads past the rest of a value of which depth arrays or objects
+// are open (0: the whole next value), a token at a time, holding none.
+func skip(dec *json.Decoder, depth int) error {
+	for {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case json.Delim('['), json.Delim('{'):
+			depth++
+		case json.Delim(']'), json.Delim('}'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
+
+// tooLargeReport is what to do about a report over its cap.
+const tooLargeReport = "check what wrote it (a scan report of 100,000 paths is about 130 MB)"
+
+// errOverCap is what a cappedReader returns past its cap.
+var errOverCap = errors.New("over the cap")
+
+// cappedReader reads at most total bytes of r, and with doc set at most
+// doc bytes from where the current document starts. Past a cap it returns
+// errOverCap, where io.LimitReader would return io.EOF and let a cut
+// input pass for a short one. (internal/inputfile may offer this to every
+// input.)
+type cappedReader struct {
+	r      io.Reader
+	total  int64       // the most r may hold
+	over   *LimitError // the error past total
+	doc    int64       // the most one document may take; 0: no cap of its own
+	docEnd int64       // where the current document must end, with doc
+	read   int64
+	passed bool // a cap is passed: every read after says so
+	docCap bool // the cap passed is doc's
+}
+
+// startDocument says that a document starts at offset.
+func (c *cappedReader) startDocument(offset int64) {
+	if c.doc > 0 {
+		c.docEnd = offset + c.doc
+	}
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	limit, docCap := c.total, false
+	if c.doc > 0 && c.docEnd < limit {
+		limit, docCap = c.docEnd, true
+	}
+	if c.passed {
+		return 0, errOverCap
+	}
+	if c.read >= limit {
+		// At the cap: the input is over it if it has one more byte.
+		var one [1]byte
+		n, err := c.r.Read(one[:])
+		if n == 0 {
+			return 0, err
+		}
+		c.passed, c.docCap = true, docCap
+		return 0, errOverCap
+	}
+	if int64(len(p)) > limit-c.read {
+		p = p[:limit-c.read]
+	}
+	n, err := c.r.Read(p)
+	c.read += int64(n)
+	return n, err
+}
+
+// limitError is the error for the cap passed; doc is the document read.
+func (c *cappedReader) limitError(doc string) *LimitError {
+	if c.docCap {
+		return &LimitError{Source: doc, Limit: "larger than the " + size(c.doc) + " a report may have", Fix: tooLargeReport}
+	}
+	return c.over
+}
+
+// future says whether a report is dated after the merge by more than
+// the clock skew allowed.
+func (o Options) future(l Loaded) bool {
+	return reportTime(l).After(o.Now.Add(o.MaxSkew))
+}
+
+// newer orders the reports of one host: those not dated in the future
+// first, then the newest first. A report from the future, whatever its
+// clock or its writer, never hides the host's current one.
+func (o Options) newer(a, b Loaded) bool {
+	if fa, fb := o.future(a), o.future(b); fa != fb {
+		return fb
+	}
+	return reportTime(a).After(reportTime(b))
+}
+
+// aside is what the note on a host's several reports says of one not
+// used: that it is dated in the future, when it is.
+func (o Options) aside(l Loaded) string {
+	if !o.future(l) {
+		return ""
+	}
+	return " (dated in the future, " + Clean(l.Report.Host.Time) + ")"
+}
+
+// dated says why a report is not checked for its date, or "": a report
+// dated more than MaxSkew after the merge is from a machine whose clock
+// is wrong, or was not written by a scan.
+func (o Options) dated(r *Report) string {
+	l := Loaded{Report: r}
+	if !o.future(l) {
+		return ""
+	}
+	ahead := "more than 292 years" // what a time.Duration holds
+	if d := reportTime(l).Sub(o.Now); d < math.MaxInt64 {
+		ahead = d.Round(time.Second).String()
+	}
+	return fmt.Sprintf("dated in the future (%s, %s ahead of this machine's clock, more than --max-skew %s): correct the clock of the host or of this machine",
+		Clean(r.Host.Time), ahead, o.MaxSkew)
+}
+
+// Clean returns a string from a report, a file name or the inventory as
+// it can be printed: by the one rule of package display, whatever the
+// report claims about it (Go-quoted when it holds a control, bidi or other
+// invisible character, or invalid UTF-8).
+func Clean(s string) string { return display.Quote(s) }

@@ -33,7 +33,10 @@ HOST.failed markers holding the error of a scan that failed, which writes
 no JSON), and - for reports on standard input, one after another. A host
 is named by its report's label (scan --label), else its hostname, else the
 file name. A report that is missing, empty, not JSON or of another schema,
-or a marker, makes its host "not checked".
+or a marker, makes its host "not checked". A report file may hold 256 MiB,
+standard input 1 GiB (256 MiB per report), a directory 100,000 reports and
+markers, --hosts-file 16 MiB and the inventory 1,000,000 hosts: an input
+over its cap is an error (exit 2).
 
 Flags:
   -o, --output FMT[=PATH]  output format, repeatable; to PATH or stdout (at
@@ -48,6 +51,11 @@ Flags:
       --hosts-file FILE  the same, one host per line (# comments)
       --max-age DURATION a report older than this (by its time) counts as
                          not checked: 30m, 2h
+      --max-skew DURATION
+                         how far a report's time may be ahead of this
+                         machine's clock (default 5m): a report dated later
+                         is not checked, and never hides another report of
+                         its host
       --fail-on LEVEL    exit 1 when a host has a finding at least LEVEL:
                          error (default), warning, info or never
       --allow-unchecked  hosts not checked do not make the exit status 2
@@ -80,6 +88,7 @@ func runFleet(c *command, args []string, stdout, stderr io.Writer) int {
 	hostsFlags := fs.StringArray("hosts", nil, "")
 	hostsFile := fs.String("hosts-file", "", "")
 	maxAge := fs.Duration("max-age", 0, "")
+	maxSkew := fs.Duration("max-skew", defaultMaxSkew, "")
 	allowUnchecked := fs.Bool("allow-unchecked", false, "")
 	if done, err := parseFlags(fs, c, args, stdout); done || err != nil {
 		return exitFor(stderr, err)
@@ -90,6 +99,9 @@ func runFleet(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 	if *maxAge < 0 {
 		return fail(stderr, usagef("fleet: --max-age %s: give a positive duration (30m, 2h)", *maxAge))
+	}
+	if *maxSkew < 0 {
+		return fail(stderr, usagef("fleet: --max-skew %s: give a duration of 0 or more (5m, 1h)", *maxSkew))
 	}
 	if fs.NArg() == 0 {
 		return fail(stderr, usagef("fleet: no reports: give report files, a directory of them, or - for standard input"))
@@ -109,8 +121,12 @@ func runFleet(c *command, args []string, stdout, stderr io.Writer) int {
 	if err := prepareOutputs(outs, stdout); err != nil {
 		return fail(stderr, err)
 	}
-	loaded := fleet.Load(fs.Args(), in)
-	v := fleet.Merge(loaded, fleet.Options{Expected: expected, MaxAge: *maxAge, Now: time.Now(), FailOn: failOn, AllowUnchecked: *allowUnchecked})
+	loaded, err := fleet.Load(fs.Args(), in)
+	if err != nil {
+		closeOutputs(outs)
+		return fail(stderr, err)
+	}
+	v := fleet.Merge(loaded, fleet.Options{Expected: expected, MaxAge: *maxAge, MaxSkew: *maxSkew, Now: time.Now(), FailOn: failOn, AllowUnchecked: *allowUnchecked})
 	if len(v.Hosts) == 0 {
 		closeOutputs(outs)
 		return fail(stderr, fmt.Errorf("fleet: no host reports in %s: give the scan reports (*.json), or --hosts so missing ones are named", strings.Join(fs.Args(), ", ")))
@@ -128,6 +144,17 @@ func runFleet(c *command, args []string, stdout, stderr io.Writer) int {
 	return v.Summary.ExitStatus
 }
 
+// defaultMaxSkew is how far a report's time may be ahead of this
+// machine's clock by default: more than hosts kept by NTP ever differ.
+const defaultMaxSkew = 5 * time.Minute
+
+// The inventory's caps: --hosts-file, and the hosts of --hosts and
+// --hosts-file together. A million host names take 16 MiB at most.
+const (
+	maxHostsFileBytes = 16 << 20
+	maxHosts          = 1_000_000
+)
+
 // expectedHosts reads --hosts and --hosts-file into one list.
 func expectedHosts(lists []string, file string) ([]string, error) {
 	var out []string
@@ -141,6 +168,9 @@ func expectedHosts(lists []string, file string) ([]string, error) {
 			return usagef("fleet: %s: host name %q has white space: separate names with commas (--hosts) or lines (--hosts-file)", where, name)
 		}
 		if !seen[name] {
+			if len(out) == maxHosts {
+				return fmt.Errorf("%s: more than the 1,000,000 hosts the inventory may have; split the fleet and run ipckeys fleet per part", where)
+			}
 			seen[name] = true
 			out = append(out, name)
 		}
@@ -172,9 +202,13 @@ func expectedHosts(lists []string, file string) ([]string, error) {
 			return nil, fmt.Errorf("--hosts-file %s: %v: give a file with one host name per line", file, err)
 		}
 		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.Size() > maxHostsFileBytes {
+			return nil, hostsFileTooLarge(file)
+		}
 		r = f
 	}
-	sc := bufio.NewScanner(r)
+	lr := &io.LimitedReader{R: r, N: maxHostsFileBytes + 1}
+	sc := bufio.NewScanner(lr)
 	n := 0
 	for sc.Scan() {
 		n++
@@ -183,8 +217,17 @@ func expectedHosts(lists []string, file string) ([]string, error) {
 			return nil, err
 		}
 	}
-	if err := sc.Err(); err != nil {
+	if lr.N == 0 {
+		return nil, hostsFileTooLarge(file)
+	}
+	if err := sc.Err(); err == bufio.ErrTooLong {
+		return nil, fmt.Errorf("--hosts-file %s:%d: line longer than %d bytes; give one host name per line", file, n+1, bufio.MaxScanTokenSize)
+	} else if err != nil {
 		return nil, fmt.Errorf("--hosts-file %s: %v", file, err)
 	}
 	return out, nil
+}
+
+func hostsFileTooLarge(file string) error {
+	return fmt.Errorf("--hosts-file %s: larger than the 16 MiB a hosts file may have; give one host name per line", file)
 }
