@@ -294,3 +294,18 @@ func checkUTF8(path string, data []byte) error {
 	}
 	return nil
 }
+
+// ConfigName reports whether a file's name says it is a configuration
+// file: its extension names a configuration format (.conf, .ini, .yaml,
+// .json, .toml, …) or a systemd unit. A name without an extension says
+// nothing: key files are often named so.
+func ConfigName(path string) bool {
+	ext := strings.ToLower(filepath.Ext(path))
+	switch {
+	case ext == "":
+		return false
+	case lineExts[ext], unitExts[ext]:
+		return true
+	}
+	return ext == ".json" || ext == ".yaml" || ext == ".yml" || ext == ".toml"
+}

@@ -82,6 +82,7 @@ const (
 	SuppressionUnused    = "suppression-unused"
 	SettingEmpty         = "setting-empty"
 	RelativeKeyPath      = "relative-key-path"
+	SettingUnresolved    = "setting-unresolved"
 )
 
 // Rule describes one finding code for documentation and machine formats.
@@ -105,6 +106,7 @@ var Rules = []Rule{
 	{UnstableFilesystem, Warning, "the key file is on a filesystem where inode or device numbers change across reboot, remount, copy-up or host", "put key files on a local disk filesystem such as ext4 or xfs, outside tmpfs, overlayfs and network mounts"},
 	{KeyFileReplaceable, Warning, "the key file is likely to be replaced (its directory is writable by others, it sits in a world-writable sticky directory that tmp cleaners sweep, or the manifest marks it as a config file that deploys rewrite): a replaced file has a new inode and so a new key, and processes started afterwards no longer meet the running ones", "use a dedicated key file that nothing rewrites, in a directory only its owner can write (for example /etc/app/ipc.key, mode 0644 in a 0755 directory)"},
 	{KeyViewDiffers, Warning, "the key file is another file (or none) on the host than in the container: programs on the host compute another key than those in the container, as overlayfs copy-up and bind mounts can cause", "give host and container one key file on a shared, non-overlay mount, or keep each side's programs apart on purpose"},
+	{SettingUnresolved, Warning, "a configuration setting that names a key file refers to a variable (or ~user, or a command substitution) that cannot be resolved: no key is computed from it, so its collisions go unchecked", "set the variable earlier in the file, give the service's environment with --env FILE (or --process-env), or write the path out"},
 	{RelativeKeyPath, Warning, "a configuration names its key file by a relative path: ftok resolves it from the service's working directory, which the configuration does not fix, so the key depends on where the service is started", "write the key file's absolute path, or tell ipckeys where the service runs with --base DIR"},
 	{SameFile, Info, "two paths are the same file (hard link or symbolic link) and give the same keys on purpose", "nothing, if the programs are meant to share; otherwise give them separate files"},
 	{SuppressionExpired, Warning, "an ignore file entry has passed its expiry date: the finding it covered counts again", "fix the finding, or renew the entry with a new reason and date"},
@@ -139,6 +141,10 @@ type Entry struct {
 	// Static is set when the key file was not looked at (--static): only
 	// what the configuration itself says is checked.
 	Static bool
+	// StaticMissing is set for a path named on the command line of a
+	// --static run that does not exist: --static reads the configs it is
+	// given, and a missing one is a typo or a broken checkout.
+	StaticMissing bool
 	// ConfigKeyFile names the configuration file this entry's key file
 	// is, when a service's key file is a config file (its own or
 	// another's): deploys and editors rewrite those.
@@ -928,6 +934,12 @@ func replaceable(e *Entry) string {
 }
 
 func unusableMessage(e *Entry) string {
+	if e.StaticMissing && e.Err == ipcscan.ErrNoMatch {
+		return fmt.Sprintf("pattern %s matches no file: --static reads the configs it is named, and none is there; fix the pattern, or check out the files", Display(e.Pattern))
+	}
+	if e.StaticMissing {
+		return fmt.Sprintf("%s: %v: --static reads the configs it is named, and this one is not there; fix the path, or check out the file", Display(e.Path), e.Err)
+	}
 	if e.Pattern != "" && e.Err == ipcscan.ErrNoMatch {
 		return fmt.Sprintf("pattern %s matches no file: the programs' key files are missing or the pattern is wrong; create the files or fix the pattern", Display(e.Pattern))
 	}

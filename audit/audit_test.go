@@ -134,7 +134,7 @@ func TestRulesCoverEveryCode(t *testing.T) {
 		audit.KeyErrorValue, audit.ProjZero, audit.ProjTruncated, audit.PathUnusable, audit.UnstableFilesystem,
 		audit.NattchMismatch, audit.MissingObject, audit.KeyInUse, audit.StaleObject, audit.RemovedAttached, audit.TypeMismatch,
 		audit.SuppressionExpired, audit.SuppressionUnused, audit.KeyFileReplaceable, audit.KeyDrift, audit.KeyViewDiffers,
-		audit.SettingEmpty, audit.RelativeKeyPath,
+		audit.SettingEmpty, audit.RelativeKeyPath, audit.SettingUnresolved,
 		audit.InheritedListener, audit.ListenerNotAccepting, audit.ListenerWrongHolder, audit.ListenerMissing,
 		audit.ListenerCloexecMissing, audit.CloseWaitLeak, audit.FDExhaustion, audit.KeyCoincidence, audit.CheckIncomplete}
 	for _, c := range codes {

@@ -222,6 +222,9 @@ func (in Input) Summary() string {
 		names = append(names, fmt.Sprintf("%s (line %d)", display.Quote(s.Name), s.Line))
 	}
 	n := len(in.Settings)
+	if n == 0 && in.Why != "" {
+		return fmt.Sprintf("%s: config (%s): %s", display.Quote(in.Path), display.Quote(in.Format), display.Quote(in.Why))
+	}
 	word := "key-file settings"
 	if n == 1 {
 		word = "key-file setting"

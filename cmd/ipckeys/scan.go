@@ -205,6 +205,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 	result.Entries, result.Inputs, result.Static = entries, got.inputs, *static
 	result.Findings = audit.CheckWith(entries, audit.Options{VolatileDirs: *volatile})
+	result.Findings = append(result.Findings, got.findings...)
 	// gaps are the live checks that could not be made in full.
 	var gaps []audit.Gap
 	result.Live = report.LiveSummary{Reason: "--no-live"}
@@ -255,7 +256,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 		gaps = append(gaps, audit.DescriptorGaps(d, *socketChecks || hostWide)...)
 		result.Live.Sockets = report.NewSocketsSummary(snap)
 	}
-	if len(entries) == 0 && !result.Live.Checked && result.Live.Sockets == nil {
+	if len(entries) == 0 && len(got.findings) == 0 && !result.Live.Checked && result.Live.Sockets == nil {
 		return failRun(usagef("scan: nothing was checked: no key file or channel to check (%s) and no live checks made (%s): give paths, a manifest that declares channels or listeners, or drop --no-live", inputsNamed(fs.NArg(), len(*manifests)), liveReason(result.Live)))
 	}
 	// A gap matters when what it hides could fail the gate.

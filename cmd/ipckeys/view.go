@@ -1,15 +1,14 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strconv"
 
 	"github.com/spf13/pflag"
 
 	"github.com/ipckeys/ipckeys/ipcscan"
+	"github.com/ipckeys/ipckeys/resolve"
 )
 
 // view is where a command looks: this host as ipckeys sees it, a process's
@@ -68,36 +67,9 @@ func (v *view) check() error {
 	return nil
 }
 
-// fileRoot is the directory key files are resolved in, "" for the host's.
-func (v *view) fileRoot() string {
-	switch {
-	case v.pid > 0:
-		return fmt.Sprintf("%s/%d/root", v.proc, v.pid)
-	case v.root != "":
-		return v.root
-	}
-	return ""
-}
-
-// inspect resolves a key file in the view. With --pid it also returns the
-// host's view of the same path when it is a different file: its key differs.
-func (v *view) inspect(path string) (file ipcscan.KeyFile, host *ipcscan.KeyFile, err error) {
-	root := v.fileRoot()
-	if root == "" {
-		file, err = ipcscan.InspectKeyFile(path)
-		return file, nil, err
-	}
-	file, err = ipcscan.ResolveIn(root, path)
-	if err != nil || v.pid == 0 {
-		return file, nil, err
-	}
-	if h, herr := ipcscan.InspectKeyFile(path); herr == nil && (h.Dev != file.Dev || h.Ino != file.Ino) {
-		return file, &h, nil
-	} else if errors.Is(herr, fs.ErrNotExist) {
-		h := ipcscan.KeyFile{Path: path}
-		return file, &h, nil // only the container has it
-	}
-	return file, nil, nil
+// resolveView is where package resolve looks at files for this view.
+func (v *view) resolveView() resolve.View {
+	return resolve.View{PID: v.pid, Root: v.root, Proc: v.proc}
 }
 
 // snapshots reads the live state of the view: one snapshot, or one per

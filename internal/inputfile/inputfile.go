@@ -77,12 +77,26 @@ func Open(path string) (*os.File, error) {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(pfd)
+	return reopen(pfd, path, path)
+}
+
+// OpenPath opens for reading the file that pfd, an O_PATH descriptor,
+// holds, when it is a regular file, as Open does; name is how errors name
+// it. It is for files resolved by other means than a plain open: under a
+// container's root (openat2 RESOLVE_IN_ROOT). pfd stays the caller's.
+func OpenPath(pfd int, name string) (*os.File, error) {
+	return reopen(pfd, "", name)
+}
+
+// reopen opens the regular file pfd holds for reading; path, when not
+// "", opens it again where /proc is not mounted.
+func reopen(pfd int, path, name string) (*os.File, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(pfd, &st); err != nil {
-		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+		return nil, &os.PathError{Op: "stat", Path: name, Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, &os.PathError{Op: "open", Path: path, Err: &NotRegularError{Kind: kindOf(st.Mode)}}
+		return nil, &os.PathError{Op: "open", Path: name, Err: &NotRegularError{Kind: kindOf(st.Mode)}}
 	}
 	const flags = unix.O_RDONLY | unix.O_NOCTTY | unix.O_CLOEXEC
 	// The magic link reopens the very inode the O_PATH descriptor holds.
@@ -91,7 +105,7 @@ func Open(path string) (*os.File, error) {
 	fd, err := retry(func() (int, error) {
 		return unix.Open("/proc/self/fd/"+strconv.Itoa(pfd), flags, 0)
 	})
-	if errors.Is(err, unix.ENOENT) {
+	if errors.Is(err, unix.ENOENT) && path != "" {
 		fd, err = retry(func() (int, error) {
 			return unix.Open(path, flags|unix.O_NONBLOCK, 0)
 		})
@@ -105,18 +119,18 @@ func Open(path string) (*os.File, error) {
 		}
 	}
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
 	var got unix.Stat_t
 	if err := unix.Fstat(fd, &got); err != nil {
 		unix.Close(fd)
-		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+		return nil, &os.PathError{Op: "stat", Path: name, Err: err}
 	}
 	if got.Dev != st.Dev || got.Ino != st.Ino || got.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
-		return nil, &os.PathError{Op: "open", Path: path, Err: errChanged}
+		return nil, &os.PathError{Op: "open", Path: name, Err: errChanged}
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	return os.NewFile(uintptr(fd), name), nil
 }
 
 // retry runs open until it is not interrupted by a signal.

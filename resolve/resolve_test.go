@@ -1,4 +1,4 @@
-package main
+package resolve
 
 import (
 	"fmt"
@@ -29,9 +29,8 @@ func TestBuildEntriesOnce(t *testing.T) {
 		{Name: "two", Path: j("b.conf"), Proj: 'y'},
 		{Name: "three", Path: j("missing"), Proj: 'x'},
 	}
-	v := &view{}
-	b := &builder{req: request{args: []string{j("b.conf"), j("*.conf"), j("b.conf"), j("*.none")}, view: v},
-		projs: uniqueProjs([]int{'l', 'l', 'm'}), files: &keyFiles{view: v, in: ipcscan.NewInspector()}, seen: map[seenKey]bool{}}
+	b := &builder{req: Request{Args: []string{j("b.conf"), j("*.conf"), j("b.conf"), j("*.none")}},
+		projs: []int{'l', 'm'}, files: &keyFiles{in: ipcscan.NewInspector()}, seen: map[seenKey]bool{}}
 	if err := b.args(); err != nil {
 		t.Fatal(err)
 	}
