@@ -615,7 +615,7 @@ func FleetSARIF(w io.Writer, v *fleet.View, version Version) error {
 			if f.Line > 0 {
 				phys.Region = &sarifRegion{StartLine: f.Line}
 			}
-			res.Locations = []sarifLocation{{phys}}
+			res.Locations = []sarifLocation{{PhysicalLocation: phys}}
 		}
 		res.Properties = map[string]any{"hosts": f.Hosts, "checkedHosts": f.Of}
 		if len(keys) > 0 {

@@ -26,15 +26,18 @@ func GitHub(w io.Writer, r *Result) error {
 			continue
 		}
 		cmd := map[audit.Severity]string{audit.Error: "error", audit.Warning: "warning", audit.Info: "notice"}[f.Severity]
-		var props []string
-		if loc := r.Locate(f); loc.File != "" {
-			props = append(props, "file="+ghProperty(display.Quote(loc.File)))
-			if loc.Line > 0 {
-				props = append(props, fmt.Sprintf("line=%d", loc.Line))
+		// One annotation per place: both ends of a collision are marked.
+		for _, loc := range r.Locations(f) {
+			var props []string
+			if loc.File != "" {
+				props = append(props, "file="+ghProperty(display.Quote(loc.File)))
+				if loc.Line > 0 {
+					props = append(props, fmt.Sprintf("line=%d", loc.Line))
+				}
 			}
+			props = append(props, "title="+ghProperty("ipckeys "+display.Quote(f.Code)))
+			fmt.Fprintf(bw, "::%s %s::%s\n", cmd, strings.Join(props, ","), ghData(display.Quote(f.Message)))
 		}
-		props = append(props, "title="+ghProperty("ipckeys "+display.Quote(f.Code)))
-		fmt.Fprintf(bw, "::%s %s::%s\n", cmd, strings.Join(props, ","), ghData(display.Quote(f.Message)))
 	}
 	return bw.Flush()
 }

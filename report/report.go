@@ -333,6 +333,35 @@ func (r *Result) Locate(f *audit.Finding) Location {
 	return Location{Text: "-"}
 }
 
+// Locations returns every place a finding is about: Locate's first, then
+// the places of its other entries (the other config lines of a
+// collision), each once.
+func (r *Result) Locations(f *audit.Finding) []Location {
+	first := r.Locate(f)
+	out := []Location{first}
+	if f.Where != nil {
+		return out
+	}
+	type place struct {
+		file string
+		line int
+	}
+	seen := map[place]bool{{first.File, first.Line}: true}
+	for _, i := range f.Entries {
+		e := &r.Entries[i]
+		loc := Location{e.Path, 0, display.Quote(e.Path)}
+		if c := e.Channel; c != nil {
+			loc = Location{c.File, c.Line, fmt.Sprintf("%s:%d", display.Quote(c.File), c.Line)}
+		}
+		if loc.File == "" || seen[place{loc.File, loc.Line}] {
+			continue
+		}
+		seen[place{loc.File, loc.Line}] = true
+		out = append(out, loc)
+	}
+	return out
+}
+
 // NewLiveSummary describes a snapshot the live checks used; nil means they
 // did not run, for the reason given.
 func NewLiveSummary(s *ipcscan.Snapshot, reason string) LiveSummary {

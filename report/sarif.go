@@ -74,11 +74,13 @@ type (
 		Level               string             `json:"level"`
 		Message             sarifText          `json:"message"`
 		Locations           []sarifLocation    `json:"locations,omitempty"`
+		RelatedLocations    []sarifLocation    `json:"relatedLocations,omitempty"`
 		PartialFingerprints map[string]string  `json:"partialFingerprints"`
 		Suppressions        []sarifSuppression `json:"suppressions,omitempty"`
 		Properties          map[string]any     `json:"properties,omitempty"`
 	}
 	sarifLocation struct {
+		ID               *int          `json:"id,omitempty"`
 		PhysicalLocation sarifPhysical `json:"physicalLocation"`
 	}
 	sarifPhysical struct {
@@ -213,7 +215,16 @@ func SARIF(w io.Writer, r *Result) error {
 			if loc.Line > 0 {
 				phys.Region = &sarifRegion{StartLine: loc.Line}
 			}
-			res.Locations = []sarifLocation{{phys}}
+			res.Locations = []sarifLocation{{PhysicalLocation: phys}}
+			// The other ends of a collision: every config line involved.
+			for n, other := range r.Locations(f)[1:] {
+				rp := sarifPhysical{ArtifactLocation: sarifArtifact{fileURI(other.File)}}
+				if other.Line > 0 {
+					rp.Region = &sarifRegion{StartLine: other.Line}
+				}
+				id := n + 1
+				res.RelatedLocations = append(res.RelatedLocations, sarifLocation{ID: &id, PhysicalLocation: rp})
+			}
 		}
 		if f.Key != nil {
 			res.Properties = map[string]any{"key": ftok.Hex(*f.Key)}
