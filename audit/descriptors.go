@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -76,11 +77,84 @@ type Descriptors struct {
 }
 
 // nonServers are programs that run other programs or wait, and never
-// accept connections: a listener held only by them is held by mistake.
+// accept connections: they cannot have made a listener, and one held
+// only by them is held by mistake (or passed through them on purpose, by
+// a wrapper that runs its server).
 var nonServers = map[string]bool{
 	"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true, "ash": true, "busybox": true,
 	"sleep": true, "cat": true, "tee": true, "timeout": true, "env": true, "nohup": true, "setsid": true,
 	"flock": true, "logger": true, "xargs": true, "su": true, "sudo": true, "runuser": true, "tail": true,
+}
+
+// Interpreters are the executables whose program is the script or class
+// they run, named on their command line: two python3 daemons are two
+// programs. A name matches with any version suffix (python3.11, perl5.36).
+var Interpreters = []string{"python", "pypy", "java", "node", "nodejs", "perl", "ruby", "php", "lua", "tclsh", "Rscript",
+	"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash"}
+
+// interpreter returns the name in Interpreters that base is, "" if none.
+func interpreter(base string) string {
+	for _, name := range Interpreters {
+		if rest, ok := strings.CutPrefix(base, name); ok && strings.Trim(rest, "0123456789.") == "" {
+			return name
+		}
+	}
+	return ""
+}
+
+// valueOptions are, per interpreter, the options whose value is the next
+// argument; ends are those after which the program is named (-m module,
+// -jar file) or given inline (-c, -e).
+var valueOptions = map[string][]string{
+	"python": {"-W", "-X", "-Q"}, "pypy": {"-W", "-X"},
+	"java": {"-cp", "-classpath", "--class-path", "-p", "--module-path", "--add-modules", "--add-opens", "--add-exports"},
+	"node": {"-r", "--require", "--import", "--loader", "--inspect-port"}, "nodejs": {"-r", "--require", "--import"},
+	"perl": {"-I", "-M"}, "ruby": {"-I", "-r", "-C"}, "php": {"-d", "-c"},
+}
+
+var namingOptions = map[string][]string{
+	"python": {"-m", "-c"}, "pypy": {"-m", "-c"}, "java": {"-jar", "-m", "--module"},
+	"node": {"-e", "--eval", "-p", "--print"}, "nodejs": {"-e", "--eval"}, "perl": {"-e", "-E"}, "ruby": {"-e"},
+	"php": {"-r", "-f"}, "lua": {"-e"}, "sh": {"-c"}, "bash": {"-c"}, "dash": {"-c"}, "zsh": {"-c"}, "ksh": {"-c"},
+	"mksh": {"-c"}, "ash": {"-c"},
+}
+
+// ProgramOf is what tells two programs apart: the executable (an
+// upgraded one, shown " (deleted)", is still the same program), for an
+// interpreter followed by what it runs ("/usr/bin/python3.11
+// /srv/a.py", "/usr/bin/java -jar app.jar", "/bin/sh -c"), else the
+// command name.
+func ProgramOf(p *fdscan.Process) string {
+	exe := strings.TrimSuffix(p.Exe, " (deleted)")
+	if exe == "" {
+		return p.Comm
+	}
+	in := interpreter(filepath.Base(exe))
+	if in == "" || len(p.Cmdline) < 2 {
+		return exe
+	}
+	args := p.Cmdline[1:]
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			if i+1 < len(args) {
+				return exe + " " + args[i+1]
+			}
+			return exe
+		case slices.Contains(namingOptions[in], a):
+			if i+1 < len(args) && a != "-c" && a != "-e" && a != "-E" && a != "--eval" && a != "-r" {
+				return exe + " " + a + " " + args[i+1]
+			}
+			return exe + " " + a // inline code: the program is not named
+		case slices.Contains(valueOptions[in], a):
+			i++
+		case strings.HasPrefix(a, "-") && a != "-":
+		default:
+			return exe + " " + a
+		}
+	}
+	return exe
 }
 
 // CheckDescriptors returns the findings of the descriptor checks.
@@ -137,18 +211,34 @@ func newTree(s *fdscan.Snapshot) *tree {
 	return t
 }
 
-// program is what tells two programs apart: the executable (an upgraded
-// one, shown " (deleted)", is still the same program), else the command
-// name.
+// program is what tells two programs apart (ProgramOf).
 func (t *tree) program(pid int) string {
 	p := t.snap.Processes[pid]
 	if p == nil {
 		return fmt.Sprintf("pid %d", pid)
 	}
-	if exe := strings.TrimSuffix(p.Exe, " (deleted)"); exe != "" {
-		return exe
+	return ProgramOf(p)
+}
+
+// nonServer reports whether pid runs a shell, sleep or the like.
+func (t *tree) nonServer(pid int) bool {
+	p := t.snap.Processes[pid]
+	return p != nil && nonServers[filepath.Base(strings.TrimSuffix(p.Exe, " (deleted)"))]
+}
+
+// serviceManager reports whether pid is systemd as the init of its pid
+// namespace (the host's PID 1, or a container's): it keeps the listeners
+// of socket units and the fd store, and hands them to services.
+func (t *tree) serviceManager(pid int) bool {
+	p := t.snap.Processes[pid]
+	if p == nil {
+		return false
 	}
-	return p.Comm
+	nspid := p.NSPID
+	if nspid == 0 {
+		nspid = p.PID // not read: a process made by hand, or an old kernel
+	}
+	return nspid == 1 && filepath.Base(strings.TrimSuffix(p.Exe, " (deleted)")) == "systemd"
 }
 
 // Name is "comm (pid)" for messages.
@@ -180,26 +270,36 @@ func (t *tree) Chain(ancestor, pid int) string {
 	return ""
 }
 
-// ListenerAnalysis is who holds a listener and how they came to.
+// ListenerAnalysis is who holds a listener, how they came to, and what
+// each was seen doing.
 type ListenerAnalysis struct {
 	Socket *fdscan.Socket
 	// Holders are the descriptors, sorted by pid and fd.
 	Holders []fdscan.Holder
-	// Origin is the holder that has held it longest (the earliest
-	// started), taken for the program that made it; 0 when none.
+	// Origin is the holder the others got it from: of the holders no
+	// other holder descends from, the earliest started that is not a
+	// shell, sleep or the like (a shell cannot make a socket); 0 when
+	// none.
 	Origin int
-	// Inheritors are holders running another program than Origin, each
-	// with its line of descent from Origin ("" when it does not descend
-	// from it: the origin's parent handed it down to both).
+	// Inheritors are holders that got it by inheritance, not by one of
+	// the conventions that pass a listener on purpose, each with its line
+	// of descent from Origin ("" when it does not descend from it).
 	Inheritors []Inheritor
 	// Intended says why sharing among the holders is by design: a
-	// pre-fork server, systemd socket activation; "" otherwise.
+	// pre-fork server, socket activation, a FastCGI spawner, a wrapper;
+	// "" otherwise.
 	Intended string
-	// CanAccept lists the holders that may be the program that accepts
-	// connections: not shells, sleep and the like.
+	// Serving are the holders seen serving it, with how: a thread blocked
+	// in accept on it, an epoll set watching it.
+	Serving map[int]string
+	// Idle are the holders seen not serving it, with what they were
+	// doing: stopped, or every thread waiting for something else.
+	Idle map[int]string
+	// CanAccept lists the holders that may accept connections: not seen
+	// idle, and not shells, sleep or the like.
 	CanAccept []int
-	// MakerGone is set when the longest holder is itself a shell, sleep
-	// or the like: the program that made the listener has exited, and
+	// MakerGone is set when every holder is a shell, sleep or the like:
+	// the program that made the listener has exited or closed it, and
 	// every holder inherited it.
 	MakerGone bool
 }
@@ -211,73 +311,227 @@ type Inheritor struct {
 	Chain       string
 }
 
-// Analyze says who holds socket s and how they came to.
+// fdsOf lists the descriptors through which pid holds the socket.
+func fdsOf(hs []fdscan.Holder, pid int) []int {
+	var fds []int
+	for _, h := range hs {
+		if h.PID == pid {
+			fds = append(fds, h.FD)
+		}
+	}
+	return fds
+}
+
+// holderParent is the nearest ancestor of pid that is in holds, 0 if
+// none.
+func (t *tree) holderParent(pid int, holds map[int]bool) int {
+	p := t.snap.Processes[pid]
+	for hops := 0; p != nil && p.PPID > 0 && hops < 4096; hops++ {
+		if holds[p.PPID] {
+			return p.PPID
+		}
+		p = t.snap.Processes[p.PPID]
+	}
+	return 0
+}
+
+// handOver says which convention passes the listener from holder parent
+// to holder child on purpose, "" when none does.
+func (t *tree) handOver(hs []fdscan.Holder, parent, child int, wrapper bool) string {
+	c := t.snap.Processes[child]
+	switch {
+	case c != nil && c.ListenFDs:
+		return "socket activation: " + t.Name(parent) + " hands it to " + t.Name(child) + " with LISTEN_FDS"
+	case slices.Equal(fdsOf(hs, child), []int{0}) && !slices.Contains(fdsOf(hs, parent), 0):
+		return "FastCGI: " + t.Name(parent) + " keeps it and hands it to its worker " + t.Name(child) + " as fd 0"
+	case t.program(parent) == t.program(child):
+		return "a pre-fork server: " + t.Name(child) + " is a worker of " + t.Name(parent) + ", both running " + t.program(child)
+	case wrapper:
+		return "a wrapper: " + t.Name(parent) + " runs " + t.Name(child) + " on the descriptor it was given"
+	}
+	return ""
+}
+
+// Analyze says who holds socket s, how they came to, and who serves it.
 func (t *tree) Analyze(s *fdscan.Socket) ListenerAnalysis {
-	a := ListenerAnalysis{Socket: s, Holders: t.snap.Holders[s.Inode]}
-	pids := map[int]bool{}
+	a := ListenerAnalysis{Socket: s, Holders: t.snap.Holders[s.Inode], Serving: map[int]string{}, Idle: map[int]string{}}
+	holds := map[int]bool{}
 	var order []int
 	for _, h := range a.Holders {
-		if !pids[h.PID] {
-			pids[h.PID] = true
+		if !holds[h.PID] {
+			holds[h.PID] = true
 			order = append(order, h.PID)
 		}
 	}
-	// systemd's socket activation and fd store: PID 1 keeps the listener
-	// and hands it to a service that knows (LISTEN_FDS).
-	var rest []int
-	activated := false
 	for _, pid := range order {
-		if pid == 1 {
-			activated = true
+		p := t.snap.Processes[pid]
+		if p == nil {
+			continue
+		}
+		fds := fdsOf(a.Holders, pid)
+		switch {
+		case p.Stopped():
+			a.Idle[pid] = fmt.Sprintf("stopped (state %c): it accepts nothing until continued", p.State)
+		default:
+			if how, ok := p.Activity.Serving(s.Inode, fds); ok {
+				a.Serving[pid] = how
+			} else if p.Activity.Elsewhere(s.Inode, fds) {
+				a.Idle[pid] = p.Activity.Describe() + ", not on this socket"
+			}
+		}
+		if _, idle := a.Idle[pid]; !idle && !t.nonServer(pid) && !t.serviceManager(pid) {
+			a.CanAccept = append(a.CanAccept, pid)
+		}
+	}
+	// systemd, as the init of its namespace, keeps the listeners of
+	// socket units and the fd store: by design, whatever it runs.
+	var rest []int
+	var intended []string
+	for _, pid := range order {
+		if t.serviceManager(pid) {
+			intended = append(intended, "systemd "+t.Name(pid)+" keeps it for a socket unit or the fd store")
 			continue
 		}
 		rest = append(rest, pid)
 	}
-	if activated {
-		all := true
-		for _, pid := range rest {
-			if p := t.snap.Processes[pid]; p == nil || !p.ListenFDs {
-				all = false
-			}
-		}
-		if all {
-			a.Intended = "systemd socket activation: PID 1 holds it and hands it to the service (LISTEN_FDS)"
-		}
-	}
-	for _, pid := range rest {
-		if !nonServers[filepath.Base(t.program(pid))] {
-			a.CanAccept = append(a.CanAccept, pid)
-		}
-	}
 	if len(rest) == 0 {
+		a.Intended = strings.Join(intended, "; ")
 		return a
 	}
-	origin := rest[0]
-	for _, pid := range rest[1:] {
-		p, o := t.snap.Processes[pid], t.snap.Processes[origin]
-		if p != nil && o != nil && (p.Start < o.Start || p.Start == o.Start && pid < origin) {
-			origin = pid
+	inRest := map[int]bool{}
+	for _, pid := range rest {
+		inRest[pid] = true
+	}
+	allNon := true
+	for _, pid := range rest {
+		allNon = allNon && t.nonServer(pid)
+	}
+	a.MakerGone = allNon
+	// Walk the holders from the top of their tree down: a root holder
+	// got it from outside (its maker, or a parent that closed its copy);
+	// below, each holder got it from its nearest holder ancestor.
+	parent := map[int]int{}
+	var roots []int
+	for _, pid := range rest {
+		if pp := t.holderParent(pid, inRest); pp != 0 {
+			parent[pid] = pp
+		} else {
+			roots = append(roots, pid)
 		}
 	}
-	a.Origin = origin
-	a.MakerGone = nonServers[filepath.Base(t.program(origin))] && len(a.CanAccept) == 0
-	programs := map[string]bool{}
-	for _, pid := range rest {
-		programs[t.program(pid)] = true
+	earlier := func(x, y int) bool {
+		p, q := t.snap.Processes[x], t.snap.Processes[y]
+		return p != nil && q != nil && (p.Start < q.Start || p.Start == q.Start && x < y)
 	}
-	if len(programs) == 1 && a.Intended == "" && len(rest) > 1 {
-		a.Intended = "a pre-fork server: every holder runs " + t.program(origin)
+	for _, pid := range roots {
+		if !t.nonServer(pid) && (a.Origin == 0 || earlier(pid, a.Origin)) {
+			a.Origin = pid
+		}
 	}
-	for _, h := range a.Holders {
-		if h.PID == 1 || t.program(h.PID) == t.program(origin) && !a.MakerGone {
+	inherited := map[int]bool{}
+	if a.MakerGone {
+		for _, pid := range rest {
+			inherited[pid] = true
+		}
+	}
+	for _, pid := range roots {
+		p := t.snap.Processes[pid]
+		switch {
+		case a.MakerGone || pid == a.Origin:
+		case p != nil && p.ListenFDs:
+			intended = append(intended, "socket activation: "+t.Name(pid)+" got it with LISTEN_FDS")
+		case t.nonServer(pid):
+			// A wrapper given the listener from outside, or an
+			// inheritor: its descendants say which.
+		case a.Origin != 0 && t.program(pid) == t.program(a.Origin):
+			intended = append(intended, "a pre-fork server: every holder runs "+t.program(pid))
+		default:
+			inherited[pid] = true
+		}
+	}
+	// Holders in start order, so a parent is decided before its children.
+	byStart := slices.Clone(rest)
+	slices.SortFunc(byStart, func(x, y int) int {
+		if earlier(x, y) {
+			return -1
+		}
+		if earlier(y, x) {
+			return 1
+		}
+		return 0
+	})
+	for _, pid := range byStart {
+		pp, ok := parent[pid]
+		if !ok || a.MakerGone {
 			continue
 		}
-		if p := t.snap.Processes[h.PID]; p != nil && p.ListenFDs {
-			continue // handed over on purpose, the systemd way
+		if inherited[pp] {
+			inherited[pid] = true
+			continue
 		}
-		a.Inheritors = append(a.Inheritors, Inheritor{PID: h.PID, FD: h.FD, CloseOnExec: h.CloseOnExec, Chain: t.Chain(origin, h.PID)})
+		// A shell, sleep or the like passes on what it was given, unless it
+		// got it by inheritance itself.
+		wrapper := t.nonServer(pp) && !t.nonServer(pid)
+		if why := t.handOver(a.Holders, pp, pid, wrapper); why != "" {
+			intended = append(intended, why)
+			continue
+		}
+		if t.nonServer(pp) && t.nonServer(pid) && pp != a.Origin {
+			continue // decided by whether a server sits below
+		}
+		inherited[pid] = true
+	}
+	// A shell, sleep or the like that is no inheritor and passes the
+	// listener to no server holds it for nothing: an inheritor, unless
+	// nothing better is known (every holder is one).
+	for _, pid := range rest {
+		if !t.nonServer(pid) || inherited[pid] || a.MakerGone {
+			continue
+		}
+		if !t.passesToServer(pid, parent) {
+			inherited[pid] = true
+		}
+	}
+	for _, h := range a.Holders {
+		if inherited[h.PID] {
+			chain := ""
+			if a.Origin != 0 {
+				chain = t.Chain(a.Origin, h.PID)
+			}
+			a.Inheritors = append(a.Inheritors, Inheritor{PID: h.PID, FD: h.FD, CloseOnExec: h.CloseOnExec, Chain: chain})
+		}
+	}
+	if len(a.Inheritors) == 0 {
+		a.Intended = strings.Join(dedupe(intended), "; ")
 	}
 	return a
+}
+
+// passesToServer reports whether a holder below pid (by parent, the
+// holders' nearest holder ancestors) is not a shell, sleep or the like.
+func (t *tree) passesToServer(pid int, parent map[int]int) bool {
+	for c, pp := range parent {
+		for hops := 0; pp != 0 && hops < 4096; hops++ {
+			if pp == pid {
+				if !t.nonServer(c) {
+					return true
+				}
+				break
+			}
+			pp = parent[pp]
+		}
+	}
+	return false
+}
+
+func dedupe(s []string) []string {
+	var out []string
+	for _, v := range s {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Analyze is the listener analysis for callers outside the checks
@@ -286,6 +540,10 @@ func Analyze(snap *fdscan.Snapshot, s *fdscan.Socket) (ListenerAnalysis, func(an
 	t := newTree(snap)
 	return t.Analyze(s), t.Chain, t.Name
 }
+
+// Held says what keeping the socket open does, for explain: "the port
+// stays taken".
+func Held(s *fdscan.Socket) string { return held(s) }
 
 func (t *tree) socketRef(s *fdscan.Socket, hs []fdscan.Holder) *SocketRef {
 	r := &SocketRef{Proto: s.Proto, Local: s.Local, State: s.State, Inode: s.Inode, Queue: s.Queue}
@@ -316,6 +574,39 @@ func where(s *fdscan.Socket) string {
 	return s.Proto + " " + local
 }
 
+// held says what keeping a listener open does: a port stays taken; a
+// unix socket stays reachable at its path.
+func held(s *fdscan.Socket) string {
+	if s.Proto == "unix" {
+		if s.Local == "" || s.Local[0] == '@' {
+			return "the socket stays open"
+		}
+		return "the socket stays open, and bound to " + s.Local + " while that path names it"
+	}
+	return "the port stays taken"
+}
+
+// restartFails says what happens to the server's restart while others
+// hold its listener, for tcp and udp: bind fails.
+func restartFails(s *fdscan.Socket, who string) string {
+	if s.Proto == "unix" {
+		return ""
+	}
+	return fmt.Sprintf(", and %s fails with \"address already in use\"", who)
+}
+
+// observed says what pid was seen doing with the socket, "" when nothing
+// was seen.
+func (a ListenerAnalysis) observed(pid int) string {
+	if how, ok := a.Serving[pid]; ok {
+		return "it accepts on it: " + how
+	}
+	if what, ok := a.Idle[pid]; ok {
+		return "it does not accept on it: " + what
+	}
+	return ""
+}
+
 func (t *tree) inherited(a ListenerAnalysis) []Finding {
 	if len(a.Inheritors) == 0 {
 		return nil
@@ -323,46 +614,80 @@ func (t *tree) inherited(a ListenerAnalysis) []Finding {
 	var who []string
 	for _, in := range a.Inheritors {
 		how := "not a descendant of it"
-		if in.Chain != "" {
+		if a.Origin == 0 {
+			how = "the program that made it gone"
+		} else if in.Chain != "" {
 			how = "through " + in.Chain
 		}
 		cloexec := "without close-on-exec"
 		if in.CloseOnExec {
 			cloexec = "with close-on-exec (set after it was inherited)"
 		}
-		if in.PID == a.Origin {
-			how = "held longest"
+		line := fmt.Sprintf("%s, running %s, holds it as fd %d %s (%s)", t.Name(in.PID), t.program(in.PID), in.FD, cloexec, how)
+		if o := a.observed(in.PID); o != "" {
+			line += "; " + o
 		}
-		who = append(who, fmt.Sprintf("%s, running %s, holds it as fd %d %s (%s)", t.Name(in.PID), t.program(in.PID), in.FD, cloexec, how))
+		who = append(who, line)
 	}
-	if a.MakerGone {
+	if a.Origin == 0 {
 		return []Finding{{Code: InheritedListener, Severity: Error, Socket: t.socketRef(a.Socket, a.Holders),
-			Message: fmt.Sprintf("listener %s is held only by processes that inherited it, the program that made it gone: %s; while they run the port stays taken and the server's restart fails with \"address already in use\"; stop them, then give the socket SOCK_CLOEXEC (or FD_CLOEXEC) or close descriptors with close_range before exec in the server",
-				where(a.Socket), strings.Join(who, "; "))}}
+			Message: fmt.Sprintf("listener %s is held only by processes that inherited it (shells, sleep and the like cannot make a socket), the program that made it gone: %s; while they run %s%s; stop them, then give the socket SOCK_CLOEXEC (or FD_CLOEXEC) or close descriptors with close_range before exec in the server",
+				where(a.Socket), strings.Join(who, "; "), held(a.Socket), restartFails(a.Socket, "the server's restart"))}}
+	}
+	verb := "made by"
+	for _, in := range a.Inheritors {
+		if in.Chain == "" {
+			verb = "held by" // not every holder descends from it: which made it is not known
+		}
+	}
+	origin := t.Name(a.Origin)
+	if o := a.observed(a.Origin); o != "" {
+		origin += " (" + o + ")"
 	}
 	return []Finding{{Code: InheritedListener, Severity: Error, Socket: t.socketRef(a.Socket, a.Holders),
-		Message: fmt.Sprintf("listener %s made by %s, running %s, is also held by processes that run other programs: %s; while they hold it the port stays taken, and %s's restart fails with \"address already in use\"; create the socket with SOCK_CLOEXEC (or set FD_CLOEXEC), close descriptors with close_range before exec, or start those programs from their own supervisor",
-			where(a.Socket), t.Name(a.Origin), t.program(a.Origin), strings.Join(who, "; "), t.snap.Processes[a.Origin].Comm)}}
+		Message: fmt.Sprintf("listener %s %s %s, running %s, is also held by processes that run other programs: %s; while they hold it %s%s; create the socket with SOCK_CLOEXEC (or set FD_CLOEXEC), close descriptors with close_range before exec, or start those programs from their own supervisor",
+			where(a.Socket), verb, origin, t.program(a.Origin), strings.Join(who, "; "), held(a.Socket), restartFails(a.Socket, t.snap.Processes[a.Origin].Comm+"'s restart"))}}
 }
 
 // notAccepting: connections queue, and no holder will take them. accept,
 // when not nil, says which holders are the program that should accept
-// (a declared listener); otherwise any holder that is not a shell, sleep
-// or the like may be.
+// (a declared listener). Otherwise it is what the kernel shows: no holder
+// is seen serving the socket, and every holder is seen doing something
+// else (stopped, or every thread waiting elsewhere), or, where that could
+// not be seen, is a shell, sleep or the like.
 func (t *tree) notAccepting(a ListenerAnalysis, accept func(pid int) bool) []Finding {
 	if a.Socket.Queue <= 0 {
 		return nil
 	}
 	var holders []string
+	seen := map[int]bool{}
 	for _, h := range a.Holders {
-		if accept != nil && accept(h.PID) || accept == nil && contains(a.CanAccept, h.PID) {
+		if accept != nil && accept(h.PID) || accept == nil && (len(a.Serving) > 0 || contains(a.CanAccept, h.PID)) {
 			return nil
 		}
-		holders = append(holders, fmt.Sprintf("%s fd %d", t.Name(h.PID), h.FD))
+		if seen[h.PID] {
+			continue
+		}
+		seen[h.PID] = true
+		state := ""
+		if what, ok := a.Idle[h.PID]; ok {
+			state = ": " + what
+		} else if t.nonServer(h.PID) {
+			state = ": a " + filepath.Base(t.program(h.PID)) + ", which never accepts"
+		}
+		holders = append(holders, fmt.Sprintf("%s, running %s, fd %s%s", t.Name(h.PID), t.program(h.PID), joinInts(fdsOf(a.Holders, h.PID)), state))
 	}
 	return []Finding{{Code: ListenerNotAccepting, Severity: Error, Socket: t.socketRef(a.Socket, a.Holders),
-		Message: fmt.Sprintf("listener %s has %d connection(s) waiting in its accept queue, but it is held only by %s, which do not accept them: its server is gone, connect() still succeeds and health checks say up; stop these processes so the server can be restarted, and fix how they inherited the socket",
-			where(a.Socket), a.Socket.Queue, strings.Join(holders, ", "))}}
+		Message: fmt.Sprintf("listener %s has %d connection(s) waiting in its accept queue, and no holder accepts them: %s; connect() still succeeds and health checks say up while nobody answers; continue or stop these processes so its server can serve it (or be restarted), and fix how they got the socket",
+			where(a.Socket), a.Socket.Queue, strings.Join(holders, "; "))}}
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ", ")
 }
 
 func contains(pids []int, pid int) bool {
@@ -377,7 +702,7 @@ func contains(pids []int, pid int) bool {
 func (t *tree) cloexecMissing(a ListenerAnalysis) []Finding {
 	var out []Finding
 	for _, h := range a.Holders {
-		if h.CloseOnExec || h.PID == 1 || contains(inheritorPIDs(a), h.PID) {
+		if h.CloseOnExec || t.serviceManager(h.PID) || contains(inheritorPIDs(a), h.PID) || t.handsOver(a, h.PID) {
 			continue
 		}
 		kids := t.children[h.PID]
@@ -396,6 +721,25 @@ func (t *tree) cloexecMissing(a ListenerAnalysis) []Finding {
 				t.Name(h.PID), where(a.Socket), h.FD, other, t.snap.Processes[h.PID].Comm)})
 	}
 	return out
+}
+
+// handsOver reports whether pid passes the listener on by design to a
+// holder below it (socket activation, FastCGI, a wrapper, pre-fork
+// workers): it has to keep it inheritable.
+func (t *tree) handsOver(a ListenerAnalysis, pid int) bool {
+	holds := map[int]bool{}
+	for _, h := range a.Holders {
+		holds[h.PID] = true
+	}
+	for _, h := range a.Holders {
+		if h.PID == pid {
+			continue
+		}
+		if pp := t.holderParent(h.PID, holds); pp == pid && t.handOver(a.Holders, pid, h.PID, t.nonServer(pid) && !t.nonServer(h.PID)) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func inheritorPIDs(a ListenerAnalysis) []int {
@@ -439,7 +783,7 @@ func (t *tree) checkDeclared(l manifest.Listener, declared map[uint64]bool) []Fi
 		a := t.Analyze(s)
 		var others []string
 		for _, h := range a.Holders {
-			if !matches(h.PID) && h.PID != 1 {
+			if !matches(h.PID) && !t.serviceManager(h.PID) {
 				others = append(others, fmt.Sprintf("%s, running %s, as fd %d", t.Name(h.PID), t.program(h.PID), h.FD))
 			}
 		}

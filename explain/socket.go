@@ -3,9 +3,7 @@ package explain
 import (
 	"fmt"
 	"io"
-	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/endpoint"
@@ -103,34 +101,45 @@ func story(snap *fdscan.Snapshot, a audit.ListenerAnalysis, x *Socket, name func
 	origin := name(a.Origin)
 	switch {
 	case a.MakerGone:
-		st = append(st, "the program that made it is gone: every holder is a shell, sleep or the like that inherited it")
-	case a.Origin != 0:
-		st = append(st, fmt.Sprintf("%s is taken for its maker: it is the holder that has run longest", origin))
+		st = append(st, "the program that made it is gone: every holder is a shell, sleep or the like that inherited it (none of them can make a socket)")
+	case a.Origin != 0 && len(a.Inheritors) > 0:
+		st = append(st, fmt.Sprintf("%s had it first: the others descend from it or started after it", origin))
+	}
+	for _, h := range a.Holders {
+		if how, ok := a.Serving[h.PID]; ok {
+			st = appendOnce(st, fmt.Sprintf("%s serves it: %s", name(h.PID), how))
+		} else if what, ok := a.Idle[h.PID]; ok {
+			st = appendOnce(st, fmt.Sprintf("%s does not accept on it: %s", name(h.PID), what))
+		}
 	}
 	for _, in := range a.Inheritors {
 		exe := ""
 		if p := snap.Processes[in.PID]; p != nil {
-			exe = filepath.Base(strings.TrimSuffix(p.Exe, " (deleted)"))
+			exe = audit.ProgramOf(p)
 		}
 		how := "from " + origin + ", without descending from it (a common parent handed it to both)"
 		switch {
-		case in.PID == a.Origin:
-			how = "from the program that made it"
+		case a.Origin == 0:
+			how = "from a program that is gone"
 		case in.Chain != "":
 			how = "through " + in.Chain
 		}
-		restart := snap.Processes[a.Origin].Comm + "'s restart"
-		if a.MakerGone {
-			restart = "the server's restart"
+		after := "while it runs " + audit.Held(a.Socket)
+		if a.Socket.Proto != "unix" {
+			restart := "the server's restart"
+			if a.Origin != 0 {
+				restart = snap.Processes[a.Origin].Comm + "'s restart"
+			}
+			after += " and " + restart + " fails with \"address already in use\""
 		}
-		st = append(st, fmt.Sprintf("%s, running %s, inherited it %s and holds it as fd %d%s; it never uses it, but while it runs the port stays taken and %s fails with \"address already in use\"",
-			name(in.PID), exe, how, in.FD, map[bool]string{true: "", false: " without close-on-exec"}[in.CloseOnExec], restart))
+		st = append(st, fmt.Sprintf("%s, running %s, inherited it %s and holds it as fd %d%s; %s",
+			name(in.PID), exe, how, in.FD, map[bool]string{true: "", false: " without close-on-exec"}[in.CloseOnExec], after))
 	}
 	if len(a.Inheritors) > 0 {
 		st = append(st, "fix: create the socket with SOCK_CLOEXEC (or set FD_CLOEXEC), close descriptors with close_range(3, ~0U, 0) before exec, or start the other program from its own supervisor instead of system()")
 	}
-	if a.Socket.Queue > 0 && len(a.CanAccept) == 0 {
-		st = append(st, fmt.Sprintf("%d connection(s) wait in the accept queue, but every holder is a shell, sleep or the like that never accepts: the server is gone, connect() still succeeds and health checks say up; stop these holders so the server can be restarted", a.Socket.Queue))
+	if a.Socket.Queue > 0 && len(a.Serving) == 0 && len(a.CanAccept) == 0 {
+		st = append(st, fmt.Sprintf("%d connection(s) wait in the accept queue, and no holder accepts them: connect() still succeeds and health checks say up while nobody answers; continue or stop these holders so its server can serve it (or be restarted)", a.Socket.Queue))
 	}
 	for _, h := range a.Holders {
 		if h.PID == a.Origin && !h.CloseOnExec && len(a.Inheritors) == 0 {
@@ -138,10 +147,19 @@ func story(snap *fdscan.Snapshot, a audit.ListenerAnalysis, x *Socket, name func
 			break
 		}
 	}
-	if len(st) == 1 && a.Origin != 0 && len(a.Inheritors) == 0 {
-		st = append(st, "held by its server alone")
+	if len(a.Holders) == 1 && a.Origin != 0 {
+		st = append(st, "held by "+origin+" alone")
 	}
 	return st
+}
+
+func appendOnce(st []string, s string) []string {
+	for _, v := range st {
+		if v == s {
+			return st
+		}
+	}
+	return append(st, s)
 }
 
 // WriteSocketTable writes one block per socket for people.

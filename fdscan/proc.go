@@ -26,7 +26,23 @@ type Process struct {
 	// handed it its listeners. Only looked for in processes that hold
 	// sockets, and readable only by root (or the process's owner).
 	ListenFDs bool
+	// State is the kernel's state letter from /proc/PID/stat: R running,
+	// S sleeping, D uninterruptible, T stopped (SIGSTOP), t traced, Z zombie.
+	State byte
+	// NSPID is the pid as the process's own pid namespace sees it (the
+	// last NSpid value in /proc/PID/status): what it, its children and
+	// LISTEN_PID call it. It equals PID outside containers; it is read
+	// only for processes holding sockets, and is PID when unknown.
+	NSPID int
+	// Activity is what the process was doing, read for the holders of
+	// listening sockets on a live procfs; nil otherwise.
+	Activity *Activity
+	epolls   []int // its epoll descriptors, for Activity
 }
+
+// Stopped reports whether the process is stopped (SIGSTOP, a debugger):
+// it accepts nothing until it is continued.
+func (p *Process) Stopped() bool { return p.State == 'T' || p.State == 't' }
 
 // Descriptor is one open descriptor of a process.
 type Descriptor struct {
@@ -58,6 +74,7 @@ type stat struct {
 	start uint64
 	comm  string
 	flags uint64
+	state byte
 }
 
 func parseStat(b []byte) (st stat, err error) {
@@ -96,6 +113,10 @@ func parseStat(b []byte) (st stat, err error) {
 	if st.start, ok = parseUint(f[19], 10, 64); !ok {
 		return st, fmt.Errorf("stat: starttime %q", f[19])
 	}
+	if len(f[0]) != 1 {
+		return st, fmt.Errorf("stat: state %q", f[0])
+	}
+	st.state = f[0][0]
 	st.ppid = int(p)
 	return st, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -91,6 +92,7 @@ type scanner struct {
 	dents   []byte // getdents64 records
 	name    []byte // a pid or fd number, NUL-terminated
 	socks   []socketFD
+	epolls  []int // epoll descriptors
 }
 
 func (p FS) newScanner(root int) *scanner {
@@ -154,7 +156,7 @@ func (s *scanner) process(pid int, held *[]heldSocket) (*Process, outcome) {
 	if err != nil {
 		return nil, unreadable
 	}
-	pr := &Process{PID: pid, PPID: st.ppid, Start: st.start, Comm: st.comm, FDs: -1}
+	pr := &Process{PID: pid, PPID: st.ppid, Start: st.start, Comm: st.comm, FDs: -1, State: st.state, NSPID: pid}
 	if st.flags&pfKthread != 0 {
 		pr.Kernel, pr.FDs = true, 0
 		return pr, complete
@@ -165,6 +167,7 @@ func (s *scanner) process(pid int, held *[]heldSocket) (*Process, outcome) {
 
 	result := complete
 	s.socks = s.socks[:0]
+	s.epolls = s.epolls[:0]
 	switch fds, err := s.readFDs(dir, s.collectSockets); {
 	case gone(err):
 		return nil, vanished
@@ -195,10 +198,18 @@ func (s *scanner) process(pid int, held *[]heldSocket) (*Process, outcome) {
 	// Socket activation only matters for processes holding sockets, and
 	// environ is the costliest file here (the kernel reads it from the
 	// process's memory).
+	// LISTEN_PID, like every pid the process itself knows, is a pid of
+	// its own pid namespace.
 	if len(*held) > 0 {
-		if s.buf, err = readProc(dir, nameEnviron, s.buf, nil); err == nil {
-			pr.ListenFDs = parseListenFDs(s.buf, pid)
+		if s.buf, err = readProc(dir, nameStatus, s.buf, hasNSpid); err == nil {
+			if ns, err := ParseNSpid(s.buf); err == nil && len(ns) > 0 {
+				pr.NSPID = ns[len(ns)-1]
+			}
 		}
+		if s.buf, err = readProc(dir, nameEnviron, s.buf, nil); err == nil {
+			pr.ListenFDs = parseListenFDs(s.buf, pr.NSPID)
+		}
+		pr.epolls = slices.Clone(s.epolls)
 	}
 	return pr, result
 }
@@ -225,6 +236,7 @@ func (s *scanner) nofile(dir, pid int) uint64 {
 func wholeLine(b []byte) bool { return len(b) > 0 && b[len(b)-1] == '\n' }
 func hasNofile(b []byte) bool { return hasLine(b, "Max open files") }
 func hasFlags(b []byte) bool  { return hasLine(b, "flags:") }
+func hasNSpid(b []byte) bool  { return hasLine(b, "NSpid:") }
 
 func hasLine(b []byte, prefix string) bool {
 	i := bytes.Index(b, []byte(prefix))
@@ -235,6 +247,8 @@ func hasLine(b []byte, prefix string) bool {
 func (s *scanner) collectSockets(fd int, target []byte) {
 	if ino, ok := parseLinkInode(target, "socket:"); ok {
 		s.socks = append(s.socks, socketFD{fd, ino})
+	} else if string(target) == "anon_inode:[eventpoll]" {
+		s.epolls = append(s.epolls, fd)
 	}
 }
 

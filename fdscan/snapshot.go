@@ -152,7 +152,26 @@ func (p FS) Snapshot() (*Snapshot, error) {
 			}
 		})
 	}
+	if live {
+		p.readActivity(root, snap)
+	}
 	return snap, nil
+}
+
+// readActivity reads what each holder of a listening socket is doing,
+// once per process.
+func (p FS) readActivity(root int, snap *Snapshot) {
+	s := p.newScanner(root)
+	for ino, sk := range snap.Sockets {
+		if !sk.Listening() {
+			continue
+		}
+		for _, h := range snap.Holders[ino] {
+			if pr := snap.Processes[h.PID]; pr != nil && pr.Activity == nil && !pr.Kernel {
+				pr.Activity = s.activity(h.PID, pr.epolls)
+			}
+		}
+	}
 }
 
 // groupHolders sorts the holders by inode, pid and descriptor and maps
