@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/hostinfo"
+	"github.com/ipckeys/ipckeys/internal/outfile"
+	"github.com/ipckeys/ipckeys/ipcscan"
+	"github.com/ipckeys/ipckeys/manifest"
+	"github.com/ipckeys/ipckeys/report"
+	"github.com/ipckeys/ipckeys/watch"
+)
+
+var watchCommand = &command{
+	name:    "watch",
+	summary: "see which programs derive and use which keys, as they do",
+	usage: `Usage: ipckeys watch [--pid PID] [--exe PATH] [--cgroup NAME] [--for DURATION] [-m MANIFEST]... [flags]
+
+Watches, through eBPF, every call of ftok in the C libraries the processes
+map (glibc's libc.so.6, musl's loader) and the System V IPC system calls:
+shmget, semget, msgget, shmat, shmdt, semop, semtimedop, msgsnd, msgrcv,
+and shmctl, semctl, msgctl with IPC_RMID or IPC_SET. Each call is printed
+as it happens with its process, executable, user and IPC namespace, until
+--for has passed or SIGINT or SIGTERM arrives; then the findings are
+written in the report formats:
+  runtime-collision  two programs derived one key from different files
+  ipc-error          shmget EINVAL, EEXIST under IPC_EXCL, EACCES
+  unexpected-user    a manifest channel's key used by another user
+
+Needs root, or CAP_BPF and CAP_PERFMON, and the kernel's BTF
+(/sys/kernel/btf/vmlinux); without them it exits 2 naming what is missing.
+Everything it attaches goes away when it exits or is killed. Events the
+kernel could not hand over (a full ring buffer) are counted, and make a
+check-incomplete warning.
+
+Flags:
+      --pid PID          show and judge only the calls of this process
+      --exe PATH         only the calls of programs running this executable
+      --cgroup NAME      only the calls of processes whose cgroup path,
+                         systemd unit or container contains NAME
+      --for DURATION     stop after DURATION (10s, 5m); default: until
+                         SIGINT or SIGTERM
+  -m, --manifest FILE    channel manifest, repeatable: calls using a
+                         channel's key as another user than its owner are
+                         unexpected-user findings
+      --learn            write a manifest of the channels seen (needs
+                         -o manifest=FILE)
+      --libc FILE        another C library to probe, repeatable (one that
+                         no running process maps yet)
+  -o, --output FMT[=PATH]  repeatable: the event stream, events (text lines,
+                         the default) or jsonl, or none; the findings, in
+                         table, text, json, sarif, github, junit or
+                         prometheus (default: text after the events);
+                         manifest=FILE with --learn. At most one stream
+                         and one report format go to stdout
+      --fail-on LEVEL    exit 1 when a finding is at least LEVEL:
+                         error (default), warning, info or never
+  -q, --quiet            print nothing but error findings
+      --color WHEN       auto (default), always or never
+
+Exit status: 0 no finding at or above --fail-on, 1 there is one, 2 usage
+or operational error (a missing capability or BTF, a kernel refusing the
+programs).
+`,
+	run: runWatch,
+}
+
+// streamFormats are watch's event stream formats.
+var streamFormats = map[string]bool{"events": true, "jsonl": true, "none": true}
+
+func runWatch(c *command, args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
+	pid := fs.Int("pid", 0, "")
+	exe := fs.String("exe", "", "")
+	cgroup := fs.String("cgroup", "", "")
+	duration := fs.Duration("for", 0, "")
+	manifests := fs.StringArrayP("manifest", "m", nil, "")
+	learn := fs.Bool("learn", false, "")
+	libc := fs.StringArray("libc", nil, "")
+	gate := addGateFlags(fs)
+	if done, err := parseFlags(fs, c, args, stdout); done || err != nil {
+		return exitFor(stderr, err)
+	}
+	if fs.NArg() > 0 {
+		return fail(stderr, usagef("watch takes no arguments: filter with --pid, --exe or --cgroup"))
+	}
+	if *duration < 0 {
+		return fail(stderr, usagef("watch: --for %s: give a positive duration (10s, 5m)", *duration))
+	}
+	var streams, reports []string
+	learnPath := ""
+	for _, o := range gate.outputs {
+		format, path, _ := strings.Cut(o, "=")
+		switch {
+		case format == "manifest":
+			if !*learn || path == "" || path == "-" {
+				return fail(stderr, usagef("watch: -o manifest=FILE writes what --learn learnt: give --learn and a file"))
+			}
+			learnPath = path
+		case streamFormats[format]:
+			if path != "" {
+				return fail(stderr, usagef("watch: -o %s: the event stream goes to standard output (redirect it)", o))
+			}
+			streams = append(streams, format)
+		default:
+			reports = append(reports, o)
+		}
+	}
+	if *learn && learnPath == "" {
+		return fail(stderr, usagef("watch: --learn needs -o manifest=FILE, where the manifest is written"))
+	}
+	if len(streams) > 1 {
+		return fail(stderr, usagef("watch: -o %s and -o %s: give one event stream", streams[0], streams[1]))
+	}
+	stream := "events"
+	if len(streams) == 1 {
+		stream = streams[0]
+	}
+	if len(reports) == 0 {
+		reports = []string{"text"}
+	}
+	gate.outputs = reports
+	outs, failOn, color, err := gate.parse(stdout, scanFormat, formatList+", or the streams events, jsonl, none, or manifest=FILE")
+	if err != nil {
+		return fail(stderr, err)
+	}
+	expected, err := expectedChannels(*manifests)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if err := prepareOutputs(outs, stdout); err != nil {
+		return fail(stderr, err)
+	}
+	w, err := watch.Start(watch.Options{Libraries: *libc})
+	if err != nil {
+		closeOutputs(outs)
+		return fail(stderr, err)
+	}
+	filter := watch.Filter{PID: *pid, Exe: *exe, Cgroup: *cgroup}
+	events, dropped, err := collect(w, filter, *duration, stream, stdout)
+	if err != nil {
+		closeOutputs(outs)
+		return fail(stderr, err)
+	}
+	result := &report.Result{FailOn: failOn, Time: time.Now(), Version: buildVersion()}
+	host := hostinfo.Read("/proc", "/etc")
+	host.Time = result.Time.UTC().Format(time.RFC3339)
+	result.Host = &host
+	result.Live = report.LiveSummary{Reason: "watch"}
+	result.Findings = audit.CheckRuntime(audit.Runtime{Events: events, Expected: expected})
+	if dropped > 0 {
+		result.Findings = append(result.Findings, audit.Finding{Code: audit.CheckIncomplete, Severity: audit.Warning,
+			Message: fmt.Sprintf("%d events were lost (the kernel's ring buffer was full), so the findings may miss what they showed: watch fewer processes, or read faster", dropped)})
+	}
+	audit.Sort(result.Findings)
+	if learnPath != "" {
+		if err := writeLearnt(learnPath, events); err != nil {
+			closeOutputs(outs)
+			return fail(stderr, err)
+		}
+	}
+	if err := writeOutputs(outs, result, stdout, report.Style{Color: color, Quiet: gate.quiet}); err != nil {
+		return fail(stderr, err)
+	}
+	if result.Summary().Failed {
+		return exitFindings
+	}
+	return exitClean
+}
+
+// collect streams the events that pass the filter until the duration has
+// passed or a signal arrives, and returns them with the drop count.
+func collect(w *watch.Watcher, filter watch.Filter, d time.Duration, stream string, stdout io.Writer) ([]watch.Event, uint64, error) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var timeout <-chan time.Time
+	if d > 0 {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	stopped := make(chan uint64, 1)
+	done := make(chan struct{})
+	var dropErr error
+	go func() {
+		select {
+		case <-sigs:
+		case <-timeout:
+		case <-done:
+		}
+		n, err := w.Dropped()
+		dropErr = err
+		w.Close()
+		stopped <- n
+	}()
+	out := bufio.NewWriter(stdout)
+	enc := json.NewEncoder(out)
+	var events []watch.Event
+	seen := map[string]bool{}
+	var readErr error
+	for {
+		e, err := w.Next()
+		if errors.Is(err, watch.ErrClosed) {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		if !filter.Match(&e) {
+			continue
+		}
+		if k, ok := watch.Judged(&e); ok && !seen[k] && len(seen) < maxJudged {
+			seen[k] = true
+			events = append(events, e)
+		}
+		switch stream {
+		case "events":
+			fmt.Fprintln(out, e.Text())
+		case "jsonl":
+			_ = enc.Encode(e)
+		}
+		out.Flush()
+	}
+	close(done)
+	n := <-stopped
+	if readErr == nil {
+		readErr = dropErr
+	}
+	return events, n, readErr
+}
+
+// maxJudged bounds the distinct calls kept for the findings over a long
+// watch (the stream shows every call).
+const maxJudged = 100_000
+
+// expectedChannels reads the manifests' channels with the keys their
+// files give now and their owners' uids.
+func expectedChannels(paths []string) ([]audit.Expected, error) {
+	var out []audit.Expected
+	for _, p := range paths {
+		chans, err := manifest.Load(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range chans {
+			key, err := ftok.FileKey(c.Resolved(), c.Proj)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: channel %s: %v: ftok cannot use its key file", c.File, c.Line, c.Name, err)
+			}
+			x := audit.Expected{Name: c.Name, Key: key, Owner: c.Owner}
+			if c.Owner != "" {
+				uid, err := ipcscan.LookupOwner(c.Owner)
+				if err != nil {
+					return nil, fmt.Errorf("%s:%d: channel %s: owner %s: %v: use a numeric uid or a user this host knows", c.File, c.Line, c.Name, c.Owner, err)
+				}
+				x.UID = uid
+			}
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// writeLearnt writes the manifest --learn made, replacing path.
+func writeLearnt(path string, events []watch.Event) error {
+	t, err := outfile.Prepare(path)
+	if err != nil {
+		return fmt.Errorf("-o manifest=%s: %v", path, err)
+	}
+	defer t.Close()
+	if err := t.Write(func(w io.Writer) error { return watch.WriteManifest(w, watch.Learn(events)) }); err != nil {
+		return fmt.Errorf("-o manifest=%s: %v", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package watch
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/manifest"
+)
+
+// Learnt is a channel seen in use: a key derived with ftok from a file
+// and then given to a get call.
+type Learnt struct {
+	Channel  manifest.Channel
+	Programs []string // the programs seen using it
+}
+
+// Learn returns the channels the events show: every key that an ftok
+// call derived and a successful get call then used, in the caller's IPC
+// namespace. The name is the first program's command and the facility
+// ("writer-shm"), made unique; the owner is the user whose get call
+// created or first opened the object. Keys no ftok call derived (a
+// hard-coded number) have no key file to write, and are left out.
+func Learn(events []Event) []Learnt {
+	type id struct {
+		ns  uint32
+		key int32
+	}
+	files := map[id]*Event{}
+	for i := range events {
+		e := &events[i]
+		if e.Kind == Ftok && e.Key != ftok.ErrorValue && files[id{e.IPCNS, e.Key}] == nil {
+			files[id{e.IPCNS, e.Key}] = e
+		}
+	}
+	var out []Learnt
+	at := map[string]int{}
+	for i := range events {
+		e := &events[i]
+		if !e.Kind.Get() || e.Failed() {
+			continue
+		}
+		f := files[id{e.IPCNS, e.Key}]
+		if f == nil {
+			continue
+		}
+		k := fmt.Sprintf("%d/%d/%s", e.IPCNS, e.Key, e.Kind.Facility())
+		if n, ok := at[k]; ok {
+			if !contains(out[n].Programs, e.Program()) {
+				out[n].Programs = append(out[n].Programs, e.Program())
+			}
+			continue
+		}
+		path := f.Path
+		if f.File != nil {
+			path = f.File.Path
+		}
+		owner := e.Process.User
+		if owner == "" {
+			owner = fmt.Sprint(e.UID)
+		}
+		at[k] = len(out)
+		out = append(out, Learnt{
+			Channel:  manifest.Channel{Name: e.Comm + "-" + e.Kind.Facility(), Path: path, Proj: f.Proj, Type: e.Kind.Facility(), Owner: owner},
+			Programs: []string{e.Program()},
+		})
+	}
+	names := map[string]int{}
+	for i := range out {
+		c := &out[i].Channel
+		c.Name = safeName(c.Name)
+		names[c.Name]++
+		if n := names[c.Name]; n > 1 {
+			c.Name = fmt.Sprintf("%s-%d", c.Name, n)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Channel.Name < out[j].Channel.Name })
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// safeName keeps a channel name to letters, digits, '-', '_' and '.'.
+func safeName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// WriteManifest writes learnt channels in the manifest format, with the
+// programs seen using each as a comment above it.
+func WriteManifest(w io.Writer, learnt []Learnt) error {
+	var b strings.Builder
+	b.WriteString("# learnt by ipckeys watch: the channels seen derived with ftok and used\n")
+	b.WriteString("# name  path  proj  type  nattch  owner\n")
+	for _, l := range learnt {
+		c := l.Channel
+		fmt.Fprintf(&b, "# used by %s\n", strings.Join(l.Programs, ", "))
+		fmt.Fprintf(&b, "%s %s %#x %s - %s\n", c.Name, manifest.Escape(c.Path), c.Proj&0xff, c.Type, c.Owner)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
