@@ -63,12 +63,21 @@ type Options struct {
 	// AllowUnchecked keeps hosts that could not be checked from failing
 	// the gate (exit 2).
 	AllowUnchecked bool
+	// Version is the merging ipckeys' version, for View.Tool.
+	Version string
+}
+
+// Tool names what made a view.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
 }
 
 // View is the fleet: what every fleet format renders.
 type View struct {
 	Schema   string     `json:"schema"`
 	Time     string     `json:"time"` // when the view was made, RFC 3339
+	Tool     Tool       `json:"tool"`
 	Summary  Summary    `json:"summary"`
 	Hosts    []*Host    `json:"hosts"`
 	Channels []*Channel `json:"channels"`
@@ -76,6 +85,26 @@ type View struct {
 	// Notes say what else the merge noticed: duplicate reports, hosts
 	// outside the inventory, a machine id under two names.
 	Notes []string `json:"notes,omitempty"`
+	// NoteList holds the same notes for programs: a code and the hosts
+	// and inputs each concerns, never shortened.
+	NoteList []Note `json:"note_list,omitempty"`
+}
+
+// Note is one note of the merge.
+type Note struct {
+	// Code is skipped (an input that is no host's report), not-expected (a
+	// host outside the inventory), several-reports (the newest is used) or
+	// shared-machine-id.
+	Code    string   `json:"code"`
+	Hosts   []string `json:"hosts,omitempty"`
+	Sources []string `json:"sources,omitempty"`
+	Text    string   `json:"text"` // the note as Notes has it
+}
+
+// note adds a note in both forms.
+func (v *View) note(code string, hosts, sources []string, text string) {
+	v.Notes = append(v.Notes, text)
+	v.NoteList = append(v.NoteList, Note{Code: code, Hosts: hosts, Sources: sources, Text: text})
 }
 
 // Summary counts hosts and findings and says how the gate ended.
@@ -100,12 +129,24 @@ type Summary struct {
 	ExitStatus     int    `json:"exit_status"` // 0, 1 or 2, as the command exits
 }
 
+// The statuses of a host (Host.Status).
+const (
+	StatusPass      = "pass"
+	StatusFail      = "fail"
+	StatusUnchecked = "unchecked"
+)
+
 // Host is one host of the fleet.
 type Host struct {
 	Name    string `json:"name"`
 	Checked bool   `json:"checked"`
-	Reason  string `json:"reason,omitempty"` // why it was not checked
-	Source  string `json:"source,omitempty"` // the report or marker it came from
+	// Status is the host's verdict: StatusPass, StatusFail (a finding at
+	// or above FailOn) or StatusUnchecked.
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"` // why it was not checked
+	// ReasonCode is Reason as a stable word (ReasonNoReport, …).
+	ReasonCode string `json:"reason_code,omitempty"`
+	Source     string `json:"source,omitempty"` // the report or marker it came from
 	// From the report's host object.
 	Label        string `json:"label,omitempty"`
 	Hostname     string `json:"hostname,omitempty"`
@@ -251,7 +292,7 @@ func sevName(s audit.Severity) string {
 
 // Merge builds the fleet view of the loaded reports.
 func Merge(loaded []Loaded, o Options) *View {
-	v := &View{Schema: Schema, Time: o.Now.UTC().Format(time.RFC3339)}
+	v := &View{Schema: Schema, Time: o.Now.UTC().Format(time.RFC3339), Tool: Tool{Name: "ipckeys", Version: o.Version}}
 	loaded = slices.Clone(loaded)
 	for i := range loaded {
 		l := &loaded[i]
@@ -316,7 +357,7 @@ func hosts(v *View, loaded []Loaded, o Options) []*Host {
 	var order []string
 	for _, l := range loaded {
 		if l.Skipped != "" {
-			v.Notes = append(v.Notes, fmt.Sprintf("%s: skipped: %s", l.Source, l.Skipped))
+			v.note("skipped", nil, []string{l.Source}, fmt.Sprintf("%s: skipped: %s", l.Source, l.Skipped))
 			continue
 		}
 		if _, ok := byName[l.Name]; !ok {
@@ -338,7 +379,7 @@ func hosts(v *View, loaded []Loaded, o Options) []*Host {
 	for _, name := range order {
 		h := pick(v, name, byName[name], o)
 		if len(o.Expected) > 0 && !expected[name] {
-			v.Notes = append(v.Notes, fmt.Sprintf("%s (%s) is not among the expected hosts: a label that is not the inventory's name?", name, h.Source))
+			v.note("not-expected", []string{name}, []string{h.Source}, fmt.Sprintf("%s (%s) is not among the expected hosts: a label that is not the inventory's name?", name, h.Source))
 		}
 		if h.report != nil {
 			fill(h, o)
@@ -357,7 +398,7 @@ func hosts(v *View, loaded []Loaded, o Options) []*Host {
 	for _, id := range ids {
 		if names := machines[id]; len(names) > 1 {
 			sort.Slice(names, func(i, j int) bool { return naturalLess(names[i], names[j]) })
-			v.Notes = append(v.Notes, fmt.Sprintf("%s report the same machine id %s: one machine under several names, or machines cloned without a new /etc/machine-id", Names(names, 10), id))
+			v.note("shared-machine-id", names, nil, fmt.Sprintf("%s report the same machine id %s: one machine under several names, or machines cloned without a new /etc/machine-id", strings.Join(names, ", "), id))
 		}
 	}
 	return out
@@ -370,13 +411,13 @@ func hosts(v *View, loaded []Loaded, o Options) []*Host {
 func pick(v *View, name string, ls []Loaded, o Options) *Host {
 	h := &Host{Name: name}
 	if len(ls) == 0 {
-		h.Reason = "no report: the host's scan did not run or its report was not collected"
+		h.ReasonCode, h.Reason = ReasonNoReport, "no report: the host's scan did not run or its report was not collected"
 		return h
 	}
 	var reports []Loaded
 	for _, l := range ls {
 		if l.Report == nil {
-			h.Source, h.Reason = l.Source, l.Failed
+			h.Source, h.Reason, h.ReasonCode = l.Source, l.Failed, l.Code
 			if len(ls) > 1 {
 				h.Reason += fmt.Sprintf(" (%d inputs name this host; this one says it could not be checked)", len(ls))
 			}
@@ -399,15 +440,17 @@ func pick(v *View, name string, ls []Loaded, o Options) *Host {
 			}
 			sort.Strings(list)
 			h.Source = reports[0].Source
-			h.Reason = fmt.Sprintf("%d reports name this host, from different machines (machine ids %s): give each host its own scan --label", len(reports), strings.Join(list, ", "))
+			h.ReasonCode, h.Reason = ReasonDuplicate, fmt.Sprintf("%d reports name this host, from different machines (machine ids %s): give each host its own scan --label", len(reports), strings.Join(list, ", "))
 			return h
 		}
 		sort.SliceStable(reports, func(i, j int) bool { return o.newer(reports[i], reports[j]) })
 		var older []string
+		sources := []string{reports[0].Source}
 		for _, r := range reports[1:] {
 			older = append(older, r.Source+o.aside(r))
+			sources = append(sources, r.Source)
 		}
-		v.Notes = append(v.Notes, fmt.Sprintf("%s: %d reports; the newest (%s) is used, not %s", name, len(reports), reports[0].Source, strings.Join(older, ", ")))
+		v.note("several-reports", []string{name}, sources, fmt.Sprintf("%s: %d reports; the newest (%s) is used, not %s", name, len(reports), reports[0].Source, strings.Join(older, ", ")))
 	}
 	h.Checked, h.Source, h.report = true, reports[0].Source, reports[0].Report
 	return h
@@ -430,17 +473,19 @@ func fill(h *Host, o Options) {
 	}
 	h.Static, h.LiveChecked, h.LiveReason = r.Static, r.Live.Checked, Clean(r.Live.Reason)
 	if reason := o.dated(r); reason != "" {
-		h.Checked, h.Reason, h.report = false, reason, nil
+		h.Checked, h.Reason, h.ReasonCode, h.report = false, reason, ReasonFutureDated, nil
 		return
 	}
 	if o.MaxAge > 0 {
 		t, err := time.Parse(time.RFC3339, h.ReportTime)
 		switch {
 		case err != nil:
-			h.Checked, h.Reason, h.report = false, fmt.Sprintf("the report has no valid time (%q), so its age is unknown (--max-age %s)", h.ReportTime, o.MaxAge), nil
+			h.Checked, h.ReasonCode, h.report = false, ReasonStale, nil
+			h.Reason = fmt.Sprintf("the report has no valid time (%q), so its age is unknown (--max-age %s)", h.ReportTime, o.MaxAge)
 			return
 		case o.Now.Sub(t) > o.MaxAge:
-			h.Checked, h.Reason, h.report = false, fmt.Sprintf("the report is from %s, %s old: older than --max-age %s", h.ReportTime, o.Now.Sub(t).Round(time.Second), o.MaxAge), nil
+			h.Checked, h.ReasonCode, h.report = false, ReasonStale, nil
+			h.Reason = fmt.Sprintf("the report is from %s, %s old: older than --max-age %s", h.ReportTime, o.Now.Sub(t).Round(time.Second), o.MaxAge)
 			return
 		}
 	}
@@ -823,11 +868,14 @@ func summarize(v *View, o Options) Summary {
 	for _, h := range v.Hosts {
 		switch {
 		case !h.Checked:
+			h.Status = StatusUnchecked
 			s.Unchecked++
 		case h.Failing:
+			h.Status = StatusFail
 			s.Checked++
 			s.Failing++
 		default:
+			h.Status = StatusPass
 			s.Checked++
 			s.Passing++
 		}

@@ -118,10 +118,32 @@ type Loaded struct {
 	Source string  // the file, or "<stdin> document 3"
 	Report *Report // nil when the host could not be checked
 	Failed string  // why not, when Report is nil
+	Code   string  // Failed's reason code (see Host.ReasonCode)
 	// Skipped is set for a document that is not a host's at all (a fleet
 	// report found among the host reports): it is left out, with a note.
 	Skipped string
 }
+
+// The reason codes of a host not checked (Host.ReasonCode): stable words
+// for programs, where Host.Reason is the sentence for people.
+const (
+	ReasonNoReport    = "no-report"    // the inventory names it, no input does
+	ReasonUnreachable = "unreachable"  // its marker says it could not be reached
+	ReasonScanFailed  = "scan-failed"  // its marker holds the scan's error
+	ReasonUnreadable  = "unreadable"   // its report or marker could not be read
+	ReasonEmpty       = "empty"        // an empty report
+	ReasonMalformed   = "malformed"    // not JSON, or a scan report that does not decode
+	ReasonNotAReport  = "not-a-report" // JSON of another schema or version
+	ReasonNoHost      = "no-host"      // a report on standard input that names no host
+	ReasonDuplicate   = "duplicate"    // reports from several machines under its name
+	ReasonStale       = "stale"        // older than --max-age, or of no valid time with it
+	ReasonFutureDated = "future-dated" // dated after the merge by more than --max-skew
+)
+
+// UnreachablePrefix starts the first line of a failure marker written for
+// a host that could not be reached at all (the playbook writes Ansible's
+// reason after it): such a host is ReasonUnreachable, not a failed scan.
+const UnreachablePrefix = "unreachable:"
 
 // Marker is the suffix of a failure marker: a file HOST.failed, written
 // beside the reports when the scan on HOST could not run (exit 2, which
@@ -220,7 +242,7 @@ func isDir(path string) bool {
 // loadDir reads a directory's reports and markers, in name order.
 func loadDir(dir string) ([]Loaded, error) {
 	unreadable := func(err error) []Loaded {
-		return []Loaded{{Name: filepath.Base(dir), Source: dir, Failed: "no reports: " + ioReason(err)}}
+		return []Loaded{{Name: filepath.Base(dir), Source: dir, Code: ReasonUnreadable, Failed: "no reports: " + ioReason(err)}}
 	}
 	// O_DIRECTORY: what is no longer a directory is refused, not opened.
 	d, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY, 0)
@@ -272,7 +294,7 @@ func loadFile(path string) ([]Loaded, error) {
 		if marker {
 			what = "failure marker unreadable"
 		}
-		return []Loaded{{Name: name, Source: path, Failed: what + ": " + ioReason(err)}}, nil
+		return []Loaded{{Name: name, Source: path, Code: ReasonUnreadable, Failed: what + ": " + ioReason(err)}}, nil
 	}
 	defer f.Close()
 	if marker {
@@ -306,7 +328,7 @@ func ParseMarker(r io.Reader, source, name string) Loaded {
 	b, err := io.ReadAll(io.LimitReader(r, maxMarker))
 	l := Loaded{Name: Clean(name), Source: source}
 	if err != nil {
-		l.Failed = "failure marker unreadable: " + ioReason(err)
+		l.Code, l.Failed = ReasonUnreadable, "failure marker unreadable: "+ioReason(err)
 		return l
 	}
 	msg := ""
@@ -319,7 +341,13 @@ func ParseMarker(r io.Reader, source, name string) Loaded {
 	if msg == "" {
 		msg = "no message"
 	}
-	l.Failed = "scan failed: " + Clean(msg)
+	// What collected the reports says a host it could not reach so: the
+	// host's scan did not fail, it never ran.
+	if rest, ok := strings.CutPrefix(msg, UnreachablePrefix); ok {
+		l.Code, l.Failed = ReasonUnreachable, "unreachable: "+Clean(strings.TrimSpace(rest))
+		return l
+	}
+	l.Code, l.Failed = ReasonScanFailed, "scan failed: "+Clean(msg)
 	return l
 }
 
@@ -369,7 +397,7 @@ func parse(r io.Reader, source, name string, c *cappedReader) ([]Loaded, error) 
 					_, err = dec.Token() // ]
 				}
 				if err == nil && len(doc) == 0 {
-					doc = []Loaded{{Name: fallback(name, where()), Source: where(), Failed: "empty report: an empty array"}}
+					doc = []Loaded{{Name: fallback(name, where()), Source: where(), Code: ReasonEmpty, Failed: "empty report: an empty array"}}
 				}
 			default:
 				var l Loaded
@@ -385,12 +413,12 @@ func parse(r io.Reader, source, name string, c *cappedReader) ([]Loaded, error) 
 				return nil, c.limitError(where())
 			}
 			// Not JSON: what the document gave so far does not count.
-			return append(out, Loaded{Name: fallback(name, where()), Source: where(), Failed: "not a JSON report: " + err.Error()}), nil
+			return append(out, Loaded{Name: fallback(name, where()), Source: where(), Code: ReasonMalformed, Failed: "not a JSON report: " + err.Error()}), nil
 		}
 		out = append(out, doc...)
 	}
 	if n == 0 {
-		return []Loaded{{Name: fallback(name, source), Source: source, Failed: "empty report: a scan that fails writes no JSON (exit 2): see its error"}}, nil
+		return []Loaded{{Name: fallback(name, source), Source: source, Code: ReasonEmpty, Failed: "empty report: a scan that fails writes no JSON (exit 2): see its error"}}, nil
 	}
 	return out, nil
 }
@@ -418,20 +446,20 @@ func parseValue(dec *json.Decoder, source, name string) (Loaded, error) {
 // The result is what decoding the document whole would give: the schema
 // decides first, then the first field that does not decode.
 func parseDocument(dec *json.Decoder, tok json.Token, source, name string) (Loaded, error) {
-	fail := func(reason string) (Loaded, error) {
-		return Loaded{Name: fallback(name, source), Source: source, Failed: reason}, nil
+	fail := func(code, reason string) (Loaded, error) {
+		return Loaded{Name: fallback(name, source), Source: source, Code: code, Failed: reason}, nil
 	}
 	switch tok {
 	case nil:
-		return fail("not an ipckeys scan report: no schema field")
+		return fail(ReasonNotAReport, "not an ipckeys scan report: no schema field")
 	case json.Delim('{'):
 	case json.Delim('['):
 		if err := skip(dec, 1); err != nil {
 			return Loaded{}, err
 		}
-		return fail("not an ipckeys scan report: not a JSON object")
+		return fail(ReasonNotAReport, "not an ipckeys scan report: not a JSON object")
 	default:
-		return fail("not an ipckeys scan report: not a JSON object")
+		return fail(ReasonNotAReport, "not an ipckeys scan report: not a JSON object")
 	}
 	var rep Report
 	var schema *string
@@ -478,22 +506,22 @@ func parseDocument(dec *json.Decoder, tok json.Token, source, name string) (Load
 	}
 	switch {
 	case schemaBad:
-		return fail("not an ipckeys scan report: not a JSON object")
+		return fail(ReasonNotAReport, "not an ipckeys scan report: not a JSON object")
 	case schema == nil:
-		return fail("not an ipckeys scan report: no schema field")
+		return fail(ReasonNotAReport, "not an ipckeys scan report: no schema field")
 	case *schema == Schema:
 		return Loaded{Name: fallback(name, source), Source: source, Skipped: "a fleet report, not a host's"}, nil
 	case strings.HasPrefix(*schema, "ipckeys/scan/"):
 		if *schema != ScanSchema {
-			return fail(fmt.Sprintf("report schema %s, this ipckeys reads %s: use an ipckeys release that reads it", Clean(*schema), ScanSchema))
+			return fail(ReasonNotAReport, fmt.Sprintf("report schema %s, this ipckeys reads %s: use an ipckeys release that reads it", Clean(*schema), ScanSchema))
 		}
 	case strings.HasPrefix(*schema, "ipckeys/"):
-		return fail(fmt.Sprintf("not a scan report (schema %s): give the output of ipckeys scan -o json", Clean(*schema)))
+		return fail(ReasonNotAReport, fmt.Sprintf("not a scan report (schema %s): give the output of ipckeys scan -o json", Clean(*schema)))
 	default:
-		return fail(fmt.Sprintf("not an ipckeys scan report: schema %q", Clean(*schema)))
+		return fail(ReasonNotAReport, fmt.Sprintf("not an ipckeys scan report: schema %q", Clean(*schema)))
 	}
 	if bad != nil {
-		return fail("malformed " + ScanSchema + " report: " + bad.Error())
+		return fail(ReasonMalformed, "malformed "+ScanSchema+" report: "+bad.Error())
 	}
 	rep.Schema = *schema
 	l := Loaded{Source: source, Report: &rep}
@@ -502,7 +530,7 @@ func parseDocument(dec *json.Decoder, tok json.Token, source, name string) (Load
 	}
 	if l.Name == "" {
 		if name == "" {
-			return Loaded{Name: Clean(source), Source: source, Report: nil,
+			return Loaded{Name: Clean(source), Source: source, Report: nil, Code: ReasonNoHost,
 				Failed: "the report names no host (ipckeys releases before host was added to " + ScanSchema + "): give each report its own file, HOST.json, or upgrade ipckeys on the host"}, nil
 		}
 		l.Name = Clean(name)

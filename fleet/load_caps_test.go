@@ -241,27 +241,29 @@ func parseWhole(t *testing.T, d string) []Loaded {
 }
 
 func parseWholeDoc(raw json.RawMessage, source string) Loaded {
-	fail := func(reason string) Loaded { return Loaded{Name: Clean(source), Source: source, Failed: reason} }
+	fail := func(code, reason string) Loaded {
+		return Loaded{Name: Clean(source), Source: source, Code: code, Failed: reason}
+	}
 	var head struct {
 		Schema *string `json:"schema"`
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
-		return fail("not an ipckeys scan report: not a JSON object")
+		return fail(ReasonNotAReport, "not an ipckeys scan report: not a JSON object")
 	}
 	switch {
 	case head.Schema == nil:
-		return fail("not an ipckeys scan report: no schema field")
+		return fail(ReasonNotAReport, "not an ipckeys scan report: no schema field")
 	case *head.Schema == Schema:
 		return Loaded{Name: Clean(source), Source: source, Skipped: "a fleet report, not a host's"}
 	case *head.Schema != ScanSchema:
-		return fail("schema " + *head.Schema)
+		return fail(ReasonNotAReport, "schema "+*head.Schema)
 	}
 	var rep Report
 	if err := json.Unmarshal(raw, &rep); err != nil {
-		return fail("malformed " + ScanSchema + " report: " + err.Error())
+		return fail(ReasonMalformed, "malformed "+ScanSchema+" report: "+err.Error())
 	}
 	if rep.Host == nil || rep.Host.Name() == "" {
-		return fail("the report names no host (ipckeys releases before host was added to " + ScanSchema + "): give each report its own file, HOST.json, or upgrade ipckeys on the host")
+		return fail(ReasonNoHost, "the report names no host (ipckeys releases before host was added to "+ScanSchema+"): give each report its own file, HOST.json, or upgrade ipckeys on the host")
 	}
 	return Loaded{Name: Clean(rep.Host.Name()), Source: source, Report: &rep}
 }

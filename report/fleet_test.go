@@ -101,7 +101,7 @@ func renderFleet(t *testing.T, v *fleet.View, format string) []byte {
 	case "json":
 		err = report.FleetJSON(&b, v)
 	case "sarif":
-		err = report.FleetSARIF(&b, v, report.Version{Module: "v1.2.3"})
+		err = report.FleetSARIF(&b, v, report.Version{Module: "v1.2.3"}, "")
 	case "github":
 		err = report.FleetGitHub(&b, v)
 	case "junit":

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -39,17 +40,21 @@ markers, --hosts-file 16 MiB and the inventory 1,000,000 hosts: an input
 over its cap is an error (exit 2).
 
 Flags:
-  -o, --output FMT[=PATH]  output format, repeatable; to PATH or stdout (at
+  -o, --output FMT[=PATH]
+                         output format, repeatable; to PATH or stdout (at
                          most one): table (default on a terminal), text
                          (default otherwise), json (ipckeys/fleet/v1),
                          sarif (one run for the whole fleet), github,
                          junit (a suite per host, a test case per channel),
-                         html (one self-contained page: hosts x channels)
+                         html (one self-contained page: hosts x channels),
+                         hosts (a JSON object per line per host: name,
+                         status, reason_code, reason)
       --hosts LIST       the hosts that should have a report, comma-separated,
                          repeatable (the inventory): those without one are
                          not checked
       --hosts-file FILE  the same, one host per line (# comments)
-      --max-age DURATION a report older than this (by its time) counts as
+      --max-age DURATION
+                         a report older than this (by its time) counts as
                          not checked: 30m, 2h
       --max-skew DURATION
                          how far a report's time may be ahead of this
@@ -59,6 +64,9 @@ Flags:
       --fail-on LEVEL    exit 1 when a host has a finding at least LEVEL:
                          error (default), warning, info or never
       --allow-unchecked  hosts not checked do not make the exit status 2
+      --source-root DIR  SARIF: locations of files under DIR are relative
+                         to it (uriBaseId SRCROOT), so that code scanning
+                         ties them to the repository's files
   -q, --quiet            print nothing but error findings and hosts not checked
       --color WHEN       auto (default), always or never
 
@@ -70,17 +78,29 @@ or on a usage error; else 1 when a host has a finding at or above
 }
 
 // fleetRenderers are the fleet output formats.
-var fleetRenderers = map[string]func(io.Writer, *fleet.View, report.Style) error{
-	"table":  report.FleetTable,
-	"text":   report.FleetText,
-	"json":   func(w io.Writer, v *fleet.View, _ report.Style) error { return report.FleetJSON(w, v) },
-	"sarif":  func(w io.Writer, v *fleet.View, _ report.Style) error { return report.FleetSARIF(w, v, buildVersion()) },
-	"github": func(w io.Writer, v *fleet.View, _ report.Style) error { return report.FleetGitHub(w, v) },
-	"junit":  func(w io.Writer, v *fleet.View, _ report.Style) error { return report.FleetJUnit(w, v) },
-	"html":   func(w io.Writer, v *fleet.View, _ report.Style) error { return report.FleetHTML(w, v) },
+var fleetRenderers = map[string]func(io.Writer, *fleet.View, report.Style, fleetRender) error{
+	"table": func(w io.Writer, v *fleet.View, st report.Style, _ fleetRender) error {
+		return report.FleetTable(w, v, st)
+	},
+	"text": func(w io.Writer, v *fleet.View, st report.Style, _ fleetRender) error {
+		return report.FleetText(w, v, st)
+	},
+	"json": func(w io.Writer, v *fleet.View, _ report.Style, _ fleetRender) error { return report.FleetJSON(w, v) },
+	"sarif": func(w io.Writer, v *fleet.View, _ report.Style, r fleetRender) error {
+		return report.FleetSARIF(w, v, buildVersion(), r.sourceRoot)
+	},
+	"github": func(w io.Writer, v *fleet.View, _ report.Style, _ fleetRender) error { return report.FleetGitHub(w, v) },
+	"junit":  func(w io.Writer, v *fleet.View, _ report.Style, _ fleetRender) error { return report.FleetJUnit(w, v) },
+	"html":   func(w io.Writer, v *fleet.View, _ report.Style, _ fleetRender) error { return report.FleetHTML(w, v) },
+	"hosts":  func(w io.Writer, v *fleet.View, _ report.Style, _ fleetRender) error { return report.FleetHosts(w, v) },
 }
 
-const fleetFormatList = "table, text, json, sarif, github, junit or html"
+// fleetRender holds what a format is told besides the view and style.
+type fleetRender struct {
+	sourceRoot string // SARIF: locations under it are relative to it
+}
+
+const fleetFormatList = "table, text, json, sarif, github, junit, html or hosts"
 
 func runFleet(c *command, args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
@@ -90,6 +110,7 @@ func runFleet(c *command, args []string, stdout, stderr io.Writer) int {
 	maxAge := fs.Duration("max-age", 0, "")
 	maxSkew := fs.Duration("max-skew", defaultMaxSkew, "")
 	allowUnchecked := fs.Bool("allow-unchecked", false, "")
+	sourceRoot := fs.String("source-root", "", "")
 	if done, err := parseFlags(fs, c, args, stdout); done || err != nil {
 		return exitFor(stderr, err)
 	}
@@ -102,6 +123,12 @@ func runFleet(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 	if *maxSkew < 0 {
 		return fail(stderr, usagef("fleet: --max-skew %s: give a duration of 0 or more (5m, 1h)", *maxSkew))
+	}
+	var render fleetRender
+	if *sourceRoot != "" {
+		if render.sourceRoot, err = filepath.Abs(*sourceRoot); err != nil {
+			return fail(stderr, usagef("fleet: --source-root %s: %v", *sourceRoot, err))
+		}
 	}
 	if fs.NArg() == 0 {
 		return fail(stderr, usagef("fleet: no reports: give report files, a directory of them, or - for standard input"))
@@ -126,7 +153,7 @@ func runFleet(c *command, args []string, stdout, stderr io.Writer) int {
 		closeOutputs(outs)
 		return fail(stderr, err)
 	}
-	v := fleet.Merge(loaded, fleet.Options{Expected: expected, MaxAge: *maxAge, MaxSkew: *maxSkew, Now: time.Now(), FailOn: failOn, AllowUnchecked: *allowUnchecked})
+	v := fleet.Merge(loaded, fleet.Options{Expected: expected, MaxAge: *maxAge, MaxSkew: *maxSkew, Now: time.Now(), FailOn: failOn, AllowUnchecked: *allowUnchecked, Version: buildVersion().Module})
 	if len(v.Hosts) == 0 {
 		closeOutputs(outs)
 		return fail(stderr, fmt.Errorf("fleet: no host reports in %s: give the scan reports (*.json), or --hosts so missing ones are named", strings.Join(fs.Args(), ", ")))
@@ -137,7 +164,7 @@ func runFleet(c *command, args []string, stdout, stderr io.Writer) int {
 		if !toStdout {
 			style = report.Style{Quiet: st.Quiet}
 		}
-		return fleetRenderers[format](w, v, style)
+		return fleetRenderers[format](w, v, style, render)
 	}); err != nil {
 		return fail(stderr, err)
 	}

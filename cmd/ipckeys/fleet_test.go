@@ -20,15 +20,21 @@ import (
 )
 
 // TestAnsiblePlaybook runs the repository's playbook (ansible/ipckeys-fleet.yml)
-// for real with ansible-playbook against eleven inventory hosts on this
-// machine: local connections, each host with its own --root holding the
-// same key-file layout, host05's root with a real low-16-bit inode
-// collision made now, host11 with a malformed manifest so its scan cannot
-// run. The binary the playbook copies to the hosts is this test binary,
-// which is ipckeys when called so. The play must fail with the fleet
-// summary; the fleet JSON must name the collision on host05 alone, with
-// the C library's key, and host11 as not checked; ipckeys fleet over the
-// fetched reports exits 2, 1 with --allow-unchecked, 0 without host05.
+// for real with ansible-playbook, as the README shows it (-b, a relative
+// playbook and a relative ipckeys_local_binary, the default output
+// directory), against twelve inventory hosts: eleven on this machine
+// (local connections, each host with its own --root holding the same
+// key-file layout, host05's root with a real low-16-bit inode collision
+// made now, host11 with a malformed manifest so its scan cannot run) and
+// host12 over ssh to a loopback port that refuses. The binary the playbook
+// copies to the hosts is this test binary, which is ipckeys when called
+// so. The play must fail with the fleet summary and mark host05, host11
+// and host12 failed in the recap; host12's marker must hold Ansible's
+// reason; the fleet JSON must name the collision on host05 alone, with
+// the C library's key, and host11 and host12 as not checked; ipckeys fleet
+// over the fetched reports exits 2, 1 with --allow-unchecked, 0 without
+// host05. A second run whose fleet step fails must show fleet's error and
+// name no page.
 //
 // Without ansible-playbook the test is skipped, unless
 // IPCKEYS_REQUIRE_ROOT_TESTS is set (CI), where a skip would hide it.
@@ -40,13 +46,18 @@ func TestAnsiblePlaybook(t *testing.T) {
 		}
 		t.Skip("ansible-playbook is not installed (apt-get install ansible-core)")
 	}
-	playbook, err := filepath.Abs(filepath.Join("..", "..", "ansible", "ipckeys-fleet.yml"))
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Fatal("ssh is missing (apt-get install openssh-client): the unreachable host needs it")
+	}
+	playbook, err := os.ReadFile(filepath.Join("..", "..", "ansible", "ipckeys-fleet.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The checkout as the README's command sees it: the playbook under
+	// ansible/, the binary built into dist/, run from there.
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "controller", "ipckeys")
-	copyExecutable(t, bin)
+	writeFile(t, filepath.Join(dir, "ansible", "ipckeys-fleet.yml"), string(playbook))
+	copyExecutable(t, filepath.Join(dir, "dist", "ipckeys"))
 
 	manifest := filepath.Join(dir, "app.manifest")
 	writeFile(t, manifest, "orders /srv/app/orders.key l\naudit  /srv/app/audit.key  l\n")
@@ -54,9 +65,24 @@ func TestAnsiblePlaybook(t *testing.T) {
 	writeFile(t, bad, "orders /srv/app/orders.key lx\n")
 
 	type hostVars struct {
-		Args   []string `json:"ipckeys_scan_args"`
-		Binary string   `json:"ipckeys_remote_binary"`
-		Report string   `json:"ipckeys_remote_report"`
+		Args   []string `json:"ipckeys_scan_args,omitempty"`
+		Binary string   `json:"ipckeys_remote_binary,omitempty"`
+		Report string   `json:"ipckeys_remote_report,omitempty"`
+		// Local hosts: -b becomes root with su, which root may without a
+		// password; another user cannot become anyone, so does not.
+		Become       *bool  `json:"ansible_become,omitempty"`
+		BecomeMethod string `json:"ansible_become_method,omitempty"`
+		Connection   string `json:"ansible_connection,omitempty"`
+		Interpreter  string `json:"ansible_python_interpreter,omitempty"`
+		// host12: ssh to a loopback port nothing listens on.
+		Address string `json:"ansible_host,omitempty"`
+		Port    int    `json:"ansible_port,omitempty"`
+		User    string `json:"ansible_user,omitempty"`
+	}
+	become := hostVars{Connection: "local", Interpreter: "{{ ansible_playbook_python }}", BecomeMethod: "su"}
+	if os.Geteuid() != 0 {
+		no := false
+		become.BecomeMethod, become.Become = "", &no
 	}
 	hosts := map[string]hostVars{}
 	var collisionKey string
@@ -88,75 +114,65 @@ func TestAnsiblePlaybook(t *testing.T) {
 		if i == 11 {
 			m = bad
 		}
-		hosts[name] = hostVars{
-			Args:   []string{"--no-live", "--root", root, "-m", m},
-			Binary: filepath.Join(dir, "hosts", name, "ipckeys"),
-			Report: filepath.Join(dir, "hosts", name, "report.json"),
-		}
+		hv := become
+		hv.Args = []string{"--no-live", "--root", root, "-m", m}
+		hv.Binary = filepath.Join(dir, "hosts", name, "ipckeys")
+		hv.Report = filepath.Join(dir, "hosts", name, "report.json")
+		hosts[name] = hv
 	}
-	inventory := map[string]any{"all": map[string]any{
-		"hosts": hosts,
-		"vars": map[string]any{
-			"ansible_connection":         "local",
-			"ansible_python_interpreter": "{{ ansible_playbook_python }}",
-		},
-	}}
-	inv, err := json.Marshal(inventory)
+	hosts["host12"] = hostVars{Connection: "ssh", Address: "127.0.0.2", Port: 1, User: "root"}
+	inv, err := json.Marshal(map[string]any{"all": map[string]any{"hosts": hosts}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	invFile := filepath.Join(dir, "inventory.json")
-	writeFile(t, invFile, string(inv))
-	fleetDir := filepath.Join(dir, "fleet")
+	writeFile(t, filepath.Join(dir, "inventory"), string(inv))
+	fleetDir := filepath.Join(dir, "ipckeys-fleet") // the default: in the current directory
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	extra, _ := json.Marshal(map[string]string{"ipckeys_local_binary": bin, "ipckeys_fleet_dir": fleetDir})
-	cmd := exec.CommandContext(ctx, playbookCmd, "-i", invFile, playbook, "-e", string(extra))
-	cmd.Dir = dir
-	home := filepath.Join(dir, "home")
-	cmd.Env = append(os.Environ(),
-		"HOME="+home, "ANSIBLE_LOCAL_TEMP="+filepath.Join(home, "tmp"), "ANSIBLE_REMOTE_TMP="+filepath.Join(home, "remote-tmp"),
-		"ANSIBLE_FORKS=11", "ANSIBLE_NOCOLOR=1", "ANSIBLE_RETRY_FILES_ENABLED=False", "ANSIBLE_HOST_KEY_CHECKING=False",
-		"ANSIBLE_INVENTORY_UNPARSED_WARNING=False", "ANSIBLE_LOCALHOST_WARNING=False", "PYTHONDONTWRITEBYTECODE=1")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err = cmd.Run()
-	t.Logf("ansible-playbook ran %s", time.Since(start).Round(time.Second))
-	if ctx.Err() != nil {
-		t.Fatalf("ansible-playbook timed out:\n%s", out.String())
-	}
-	// Ansible exits 2 when a task failed: here the play's last one, with
-	// the fleet summary.
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
-		t.Fatalf("ansible-playbook: %v, want exit 2 (the play failed on the fleet):\n%s", err, out.String())
-	}
-	log := out.String()
-	if testing.Verbose() {
-		t.Logf("ansible-playbook output:\n%s", log)
+	// The README's command, but for the scan arguments, which differ per
+	// host here (host_vars).
+	code, log := runPlaybook(t, playbookCmd, dir, "-b", "-i", "inventory", "ansible/ipckeys-fleet.yml", "-e", "ipckeys_local_binary=dist/ipckeys")
+	// Ansible exits 2 when a task failed: the hosts that did not pass and
+	// the controller's last task, with the fleet summary.
+	if code != 2 {
+		t.Fatalf("ansible-playbook: exit %d, want 2 (the play failed on the fleet):\n%s", code, log)
 	}
 	for _, want := range []string{
-		"ipckeys fleet exited 2 (1: findings, 2: hosts not checked)",
+		"ipckeys fleet exited 2 (1: findings, 2: hosts not checked); the page: " + fleetDir + "/fleet.html",
 		"finding: error key-collision: channel orders, channel audit: on 1 of 10 checked hosts: host05",
 		`not checked: host11: scan failed: ipckeys: ` + bad + `:1: field 3 (proj): proj id \"lx\" is not a proj id`,
-		"FAIL: 11 hosts: 1 failing (host05), 9 passing, 1 not checked (host11); 1 error, 0 warnings, 0 info (--fail-on error)",
+		`not checked: host12: unreachable: Failed to connect to the host via ssh: ssh: connect to host 127.0.0.2 port 1: Connection refused`,
+		"FAIL: 12 hosts: 1 failing (host05), 9 passing, 2 not checked (host11, host12); 1 error, 0 warnings, 0 info (--fail-on error)",
+		`fatal: [host05]: FAILED! => {"changed": false, "msg": "failing: worst error (1 errors, 0 warnings, 0 info)"}`,
+		`fatal: [host11]: FAILED! => {"changed": false, "msg": "not checked (scan-failed): scan failed: ipckeys: ` + bad,
+		`fatal: [host12]: FAILED! => {"changed": false, "msg": "not checked (unreachable): unreachable: Failed to connect to the host via ssh: ssh: connect to host 127.0.0.2 port 1: Connection refused"`,
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the play's output lacks %q", want)
 		}
 	}
-	// Every host ran, none failed; localhost failed on the fleet.
+	// The hosts that passed are ok; those that did not are failed, host11
+	// and host12 after their markers were written; localhost failed on
+	// the fleet.
 	for name := range hosts {
-		if !regexp.MustCompile(`(?m)^` + name + ` +: ok=\d+ +changed=\d+ +unreachable=0 +failed=0 `).MatchString(log) {
-			t.Errorf("the recap of %s is not ok", name)
+		failed := "0"
+		if name == "host05" || name == "host11" || name == "host12" {
+			failed = "1"
+		}
+		if !regexp.MustCompile(`(?m)^` + name + ` +: ok=\d+ +changed=\d+ +unreachable=0 +failed=` + failed + ` `).MatchString(log) {
+			t.Errorf("the recap of %s is not failed=%s", name, failed)
 		}
 	}
-	if !regexp.MustCompile(`(?m)^host11 +: .* rescued=1 `).MatchString(log) {
-		t.Error("the recap of host11 does not show its failed scan rescued into a marker")
+	for _, name := range []string{"host11", "host12"} {
+		if !regexp.MustCompile(`(?m)^` + name + ` +: .* rescued=1 `).MatchString(log) {
+			t.Errorf("the recap of %s does not show its failure rescued into a marker", name)
+		}
 	}
-	if !regexp.MustCompile(`(?m)^localhost +: ok=2 +changed=0 +unreachable=0 +failed=1 `).MatchString(log) {
+	if !regexp.MustCompile(`(?m)^localhost +: ok=\d+ +changed=0 +unreachable=0 +failed=1 `).MatchString(log) {
 		t.Error("the recap of localhost does not show the fleet task failing")
+	}
+	marker, err := os.ReadFile(filepath.Join(fleetDir, "hosts", "host12.failed"))
+	if err != nil || !regexp.MustCompile(`^unreachable: Failed to connect to the host via ssh: ssh: connect to host 127\.0\.0\.2 port 1: Connection refused\n$`).Match(marker) {
+		t.Errorf("host12's marker %q (%v): want Ansible's reason after unreachable:", marker, err)
 	}
 	if t.Failed() {
 		t.Fatalf("ansible-playbook output:\n%s", log)
@@ -169,10 +185,12 @@ func TestAnsiblePlaybook(t *testing.T) {
 			ExitStatus                                                    int `json:"exit_status"`
 		}
 		Hosts []struct {
-			Name    string
-			Checked bool
-			Reason  string
-			Source  string
+			Name       string
+			Checked    bool
+			Status     string
+			Reason     string
+			ReasonCode string `json:"reason_code"`
+			Source     string
 		}
 		Findings []struct {
 			Code    string
@@ -195,7 +213,7 @@ func TestAnsiblePlaybook(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := doc.Summary
-	if s.Hosts != 11 || s.Checked != 10 || s.Unchecked != 1 || s.Failing != 1 || s.Passing != 9 || s.Findings != 1 || s.Errors != 1 || s.ExitStatus != 2 {
+	if s.Hosts != 12 || s.Checked != 10 || s.Unchecked != 2 || s.Failing != 1 || s.Passing != 9 || s.Findings != 1 || s.Errors != 1 || s.ExitStatus != 2 {
 		t.Errorf("summary %+v", s)
 	}
 	if len(doc.Findings) != 1 {
@@ -208,14 +226,20 @@ func TestAnsiblePlaybook(t *testing.T) {
 	for _, h := range doc.Hosts {
 		switch {
 		case h.Name == "host11":
-			if h.Checked || !strings.HasPrefix(h.Reason, "scan failed: ipckeys: "+bad+":1: field 3 (proj)") || h.Source != filepath.Join(fleetDir, "hosts", "host11.failed") {
+			if h.Checked || h.Status != "unchecked" || h.ReasonCode != "scan-failed" || !strings.HasPrefix(h.Reason, "scan failed: ipckeys: "+bad+":1: field 3 (proj)") || h.Source != filepath.Join(fleetDir, "hosts", "host11.failed") {
 				t.Errorf("host11 %+v", h)
+			}
+		case h.Name == "host12":
+			if h.Checked || h.Status != "unchecked" || h.ReasonCode != "unreachable" || !strings.HasSuffix(h.Reason, "Connection refused") {
+				t.Errorf("host12 %+v", h)
 			}
 		case !h.Checked:
 			t.Errorf("%s not checked: %s", h.Name, h.Reason)
+		case h.Name == "host05" && h.Status != "fail", h.Name != "host05" && h.Status != "pass":
+			t.Errorf("%s: status %s", h.Name, h.Status)
 		}
 	}
-	for _, name := range []string{"fleet.html", "fleet.sarif", "fleet.xml", "hosts/host01.json", "hosts/host11.failed"} {
+	for _, name := range []string{"fleet.html", "fleet.sarif", "fleet.xml", "fleet-hosts.jsonl", "hosts/host01.json", "hosts/host11.failed"} {
 		if st, err := os.Stat(filepath.Join(fleetDir, name)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -243,6 +267,58 @@ func TestAnsiblePlaybook(t *testing.T) {
 			t.Errorf("ipckeys %s: exit %d, want %d\n%s%s", strings.Join(tc.args, " "), got, tc.want, stdout.String(), stderr.String())
 		}
 	}
+
+	// When fleet itself fails, the play shows its error and names no
+	// page: the one of the run before is removed first.
+	code, log = runPlaybook(t, playbookCmd, dir, "-b", "-i", "inventory", "ansible/ipckeys-fleet.yml", "-e", "ipckeys_local_binary=dist/ipckeys",
+		"-e", "ipckeys_targets=host01", "-e", `{"ipckeys_fleet_args": ["--max-age", "-1h"]}`)
+	if code != 2 || !strings.Contains(log, "ipckeys fleet exited 2 and wrote no page: ipckeys: fleet: --max-age -1h0m0s: give a positive duration") || strings.Contains(log, "the page:") {
+		t.Errorf("ansible-playbook with a failing fleet: exit %d, want 2 with fleet's error and no page:\n%s", code, log)
+	}
+	if _, err := os.Stat(filepath.Join(fleetDir, "fleet.html")); err == nil {
+		t.Error("the page of the first run is left behind")
+	}
+
+	// A relative ipckeys_local_binary that is not there stops the run at
+	// once, naming where it was looked for.
+	code, log = runPlaybook(t, playbookCmd, dir, "-i", "inventory", "ansible/ipckeys-fleet.yml", "-e", "ipckeys_local_binary=build/ipckeys", "-e", "ipckeys_targets=host01")
+	if want := "ipckeys_local_binary build/ipckeys: " + filepath.Join(dir, "build", "ipckeys") + " is not a file"; code != 2 || !strings.Contains(log, want) {
+		t.Errorf("ansible-playbook with a missing binary: exit %d, want 2 and %q:\n%s", code, want, log)
+	}
+}
+
+// runPlaybook runs ansible-playbook ARGS in dir as a shell started there
+// would (PWD is dir), and returns its exit status and output.
+func runPlaybook(t *testing.T, playbookCmd, dir string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, playbookCmd, args...)
+	cmd.Dir = dir
+	home := filepath.Join(dir, "home")
+	cmd.Env = append(os.Environ(), "PWD="+dir,
+		"HOME="+home, "ANSIBLE_LOCAL_TEMP="+filepath.Join(home, "tmp"), "ANSIBLE_REMOTE_TMP="+filepath.Join(home, "remote-tmp"),
+		"ANSIBLE_FORKS=12", "ANSIBLE_NOCOLOR=1", "ANSIBLE_RETRY_FILES_ENABLED=False", "ANSIBLE_HOST_KEY_CHECKING=False",
+		"ANSIBLE_INVENTORY_UNPARSED_WARNING=False", "ANSIBLE_LOCALHOST_WARNING=False", "ANSIBLE_SSH_ARGS=-o BatchMode=yes -o ConnectTimeout=10",
+		"PYTHONDONTWRITEBYTECODE=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("ansible-playbook %s ran %s", strings.Join(args, " "), time.Since(start).Round(time.Second))
+	if ctx.Err() != nil {
+		t.Fatalf("ansible-playbook timed out:\n%s", out.String())
+	}
+	if testing.Verbose() {
+		t.Logf("ansible-playbook output:\n%s", out.String())
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("ansible-playbook: %v", err)
+	}
+	return code, out.String()
 }
 
 // makeApart creates orders.key and audit.key in dir with inode numbers
@@ -393,5 +469,21 @@ exec "$@" --no-live
 		if _, err := os.Stat(filepath.Join(work, gone)); err == nil {
 			t.Errorf("%s is left behind", gone)
 		}
+	}
+}
+
+// TestFleetHostsFormat: -o hosts writes one JSON object per host, exactly.
+func TestFleetHostsFormat(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "b.failed"), "unreachable: ssh: connect to host b port 22: Connection refused\n")
+	var stdout, stderr bytes.Buffer
+	if got := run([]string{"fleet", "--hosts", "a,b", "-o", "hosts", dir}, nil, &stdout, &stderr); got != 2 {
+		t.Fatalf("exit %d, want 2\n%s", got, stderr.String())
+	}
+	want := `{"name":"a","status":"unchecked","reason_code":"no-report","reason":"no report: the host's scan did not run or its report was not collected","errors":0,"warnings":0,"info":0}
+{"name":"b","status":"unchecked","reason_code":"unreachable","reason":"unreachable: ssh: connect to host b port 22: Connection refused","errors":0,"warnings":0,"info":0,"source":"` + filepath.Join(dir, "b.failed") + `"}
+`
+	if stdout.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", stdout.String(), want)
 	}
 }
