@@ -136,7 +136,8 @@ func TestRulesCoverEveryCode(t *testing.T) {
 		audit.SuppressionExpired, audit.SuppressionUnused, audit.KeyFileReplaceable, audit.KeyDrift, audit.KeyViewDiffers,
 		audit.SettingEmpty, audit.RelativeKeyPath, audit.SettingUnresolved,
 		audit.InheritedListener, audit.ListenerNotAccepting, audit.ListenerWrongHolder, audit.ListenerMissing,
-		audit.ListenerCloexecMissing, audit.CloseWaitLeak, audit.FDExhaustion, audit.KeyCoincidence, audit.CheckIncomplete}
+		audit.ListenerCloexecMissing, audit.UnixListenerOrphaned, audit.CloseWaitLeak, audit.FDExhaustion, audit.KeyCoincidence, audit.CheckIncomplete,
+		audit.RuntimeCollision, audit.IPCError, audit.UnexpectedUser}
 	for _, c := range codes {
 		if r := audit.RuleFor(c); r.Summary == "" || r.Fix == "" || r.Severity == 0 {
 			t.Errorf("code %s has no complete rule: %+v", c, r)
@@ -190,20 +191,26 @@ func TestSuggest(t *testing.T) {
 	}
 	var got []string
 	for _, s := range col.Suggestions {
+		if s.Kind == audit.FixRekey {
+			got = append(got, entries[s.Entry].Name()+" rekey")
+			continue
+		}
 		got = append(got, fmt.Sprintf("%s %c %s", entries[s.Entry].Name(), rune(s.Proj), ftok.Hex(s.Key)))
 	}
 	// Candidates by distance from 'l', below before above: k m j n i o.
 	// audit: 'k' (0x6b014001) is free ('other' is 'k' on another inode),
 	// 'm' is held live: k, j, n. cache: 'k' is now audit's first choice,
 	// 'm' live: j, n, i.
+	// First the key files of both: new inodes, no program change.
 	want := []string{
+		"audit rekey", "cache rekey",
 		"audit k 0x6b014001", "audit j 0x6a014001", "audit n 0x6e014001",
 		"cache j 0x6a014001", "cache n 0x6e014001", "cache i 0x69014001",
 	}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("suggestions:\n got %q\nwant %q", got, want)
 	}
-	if !strings.Contains(col.Message, "Suggested: give channel audit proj 107 'k' (key 0x6b014001) or ") ||
+	if !strings.Contains(col.Message, "Suggested: ipckeys rekey /etc/app/c.conf /etc/app/d.conf (a new inode for the key file, so a new key: no program changes); or give channel audit proj 107 'k' (key 0x6b014001) or ") ||
 		!strings.Contains(col.Message, "every program using channel cache must change its proj id together") {
 		t.Errorf("message: %s", col.Message)
 	}

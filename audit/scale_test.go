@@ -405,7 +405,12 @@ func TestSuggestMessageWording(t *testing.T) {
 				}
 				offers = nil
 			}
+			var rekeyed []string
 			for _, s := range f.Suggestions {
+				if s.Kind == audit.FixRekey {
+					rekeyed = append(rekeyed, audit.Display(entries[s.Entry].Path))
+					continue
+				}
 				if s.Entry != last {
 					flush()
 					last = s.Entry
@@ -414,7 +419,12 @@ func TestSuggestMessageWording(t *testing.T) {
 			}
 			flush()
 			want := before[n]
-			if len(parts) > 0 {
+			switch {
+			case len(rekeyed) > 0 && len(parts) > 0:
+				want += ". Suggested: ipckeys rekey " + strings.Join(rekeyed, " ") + " (a new inode for the key file, so a new key: no program changes); or " + strings.Join(parts, "; ")
+			case len(rekeyed) > 0:
+				want += ". Suggested: ipckeys rekey " + strings.Join(rekeyed, " ") + " (a new inode for the key file, so a new key: no program changes)"
+			case len(parts) > 0:
 				want += ". Suggested: " + strings.Join(parts, "; ")
 			}
 			if f.Message != want {

@@ -10,19 +10,48 @@ import (
 	"github.com/ipckeys/ipckeys/ipcscan"
 )
 
-// Suggestion is a proj id that would give an entry a key of its own.
+// Suggestion is a fix that would give an entry a key of its own: a new
+// inode for its key file (FixRekey), or a proj id (FixProj).
 type Suggestion struct {
-	Entry int // index of the entry to change
-	Proj  int
-	Key   int32
+	Kind  FixKind
+	Entry int   // index of the entry to change
+	Proj  int   // FixProj: the proj id
+	Key   int32 // FixProj: the key it gives
 }
+
+// FixKind is what a suggestion changes.
+type FixKind int
+
+const (
+	// FixProj gives a channel another proj id: every program using the
+	// channel changes together.
+	FixProj FixKind = iota
+	// FixRekey re-creates the entry's key file as a new file (ipckeys
+	// rekey): a new inode, a new key, no program change. Its key is known
+	// only once the file is made.
+	FixRekey
+)
+
+// String is the kind as reports name it: "proj" or "rekey".
+func (k FixKind) String() string {
+	if k == FixRekey {
+		return "rekey"
+	}
+	return "proj"
+}
+
+// RekeyCommand is the command a FixRekey suggestion for e names.
+func RekeyCommand(e *Entry) string { return "ipckeys rekey " + Display(e.Path) }
 
 // suggestionsPerEntry is how many proj ids a finding offers per channel.
 const suggestionsPerEntry = 3
 
 // Suggest adds concrete fixes to key-collision, key-private and
-// key-error-value findings: for each channel that has to change (every one
-// in a collision but the first), the nearest proj ids, printable
+// key-error-value findings. For a collision, the cheap fix comes first:
+// re-creating the key file of each channel that has to change (every one
+// in a collision but the first), when it is a key file the scan looked at
+// (ipckeys rekey: a new inode, so a new key, and no program change). Then,
+// for each channel that has to change, the nearest proj ids, printable
 // characters first, whose keys are unique among all configured keys, are
 // not held by a live object (snap may be nil), and are neither 0 nor
 // 0xffffffff.
@@ -84,6 +113,7 @@ func choose(f *Finding, entries []Entry, taken, offered *keySet) {
 	change := f.Entries
 	if f.Code == KeyCollision {
 		change = changing(entries, f.Entries)
+		f.Suggestions = rekeys(f, entries, change)
 	}
 	for _, i := range change {
 		e := &entries[i]
@@ -107,6 +137,34 @@ func choose(f *Finding, entries []Entry, taken, offered *keySet) {
 	}
 }
 
+// rekeys are the FixRekey suggestions of a collision: one per key file of
+// the channels that change, when re-creating it separates them from the
+// channels that keep the key. A file a config is (deploys rewrite it), one
+// seen only in another mount namespace, and one shared with a channel that
+// keeps the key are left to proj ids.
+func rekeys(f *Finding, entries []Entry, change []int) []Suggestion {
+	var out []Suggestion
+	var files []ftok.File
+	for _, i := range change {
+		e := &entries[i]
+		if !e.OK() || e.Static || e.ConfigKeyFile != "" || e.HostFile != nil || slices.Contains(files, e.File.File) {
+			continue
+		}
+		shared := false
+		for _, j := range f.Entries {
+			if !slices.Contains(change, j) && entries[j].File.File == e.File.File {
+				shared = true
+			}
+		}
+		if shared {
+			continue
+		}
+		files = append(files, e.File.File)
+		out = append(out, Suggestion{Kind: FixRekey, Entry: i})
+	}
+	return out
+}
+
 // suggestionFingerprint is the fingerprint of the keys a finding's
 // suggestions can have: its key's low 24 bits, which its entries share.
 func suggestionFingerprint(f *Finding, entries []Entry) uint32 {
@@ -122,20 +180,40 @@ func suggestionFingerprint(f *Finding, entries []Entry) uint32 {
 // scratch memory, returned for the next call.
 func addSuggestions(f *Finding, entries []Entry, msg []byte) []byte {
 	msg = append(msg[:0], ". Suggested: "...)
-	for n, sg := range f.Suggestions {
-		if n > 0 && sg.Entry == f.Suggestions[n-1].Entry {
+	projs := f.Suggestions
+	for len(projs) > 0 && projs[0].Kind == FixRekey {
+		projs = projs[1:]
+	}
+	if rekeyed := len(f.Suggestions) - len(projs); rekeyed > 0 {
+		msg = append(msg, "ipckeys rekey"...)
+		for _, sg := range f.Suggestions[:rekeyed] {
+			msg = append(append(msg, ' '), Display(entries[sg.Entry].Path)...)
+		}
+		msg = append(msg, " (a new inode for the key file, so a new key: no program changes)"...)
+		if len(projs) == 0 {
+			return appendMessage(f, msg)
+		}
+		msg = append(msg, "; or "...)
+	}
+	for n, sg := range projs {
+		if n > 0 && sg.Entry == projs[n-1].Entry {
 			msg = append(msg, " or "...)
 		} else {
 			if n > 0 {
-				msg = append(append(append(msg, "; every program using "...), suggestedTo(&entries[f.Suggestions[n-1].Entry])...), " must change its proj id together; "...)
+				msg = append(append(append(msg, "; every program using "...), suggestedTo(&entries[projs[n-1].Entry])...), " must change its proj id together; "...)
 			}
 			msg = append(append(append(msg, "give "...), suggestedTo(&entries[sg.Entry])...), " proj "...)
 		}
 		msg = ftok.AppendProj(msg, sg.Proj)
 		msg = append(ftok.AppendHex(append(msg, " (key "...), sg.Key), ')')
 	}
-	last := &entries[f.Suggestions[len(f.Suggestions)-1].Entry]
+	last := &entries[projs[len(projs)-1].Entry]
 	msg = append(append(append(msg, "; every program using "...), suggestedTo(last)...), " must change its proj id together"...)
+	return appendMessage(f, msg)
+}
+
+// appendMessage ends f's message with msg, and returns msg.
+func appendMessage(f *Finding, msg []byte) []byte {
 	var b strings.Builder
 	b.Grow(len(f.Message) + len(msg))
 	b.WriteString(f.Message)

@@ -89,7 +89,7 @@ type Finding struct {
 	// File and Line place findings about ignore file entries.
 	File string `json:"file,omitempty"`
 	Line int    `json:"line,omitempty"`
-	// Suggestions are proj ids that give a channel a key of its own.
+	// Suggestions are fixes that give a channel a key of its own.
 	Suggestions []SuggestionJSON `json:"suggestions,omitempty"`
 	// Socket is the socket (or Process the process) a descriptor
 	// finding is about.
@@ -123,12 +123,16 @@ type ProcessJSON struct {
 	Exe  string `json:"exe"`
 }
 
-// SuggestionJSON is one suggested proj id for one channel or path.
+// SuggestionJSON is one suggested fix for one channel or path: "rekey"
+// (re-create its key file: Command says how) or "proj" (a proj id and the
+// key it gives).
 type SuggestionJSON struct {
+	Kind    string `json:"kind"`
 	Channel string `json:"channel,omitempty"`
 	Path    string `json:"path"`
-	Proj    int    `json:"proj"`
-	Key     string `json:"key"`
+	Command string `json:"command,omitempty"`
+	Proj    *int   `json:"proj,omitempty"`
+	Key     string `json:"key,omitempty"`
 }
 
 // SuppressedBy is the ignore file entry behind a suppressed finding.
@@ -447,7 +451,11 @@ func NewScan(entries []audit.Entry, findings []audit.Finding, live LiveSummary, 
 		}
 		for _, sg := range f.Suggestions {
 			e := &entries[sg.Entry]
-			jf.Suggestions = append(jf.Suggestions, SuggestionJSON{Channel: e.Name(), Path: e.Path, Proj: sg.Proj, Key: ftok.Hex(sg.Key)})
+			if sg.Kind == audit.FixRekey {
+				jf.Suggestions = append(jf.Suggestions, SuggestionJSON{Kind: sg.Kind.String(), Channel: e.Name(), Path: e.Path, Command: audit.RekeyCommand(e)})
+				continue
+			}
+			jf.Suggestions = append(jf.Suggestions, SuggestionJSON{Kind: sg.Kind.String(), Channel: e.Name(), Path: e.Path, Proj: &sg.Proj, Key: ftok.Hex(sg.Key)})
 		}
 		s.Findings = append(s.Findings, jf)
 	}

@@ -421,12 +421,20 @@ func (j *scanWriter) finding(f *audit.Finding) error {
 			e := &j.entries[sg.Entry]
 			j.buf = append(j.buf, "\n        {"...)
 			sfirst := true
+			j.field(&sfirst, "          ", "kind")
+			j.buf = appendJSONString(j.buf, sg.Kind.String())
 			if name := e.Name(); name != "" {
 				j.field(&sfirst, "          ", "channel")
 				j.buf = appendJSONString(j.buf, name)
 			}
 			j.field(&sfirst, "          ", "path")
 			j.buf = appendJSONString(j.buf, e.Path)
+			if sg.Kind == audit.FixRekey {
+				j.field(&sfirst, "          ", "command")
+				j.buf = appendJSONString(j.buf, audit.RekeyCommand(e))
+				j.buf = append(j.buf, "\n        }"...)
+				continue
+			}
 			j.field(&sfirst, "          ", "proj")
 			j.buf = strconv.AppendInt(j.buf, int64(sg.Proj), 10)
 			j.field(&sfirst, "          ", "key")
