@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,9 +41,10 @@ type Attachments struct {
 	Holders map[SegmentRef][]Holder // sorted by pid
 	Keys    map[SegmentRef]int32    // the key in the mapping's name
 	// Processes is how many processes were looked at; Unreadable how many
-	// maps could not be read (permission), Vanished how many exited during
-	// the scan. Neither is an error: together they say how complete the
-	// picture is.
+	// maps could not be read (permission) while attachments were left to
+	// find, Vanished how many exited during the scan. Neither is an error:
+	// together they say how complete the picture is. A scan that needed no
+	// maps (no segment attached) looked at no process.
 	Processes  int
 	Unreadable int
 	Vanished   int
@@ -90,10 +92,60 @@ func (p FS) IPCNamespace(pid string) (uint64, error) {
 var sysvMarker = []byte("/SYSV")
 
 // Attachments reads /proc/PID/maps of every process and collects the
-// System V shared-memory mappings, by namespace and shmid. The processes
-// are split across the CPUs; each reads with raw system calls into reused
-// buffers, since this is a scan of thousands of small files.
+// System V shared-memory mappings, by namespace and shmid.
 func (p FS) Attachments() (*Attachments, error) {
+	return p.scanAll(nil)
+}
+
+// attachmentsOf reads what a snapshot of IPC namespace ns holding the
+// segments shm needs to know of attachments, and no more. The kernel
+// counts in nattch every mapping of a segment (a split mapping counts
+// twice, as it shows twice in the maps), so:
+//   - when no segment has a mapping, there is nothing to find and no maps
+//     file is read: the picture is complete as it is;
+//   - otherwise the scan stops once it has found as many mappings of the
+//     namespace's segments as their nattch add up to.
+func (p FS) attachmentsOf(ns uint64, shm []Segment) (*Attachments, error) {
+	want := &wanted{ns: ns, shmids: map[int]bool{}}
+	total := 0
+	for _, sg := range shm {
+		if sg.Nattch > 0 {
+			want.shmids[sg.ID] = true
+			total += sg.Nattch
+		}
+	}
+	if total == 0 {
+		return newAttachments(), nil
+	}
+	want.left.Store(int64(total))
+	return p.scanAll(want)
+}
+
+// wanted is what a scan stops at: the mappings of some segments of one
+// namespace, left counting down as they are found.
+type wanted struct {
+	ns     uint64
+	shmids map[int]bool
+	left   atomic.Int64
+}
+
+// found counts n mappings of segment ref, and reports whether every
+// wanted mapping has been found.
+func (w *wanted) found(ref SegmentRef, n int) bool {
+	if ref.NS == w.ns && w.shmids[ref.ShmID] {
+		return w.left.Add(-int64(n)) <= 0
+	}
+	return false
+}
+
+// done reports whether every wanted mapping has been found.
+func (w *wanted) done() bool { return w != nil && w.left.Load() <= 0 }
+
+// scanAll reads the maps of every process, until want is satisfied when
+// it is not nil. The processes are split across the CPUs; each reads
+// with raw system calls into reused buffers, since this is a scan of
+// thousands of small files.
+func (p FS) scanAll(want *wanted) (*Attachments, error) {
 	pids, err := p.pids()
 	if err != nil {
 		return nil, err
@@ -106,7 +158,7 @@ func (p FS) Attachments() (*Attachments, error) {
 		go func() {
 			defer wg.Done()
 			lo, hi := w*len(pids)/workers, (w+1)*len(pids)/workers
-			parts[w] = p.scanMaps(pids[lo:hi])
+			parts[w] = p.scanMaps(pids[lo:hi], want)
 		}()
 	}
 	wg.Wait()
@@ -125,6 +177,10 @@ func (p FS) Attachments() (*Attachments, error) {
 		sort.Slice(hs, func(i, j int) bool { return hs[i].PID < hs[j].PID })
 	}
 	sort.Slice(a.UnreadableProcesses, func(i, j int) bool { return a.UnreadableProcesses[i].PID < a.UnreadableProcesses[j].PID })
+	if want.done() {
+		// What could not be read hides nothing: every mapping is found.
+		a.Unreadable, a.UnreadableProcesses = 0, nil
+	}
 	return a, nil
 }
 
@@ -145,6 +201,14 @@ func (p FS) pids() ([]string, error) {
 			pids = append(pids, name)
 		}
 	}
+	// In pid order, so that a scan that stops early stops at the same
+	// place on the same tree.
+	sort.Slice(pids, func(i, j int) bool {
+		if len(pids[i]) != len(pids[j]) {
+			return len(pids[i]) < len(pids[j])
+		}
+		return pids[i] < pids[j]
+	})
 	return pids, nil
 }
 
@@ -152,14 +216,17 @@ func newAttachments() *Attachments {
 	return &Attachments{Holders: map[SegmentRef][]Holder{}, Keys: map[SegmentRef]int32{}}
 }
 
-// scanMaps reads the maps of the given pids.
-func (p FS) scanMaps(pids []string) *Attachments {
+// scanMaps reads the maps of the given pids, until want is done.
+func (p FS) scanMaps(pids []string, want *wanted) *Attachments {
 	a := newAttachments()
 	buf := make([]byte, 0, 64<<10)
 	small := make([]byte, 256)
 	found := map[int]int32{} // shmid -> key, for one process
 	count := map[int]int{}   // shmid -> mappings, for one process
 	for _, name := range pids {
+		if want.done() {
+			break
+		}
 		a.Processes++
 		var err error
 		buf, err = readFile(p.path(name, "maps"), buf[:0])
@@ -194,6 +261,9 @@ func (p FS) scanMaps(pids []string) *Attachments {
 			ref := SegmentRef{ns, id}
 			a.Holders[ref] = append(a.Holders[ref], Holder{PID: pid, Comm: comm, Mappings: n})
 			a.Keys[ref] = found[id]
+			if want != nil {
+				want.found(ref, n)
+			}
 		}
 	}
 	return a

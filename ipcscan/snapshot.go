@@ -40,7 +40,9 @@ type Proc struct {
 	Comm  string
 }
 
-// Snapshot reads the tables, the attachments and the pids they name.
+// Snapshot reads the tables, the attachments and the pids they name. The
+// attachments are read only as far as the segments' nattch says there are
+// any to find.
 // Without /proc/sysvipc under the root, the live root falls back to the
 // *_STAT_ANY system calls; a fixture root does not.
 func (p FS) Snapshot() (*Snapshot, error) {
@@ -57,7 +59,7 @@ func (p FS) Snapshot() (*Snapshot, error) {
 	if ns, err := p.IPCNamespace("self"); err == nil {
 		s.NS = ns
 	}
-	if a, err := p.Attachments(); err == nil {
+	if a, err := p.attachmentsOf(s.NS, s.Shm); err == nil {
 		s.Attach = a
 	}
 	p.noteProcs(s)

@@ -74,8 +74,25 @@ func KeyTable(w io.Writer, entries []audit.Entry) error {
 
 // Style is how the human formats look.
 type Style struct {
-	Color bool // ANSI colours on severities
-	Quiet bool // nothing but error findings
+	Color   bool // ANSI colours on severities
+	Quiet   bool // nothing but error findings
+	Verbose bool // the details (inputs, entries, live notes) on a pass too
+}
+
+// details reports whether the human formats print what was checked
+// (the entries table, what each input was taken as, the live status and
+// its notes) besides the findings and the summary: with Verbose, and
+// when there are findings to read them with. A pass without findings is
+// its summary line, unless the live checks did not run for a reason the
+// user did not give (which is said).
+func (st Style) details(shown []audit.Finding) bool {
+	return st.Verbose || len(shown) > 0
+}
+
+// liveUnasked is the live status a pass still prints: live checks that
+// were meant to run and could not (the tables could not be read).
+func liveUnasked(live LiveSummary) bool {
+	return !live.Checked && live.Reason != "" && live.Reason != "--no-live" && live.Reason != "--static"
 }
 
 // paint colours a severity word when the style asks for it.
@@ -100,10 +117,12 @@ func (st Style) shown(findings []audit.Finding) []audit.Finding {
 }
 
 // Table writes the entries and findings of a scan for people, then the
-// live status and a one-line summary. Quiet leaves only the error findings.
+// live status and a one-line summary; a pass without findings is its
+// summary line unless Verbose. Quiet leaves only the error findings.
 func Table(w io.Writer, r *Result, st Style) error {
 	findings := st.shown(r.Findings)
-	if !st.Quiet {
+	details := st.details(findings)
+	if !st.Quiet && details {
 		t := newTable(w, "CHANNEL", "PATH", "PROJ", "KEY", "DEV", "INODE", "FINGERPRINT", "FS")
 		for i := range r.Entries {
 			e := &r.Entries[i]
@@ -125,7 +144,7 @@ func Table(w io.Writer, r *Result, st Style) error {
 		}
 	}
 	if len(findings) > 0 {
-		if !st.Quiet {
+		if !st.Quiet && details {
 			fmt.Fprintln(w)
 		}
 		ft := newTable(w, "SEVERITY", "CODE", "KEY", "MESSAGE")
@@ -146,10 +165,22 @@ func Table(w io.Writer, r *Result, st Style) error {
 	if st.Quiet {
 		return nil
 	}
-	writeInputs(w, r.Inputs)
-	writeLive(w, r.Live)
+	writeDetails(w, r, details)
 	_, err := fmt.Fprintln(w, SummaryLine(r.Summary()))
 	return err
+}
+
+// writeDetails writes what each input was taken as and the live status
+// with its notes, or on a pass without details only a live check that
+// could not run.
+func writeDetails(w io.Writer, r *Result, details bool) {
+	switch {
+	case details:
+		writeInputs(w, r.Inputs)
+		writeLive(w, r.Live)
+	case liveUnasked(r.Live):
+		writeLive(w, r.Live)
+	}
 }
 
 // Text writes one line per finding, LOCATION: SEVERITY: CODE [KEY]: MESSAGE,
@@ -158,7 +189,8 @@ func Table(w io.Writer, r *Result, st Style) error {
 // runner's command.
 func Text(w io.Writer, r *Result, st Style) error {
 	bw := bufio.NewWriter(w)
-	for _, f := range st.shown(r.Findings) {
+	shown := st.shown(r.Findings)
+	for _, f := range shown {
 		key := ""
 		if f.Key != nil {
 			key = " " + ftok.Hex(*f.Key)
@@ -166,8 +198,7 @@ func Text(w io.Writer, r *Result, st Style) error {
 		fmt.Fprintf(bw, "%s: %s: %s%s: %s\n", display.LineStart(r.Locate(&f).Text), st.paint(f.Severity), display.Quote(f.Code), key, display.Quote(f.Message))
 	}
 	if !st.Quiet {
-		writeInputs(bw, r.Inputs)
-		writeLive(bw, r.Live)
+		writeDetails(bw, r, st.details(shown))
 		fmt.Fprintln(bw, SummaryLine(r.Summary()))
 	}
 	return bw.Flush()

@@ -81,7 +81,7 @@ func TestEveryFlagDocumented(t *testing.T) {
 			if synopsis != 1 || !strings.HasPrefix(c.usage, "Usage: ") {
 				t.Errorf("the usage must start with one Usage: synopsis")
 			}
-			if !strings.Contains(mainUsage, "ipckeys "+c.name) {
+			if !strings.Contains(mainUsage(), "ipckeys "+c.name) {
 				t.Errorf("ipckeys help does not list %s", c.name)
 			}
 		})
@@ -192,7 +192,7 @@ func TestHelpTopics(t *testing.T) {
 		if code := run([]string{"help", tp.name}, nil, &stdout, &stderr); code != 0 || stdout.Len() == 0 {
 			t.Errorf("help %s: exit %d, %d bytes: %s", tp.name, code, stdout.Len(), stderr.String())
 		}
-		if !strings.Contains(strings.ReplaceAll(mainUsage, "\n", " "), " "+tp.name) {
+		if !strings.Contains(strings.ReplaceAll(mainUsage(), "\n", " "), " "+tp.name) {
 			t.Errorf("ipckeys help does not list the topic %s", tp.name)
 		}
 	}

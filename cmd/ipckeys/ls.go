@@ -17,7 +17,7 @@ import (
 
 var lsCommand = &command{
 	name:    "ls",
-	summary: "show the live System V IPC objects and who is attached",
+	summary: "show live IPC objects and who is attached, or who holds sockets",
 	usage: `Usage: ipckeys ls [--shm] [--sem] [--msg] [-m MANIFEST]... [-p PROJ]... [-o table|json] [PATH]...
        ipckeys ls --sockets [--all] [-o table|json]
 
@@ -154,6 +154,9 @@ func runLs(c *command, args []string, stdout, stderr io.Writer) int {
 // unmatchedKeys says which configured keys no live object holds, so a
 // wrong proj id or a replaced key file is not mistaken for "nothing there".
 func unmatchedKeys(entries []audit.Entry, snaps []*ipcscan.Snapshot) []string {
+	if len(entries) == 0 {
+		return nil // nothing configured: no key to look up
+	}
 	held := map[int32]bool{}
 	for _, snap := range snaps {
 		for _, sg := range snap.Shm {

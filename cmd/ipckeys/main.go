@@ -23,6 +23,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ipcscan"
 )
 
@@ -49,10 +50,11 @@ type command struct {
 var commands []*command
 
 func init() {
-	commands = []*command{keyCommand, scanCommand, lsCommand, explainCommand, fleetCommand, versionCommand, completionCommand, manCommand, helpCommand, completeCommand}
+	commands = []*command{keyCommand, scanCommand, lsCommand, explainCommand, fleetCommand, rekeyCommand, watchCommand, versionCommand, completionCommand, manCommand, helpCommand, completeCommand}
 }
 
-const mainUsage = `ipckeys finds System V IPC key collisions before they corrupt production.
+// mainIntro and mainOutro frame the list of commands in the main help.
+const mainIntro = `ipckeys finds System V IPC key collisions before they corrupt production.
 
 ftok(3) builds a key from 8 bits of the proj id, 8 bits of the file's device
 number and 16 bits of its inode number: unrelated key files can give the
@@ -63,18 +65,9 @@ sockets held by processes that were not meant to hold them, and exits 1 on
 a finding so CI jobs and deploy scripts can branch on it.
 
 Usage:
-  ipckeys key [-p PROJ]... PATH...                     show the ftok keys of paths
-  ipckeys scan [-p PROJ]... [-m MANIFEST]... [PATH]... check paths and channels for collisions
-                                                       (and the live objects that hold their keys)
-  ipckeys ls [--shm] [--sem] [--msg] [-m MANIFEST]...  show live IPC objects and who is attached
-  ipckeys explain KEY... [--search DIR]...             where a key comes from: parts, filesystems,
-                                                       live objects, files
-  ipckeys fleet REPORT.json|DIR|-...                   merge many hosts' scan reports into one view
-  ipckeys version                                      print the version
-  ipckeys completion bash|zsh|fish                     print a shell completion script
-  ipckeys man                                          print the manual page (roff)
-  ipckeys help [COMMAND|TOPIC]                         show help
+`
 
+const mainOutro = `
 A proj id is a character (l), a quoted character ('1'), decimal (108) or
 hex (0x6c). Exit status: 0 clean, 1 findings at or above --fail-on (scan) or
 a path ftok cannot use (key), 2 usage or operational error.
@@ -82,6 +75,99 @@ a path ftok cannot use (key), 2 usage or operational error.
 Topics (ipckeys help TOPIC): manifest, configs, ignore, outputs, findings,
 exit-status, environment, files.
 `
+
+// mainUsage is the main help: every form of every command, as the
+// command's own usage writes it, under what the command does. It is made
+// from the commands so that it cannot leave a form out.
+func mainUsage() string {
+	var b strings.Builder
+	b.WriteString(mainIntro)
+	for _, c := range commands {
+		if c.hidden {
+			continue
+		}
+		for _, form := range synopsis(c) {
+			b.WriteString(wrapForm(form))
+		}
+		b.WriteString(fill(c.summary, "        ", 79))
+	}
+	b.WriteString(mainOutro)
+	return b.String()
+}
+
+// wrapForm indents a command's form for the main help and breaks it
+// between arguments (never inside brackets) to fit 80 columns, the
+// continuation lines under the first argument.
+func wrapForm(form string) string {
+	var words []string
+	depth, start := 0, 0
+	for i, r := range form + " " {
+		switch {
+		case r == '[':
+			depth++
+		case r == ']':
+			depth--
+		case r == ' ' && depth <= 0:
+			if i > start {
+				words = append(words, form[start:i])
+			}
+			start = i + 1
+		}
+	}
+	if len(words) < 2 {
+		return "  " + form + "\n"
+	}
+	var b strings.Builder
+	line := "  " + words[0] + " " + words[1]
+	hang := strings.Repeat(" ", len(line)+1)
+	for _, word := range words[2:] {
+		if len(line)+1+len(word) > 79 {
+			b.WriteString(line + "\n")
+			line = hang + word
+			continue
+		}
+		line += " " + word
+	}
+	b.WriteString(line + "\n")
+	return b.String()
+}
+
+// fill breaks text between words into lines of at most width columns,
+// each starting with indent.
+func fill(text, indent string, width int) string {
+	var b strings.Builder
+	line := indent
+	for _, word := range strings.Fields(text) {
+		if line != indent && len(line)+1+len(word) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += word
+	}
+	b.WriteString(line + "\n")
+	return b.String()
+}
+
+// synopsis returns the forms of a command its usage starts with: the
+// "Usage:" line and the indented lines under it.
+func synopsis(c *command) []string {
+	rest, ok := strings.CutPrefix(c.usage, "Usage: ")
+	if !ok {
+		return []string{"ipckeys " + c.name}
+	}
+	lines := strings.Split(rest, "\n")
+	forms := []string{strings.TrimSpace(lines[0])}
+	for _, l := range lines[1:] {
+		if l == "" || l[0] != ' ' {
+			break
+		}
+		forms = append(forms, strings.TrimSpace(l))
+	}
+	return forms
+}
 
 // usageError is a bad command line: exit 2 with one line naming the problem
 // and what to do.
@@ -121,7 +207,7 @@ func run(args []string, in io.Reader, stdout, stderr io.Writer) int {
 	}
 	stdin = &stdinFile{r: in}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, mainUsage)
+		fmt.Fprint(stderr, mainUsage())
 		return exitUsage
 	}
 	switch args[0] {
@@ -135,13 +221,17 @@ func run(args []string, in io.Reader, stdout, stderr io.Writer) int {
 			return c.run(c, args[1:], stdout, stderr)
 		}
 	}
+	if guess := suggest(args[0], commandNames()); guess != "" {
+		fmt.Fprintf(stderr, "ipckeys: unknown command %q: did you mean %s? (run 'ipckeys help' for the list)\n", args[0], guess)
+		return exitUsage
+	}
 	fmt.Fprintf(stderr, "ipckeys: unknown command %q: run 'ipckeys help' for the list\n", args[0])
 	return exitUsage
 }
 
 func help(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stdout, mainUsage)
+		fmt.Fprint(stdout, mainUsage())
 		return exitClean
 	}
 	for _, c := range commands {
@@ -153,6 +243,14 @@ func help(args []string, stdout, stderr io.Writer) int {
 	if t := topicNamed(args[0]); t != nil {
 		fmt.Fprint(stdout, t.text())
 		return exitClean
+	}
+	names := commandNames()
+	for _, t := range topics {
+		names = append(names, t.name)
+	}
+	if guess := suggest(args[0], names); guess != "" {
+		fmt.Fprintf(stderr, "ipckeys: no help for %q: did you mean %s? (run 'ipckeys help' for the list of commands)\n", args[0], guess)
+		return exitUsage
 	}
 	fmt.Fprintf(stderr, "ipckeys: no help for %q: run 'ipckeys help' for the list of commands\n", args[0])
 	return exitUsage
@@ -173,9 +271,117 @@ func parseFlags(fs *pflag.FlagSet, c *command, args []string, stdout io.Writer) 
 		return true, nil
 	}
 	if err != nil {
+		if guess := flagSuggestion(fs, err); guess != "" {
+			return false, usagef("%s: %v: did you mean %s? (see 'ipckeys help %s')", c.name, err, guess, c.name)
+		}
 		return false, usagef("%s: %v (see 'ipckeys help %s')", c.name, err, c.name)
 	}
+	if f := fs.Lookup("proj"); f != nil {
+		if values, err := fs.GetStringArray("proj"); err == nil {
+			for _, v := range values {
+				if looksLikePath(v) {
+					return false, usagef("%s: -p takes a proj id; %s looks like a path: did you mean -p l %s?", c.name, v, v)
+				}
+			}
+		}
+	}
 	return false, nil
+}
+
+// commandNames are the commands a user may type.
+func commandNames() []string {
+	var names []string
+	for _, c := range commands {
+		if !c.hidden {
+			names = append(names, c.name)
+		}
+	}
+	return names
+}
+
+// flagSuggestion returns the flag of fs an unknown long flag is a typo
+// of (--fial-on: --fail-on), or "".
+func flagSuggestion(fs *pflag.FlagSet, err error) string {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return ""
+	}
+	var names []string
+	fs.VisitAll(func(f *pflag.Flag) {
+		if !f.Hidden {
+			names = append(names, f.Name)
+		}
+	})
+	names = append(names, "help")
+	if guess := suggest(name, names); guess != "" {
+		return "--" + guess
+	}
+	return ""
+}
+
+// looksLikePath reports whether a -p value is a file name given where a
+// proj id goes (scan -p /etc/hosts): it is no proj id, and it has a slash
+// or names a file that exists.
+func looksLikePath(v string) bool {
+	if _, err := ftok.ParseProj(v); err == nil {
+		return false
+	}
+	if strings.Contains(v, "/") {
+		return true
+	}
+	_, err := os.Stat(v)
+	return err == nil
+}
+
+// suggest returns the candidate a mistyped word most likely meant: the
+// one nearest to it, at most two edits away (a swap of neighbours is one
+// edit) or starting with it, when no other is as near; "" otherwise.
+func suggest(word string, candidates []string) string {
+	best, bestDist, tie := "", 3, false
+	for _, c := range candidates {
+		d := editDistance(word, c)
+		if len(word) >= 2 && strings.HasPrefix(c, word) {
+			d = min(d, 1)
+		}
+		switch {
+		case d < bestDist:
+			best, bestDist, tie = c, d, false
+		case d == bestDist:
+			tie = true
+		}
+	}
+	// Short words are a couple of edits from anything.
+	if tie || best == "" || bestDist >= len([]rune(word)) {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance between a and b:
+// insertions, deletions, substitutions and swaps of neighbours.
+func editDistance(a, b string) int {
+	s, t := []rune(a), []rune(b)
+	d := make([][]int, len(s)+1)
+	for i := range d {
+		d[i] = make([]int, len(t)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(s); i++ {
+		for j := 1; j <= len(t); j++ {
+			cost := 1
+			if s[i-1] == t[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && s[i-1] == t[j-2] && s[i-2] == t[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(s)][len(t)]
 }
 
 // liveError words a failure to read the live tables.

@@ -96,7 +96,7 @@ func manPage() *manpage.Page {
 // man page has in full under SYNOPSIS and COMMANDS.
 func description() []manpage.Block {
 	var out []manpage.Block
-	blocks := manpage.Parse(mainUsage)
+	blocks := manpage.Parse(mainUsage())
 	for i := 0; i < len(blocks); i++ {
 		b := blocks[i]
 		if b.Kind == manpage.Paragraph && len(b.Lines) == 1 && b.Lines[0] == "Usage:" {

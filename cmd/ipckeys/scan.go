@@ -43,46 +43,49 @@ A manifest names the channels, one per line (# comments, - for unset):
   name  path  proj  [type shm|sem|msg|-]  [nattch N|N-M|N+|-]  [owner user|uid|-]
 
 Flags:
-  -p, --proj PROJ        proj id for the PATH arguments, repeatable: l, '1', 108, 0x6c
-  -m, --manifest FILE    channel manifest, repeatable; - reads standard input
-  -o, --output FMT[=PATH]  output format, repeatable; to PATH or stdout (at
-                         most one): table (default on a terminal), text
-                         (default otherwise), json, sarif, github, junit,
-                         prometheus. A regular file is replaced atomically
-                         (keeping its mode and owner); a device, FIFO or
-                         hard-linked file is written in place
-      --fail-on LEVEL    exit 1 when a finding is at least LEVEL:
-                         error (default), warning, info or never; applies to
-                         every format
-      --ignore-file FILE suppressions, repeatable; .ipckeys-ignore beside a
-                         manifest is read too. Lines:
-                         CODE TARGET reason="why" [expires=YYYY-MM-DD]
-  -q, --quiet            print nothing but error findings
-      --label NAME       name this host in the JSON report (host.label), for
-                         inventories whose names are not hostnames
-      --color WHEN       auto (default: on a terminal, unless NO_COLOR is
-                         set), always or never
-      --no-live          skip the live checks
-      --live             require the live checks: exit 2 when the live
-                         tables cannot be read; alone (no paths, no
-                         manifest): the host-wide live checks, IPC objects
-                         and sockets
-      --sockets          add the descriptor checks (who holds which socket)
-      --close-wait N     CLOSE_WAIT sockets in one process that make a leak
-                         (default 10)
-      --allow-incomplete accept live checks that could not be made in full
-                         (processes whose maps or descriptors could not be
-                         read): a check-incomplete warning instead of exit 2
-      --all-namespaces   check the live objects of every IPC namespace on the host
-      --static           the CI gate: check the configs and manifests alone,
-                         without looking at key files or live objects (what
-                         collides on every host, proj 0 and truncated proj
-                         ids, key files under volatile directories or that
-                         are configs, empty settings); missing key files are
-                         not findings
-      --volatile DIR     with --static: a directory whose files do not keep
-                         their inode numbers, repeatable; replaces the
-                         default /dev/shm, /run, /tmp, /var/tmp
+  -p, --proj PROJ         proj id for the PATH arguments, repeatable: l, '1', 108, 0x6c
+  -m, --manifest FILE     channel manifest, repeatable; - reads standard input
+  -o, --output FMT[=PATH]
+                          output format, repeatable; to PATH or stdout (at
+                          most one): table (default on a terminal), text
+                          (default otherwise), json, sarif, github, junit,
+                          prometheus. A regular file is replaced atomically
+                          (keeping its mode and owner); a device, FIFO or
+                          hard-linked file is written in place
+      --fail-on LEVEL     exit 1 when a finding is at least LEVEL:
+                          error (default), warning, info or never; applies to
+                          every format
+      --ignore-file FILE  suppressions, repeatable; .ipckeys-ignore beside a
+                          manifest is read too. Lines:
+                          CODE TARGET reason="why" [expires=YYYY-MM-DD]
+  -q, --quiet             print nothing but error findings
+  -v, --verbose           also on a pass: what each PATH was taken as, the
+                          entries table and the live checks' notes
+      --label NAME        name this host in the JSON report (host.label), for
+                          inventories whose names are not hostnames
+      --color WHEN        auto (default: on a terminal, unless NO_COLOR is
+                          set), always or never
+      --no-live           skip the live checks
+      --live              require the live checks: exit 2 when the live
+                          tables cannot be read; alone (no paths, no
+                          manifest): the host-wide live checks, IPC objects
+                          and sockets
+      --sockets           add the descriptor checks (who holds which socket)
+      --close-wait N      CLOSE_WAIT sockets in one process that make a leak
+                          (default 10)
+      --allow-incomplete  accept live checks that could not be made in full
+                          (processes whose maps or descriptors could not be
+                          read): a check-incomplete warning instead of exit 2
+      --all-namespaces    check the live objects of every IPC namespace on the host
+      --static            the CI gate: check the configs and manifests alone,
+                          without looking at key files or live objects (what
+                          collides on every host, proj 0 and truncated proj
+                          ids, key files under volatile directories or that
+                          are configs, empty settings); missing key files are
+                          not findings
+      --volatile DIR      with --static: a directory whose files do not keep
+                          their inode numbers, repeatable; replaces the
+                          default /dev/shm, /run, /tmp, /var/tmp
 ` + configUsage + viewUsage + `
 Descriptor checks (with --sockets, when a manifest declares listeners,
 and in the host-wide run of --live alone) find sockets held by processes
@@ -128,6 +131,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	closeWait := fs.Int("close-wait", 10, "")
 	allowIncomplete := fs.Bool("allow-incomplete", false, "")
 	label := fs.String("label", "", "")
+	verbose := fs.BoolP("verbose", "v", false, "")
 	if done, err := parseFlags(fs, c, args, stdout); done || err != nil {
 		return exitFor(stderr, err)
 	}
@@ -137,6 +141,9 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := v.check(); err != nil {
 		return fail(stderr, err)
+	}
+	if *verbose && gate.quiet {
+		return fail(stderr, usagef("scan: --quiet and --verbose contradict each other: give one"))
 	}
 	if *noLive && *forceLive {
 		return fail(stderr, usagef("scan: --live and --no-live contradict each other: give one"))
@@ -277,7 +284,7 @@ func runScan(c *command, args []string, stdout, stderr io.Writer) int {
 			return failRun(fmt.Errorf("incomplete: %s", audit.GapLine(left)))
 		}
 	}
-	if err := writeOutputs(outs, result, stdout, report.Style{Color: color, Quiet: gate.quiet}); err != nil {
+	if err := writeOutputs(outs, result, stdout, report.Style{Color: color, Quiet: gate.quiet, Verbose: *verbose}); err != nil {
 		return fail(stderr, err)
 	}
 	if result.Summary().Failed {
