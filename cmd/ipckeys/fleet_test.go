@@ -20,7 +20,7 @@ import (
 )
 
 // TestAnsiblePlaybook runs the repository's playbook (ansible/ipckeys-fleet.yml)
-// for real with ansible-playbook, as the README shows it (-b, a relative
+// for real with ansible-playbook, as docs/fleet.md shows it (-b, a relative
 // playbook and a relative ipckeys_local_binary, the default output
 // directory), against twelve inventory hosts: eleven on this machine
 // (local connections, each host with its own --root holding the same
@@ -53,7 +53,7 @@ func TestAnsiblePlaybook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The checkout as the README's command sees it: the playbook under
+	// The checkout as the command of docs/fleet.md sees it: the playbook under
 	// ansible/, the binary built into dist/, run from there.
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "ansible", "ipckeys-fleet.yml"), string(playbook))
@@ -128,7 +128,7 @@ func TestAnsiblePlaybook(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "inventory"), string(inv))
 	fleetDir := filepath.Join(dir, "ipckeys-fleet") // the default: in the current directory
 
-	// The README's command, but for the scan arguments, which differ per
+	// The command of docs/fleet.md, but for the scan arguments, which differ per
 	// host here (host_vars).
 	code, log := runPlaybook(t, playbookCmd, dir, "-b", "-i", "inventory", "ansible/ipckeys-fleet.yml", "-e", "ipckeys_local_binary=dist/ipckeys")
 	// Ansible exits 2 when a task failed: the hosts that did not pass and
@@ -379,17 +379,17 @@ func copyExecutable(t *testing.T, path string) {
 	}
 }
 
-// TestREADMEFleetSSH runs the README's plain ssh loop verbatim, with an
+// TestDocsFleetSSH runs the plain ssh loop of docs/fleet.md verbatim, with an
 // ssh on the PATH that plays three hosts on this machine: host01 clean,
 // host02 with two channels on one key file (a key-collision), host03
 // unreachable (ssh exits 255). The loop must leave two reports and a
 // marker with ssh's error, and its ipckeys fleet must exit 2 naming
 // host03, and write the page.
-func TestREADMEFleetSSH(t *testing.T) {
+func TestDocsFleetSSH(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash")
 	}
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	readme, err := os.ReadFile(filepath.Join("..", "..", "docs", "fleet.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +401,7 @@ func TestREADMEFleetSSH(t *testing.T) {
 		}
 	}
 	if script == "" {
-		t.Fatal("the README has no ssh loop (scan_one)")
+		t.Fatal("docs/fleet.md has no ssh loop (scan_one)")
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
@@ -440,10 +440,10 @@ exec "$@" --no-live
 	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "HOSTS="+hosts, "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "NO_COLOR=1")
 	out, err := cmd.CombinedOutput()
 	if testing.Verbose() {
-		t.Logf("the README's ssh loop:\n%s", out)
+		t.Logf("the ssh loop of docs/fleet.md:\n%s", out)
 	}
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
-		t.Fatalf("the README's ssh loop: %v, want exit 2 (host03 not checked):\n%s", err, out)
+		t.Fatalf("the ssh loop of docs/fleet.md: %v, want exit 2 (host03 not checked):\n%s", err, out)
 	}
 	for _, want := range []string{"│ host03 ", "│ not checked │", "│ error    │ key-collision │",
 		"FAIL: 3 hosts: 1 failing (host02), 1 passing, 1 not checked (host03)"} {
