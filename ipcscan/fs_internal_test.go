@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ipckeys/ipckeys/internal/reftool"
 )
 
 // TestDevtmpfsByMountTable: devtmpfs reports the statfs magic of tmpfs
@@ -47,7 +49,7 @@ func TestDevtmpfsByMountTable(t *testing.T) {
 // TestDevNullFilesystem holds the filesystem of /dev/null against
 // util-linux findmnt on this machine.
 func TestDevNullFilesystem(t *testing.T) {
-	out, err := exec.Command("findmnt", "-n", "-o", "FSTYPE", "--target", "/dev/null").Output()
+	out, err := exec.Command(reftool.Need(t, "findmnt", "util-linux"), "-n", "-o", "FSTYPE", "--target", "/dev/null").Output()
 	if err != nil {
 		t.Skipf("findmnt (util-linux): %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ipckeys/ipckeys/internal/oracle"
+	"github.com/ipckeys/ipckeys/internal/reftool"
 	"github.com/ipckeys/ipckeys/ipcscan"
 )
 
@@ -129,10 +130,7 @@ func TestInspectorSyscalls(t *testing.T) {
 		}
 		return
 	}
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		t.Skip("strace is not installed")
-	}
+	strace := reftool.Need(t, "strace", "strace")
 	dir := t.TempDir()
 	const n = 2000
 	for i := range n {

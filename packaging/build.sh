@@ -3,9 +3,11 @@
 #
 #   dist/ipckeys-VERSION-linux-amd64, dist/ipckeys-VERSION-linux-arm64
 #       static binaries (CGO_ENABLED=0)
-#   dist/ipckeys_VERSION_amd64.deb, dist/ipckeys_VERSION_arm64.deb
+#   dist/ipckeys_VERSION-1_amd64.deb, dist/ipckeys_VERSION-1_arm64.deb
 #       the Debian packages: the binary, ipckeys(1), the bash, zsh and fish
-#       completions, and ipckeys.service and ipckeys.timer, disabled
+#       completions, ipckeys.service and ipckeys.timer (disabled), the
+#       copyright file and changelog.Debian.gz, and the lintian override
+#       for the static binary
 #   dist/SHA256SUMS
 #
 # Usage: packaging/build.sh [OUTDIR]    (default dist)
@@ -20,8 +22,14 @@ out=${1:-dist}
 export PATH="$PATH:/usr/local/go/bin"
 
 # nfpm writes the .deb. Releases after v2.45.2 need a module the Go module
-# proxy does not serve.
-nfpm=${NFPM:-go run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2}
+# proxy does not serve. It is built once per version and kept in the user's
+# cache (building it takes minutes); NFPM names another nfpm to use.
+nfpm_version=v2.45.2
+nfpm=${NFPM:-${XDG_CACHE_HOME:-$HOME/.cache}/ipckeys/nfpm-$nfpm_version/nfpm}
+if [ ! -x "$nfpm" ]; then
+	echo "build.sh: building nfpm $nfpm_version into $(dirname "$nfpm") (once)" >&2
+	GOBIN=$(dirname "$nfpm") CGO_ENABLED=0 go install "github.com/goreleaser/nfpm/v2/cmd/nfpm@$nfpm_version"
+fi
 
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
 export SOURCE_DATE_EPOCH
@@ -59,13 +67,23 @@ GOOS= GOARCH= go build -trimpath -buildvcs=true -ldflags='-s -w' -o "$build/host
 "$build/host/ipckeys" completion zsh >"$build/_ipckeys"
 "$build/host/ipckeys" completion fish >"$build/ipckeys.fish"
 gzip -9n <README.md >"$build/README.md.gz"
-
+# The copyright file lists the modules linked into the binary (the same on
+# every architecture); the changelog names the commit.
+packaging/copyright.sh "$build/host/ipckeys" >"$build/copyright"
 maintainer=${IPCKEYS_MAINTAINER:-ipckeys developers <packages@ipckeys.invalid>}
+# The Debian revision: the package's own files change only with the commit.
+revision=1
+{
+	printf 'ipckeys (%s-%s) unstable; urgency=medium\n\n' "$version" "$revision"
+	printf '  * Built from commit %s.\n\n' "$(git rev-parse HEAD)"
+	printf ' -- %s  %s\n' "$maintainer" "$(LC_ALL=C date -u -R -d "@$SOURCE_DATE_EPOCH")"
+} | gzip -9n >"$build/changelog.Debian.gz"
+
 for arch in amd64 arm64; do
 	cp "$build/$arch/ipckeys" "$out/ipckeys-$version-linux-$arch"
 	cp "$build/$arch/ipckeys" "$build/ipckeys"
-	ARCH=$arch VERSION=$version BUILD=$build MAINTAINER=$maintainer \
-		$nfpm package --config packaging/nfpm.yaml --packager deb --target "$out/ipckeys_${version}_$arch.deb" >&2
+	ARCH=$arch VERSION=$version RELEASE=$revision BUILD=$build MAINTAINER=$maintainer \
+		"$nfpm" package --config packaging/nfpm.yaml --packager deb --target "$out/ipckeys_${version}-${revision}_$arch.deb" >&2
 done
 
 (cd "$out" && sha256sum ipckeys-*-linux-* ipckeys_*.deb >SHA256SUMS)

@@ -16,10 +16,14 @@ import (
 
 // TestDebianPackage builds the release files twice from clones of the
 // commit checked out (the second at another path, with an empty build
-// cache) and requires the same bytes; then installs the .deb with dpkg -i
-// and uses what it installed from a clean PATH: the binary, the man page,
-// the completions in the shells, the units in systemd-analyze; then
-// removes it and requires every file it installed gone.
+// cache) and requires the same bytes; requires lintian to find no error
+// or warning (but those overridden, with reasons, in
+// packaging/lintian-overrides); then installs the .deb with dpkg -i and
+// uses what it installed from a clean PATH: the binary, the man page, the
+// completions in the shells, the units in systemd-analyze; then removes it
+// with dpkg -r and requires every file it installed gone and dpkg to keep
+// nothing of it (not even state rc); then again with the timer enabled,
+// and with dpkg -P.
 //
 // It changes the machine (dpkg -i as root), so it runs only when asked:
 // IPCKEYS_PACKAGE_TESTS=1, which CI sets.
@@ -30,9 +34,9 @@ func TestDebianPackage(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("IPCKEYS_PACKAGE_TESTS=1 needs root (dpkg -i)")
 	}
-	for _, tool := range []string{"git", "dpkg", "dpkg-deb", "man", "bash", "systemd-analyze", "systemctl", "sha256sum"} {
+	for _, tool := range []string{"git", "dpkg", "dpkg-deb", "man", "bash", "systemd-analyze", "systemctl", "sha256sum", "lintian"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed (.ci/run installs what the package test needs)", tool)
+			t.Fatalf("%s is not installed (scripts/install-test-deps installs what the package test needs)", tool)
 		}
 	}
 	if _, err := os.Stat("/usr/share/bash-completion/bash_completion"); err != nil {
@@ -88,6 +92,8 @@ func TestDebianPackage(t *testing.T) {
 	}
 	for arch, machine := range map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64} {
 		checkStatic(t, filepath.Join(dist, files["binary-"+arch]), machine)
+		checkLintian(t, filepath.Join(dist, files["deb-"+arch]))
+		checkDocs(t, filepath.Join(dist, files["deb-"+arch]), strings.TrimSpace(output(t, a, nil, "git", "rev-parse", "HEAD")))
 	}
 
 	// Install the package of this machine's architecture.
@@ -175,19 +181,133 @@ try ipckeys scan -o ""
 			t.Errorf("dpkg -L does not list %s from the package", p)
 		}
 	}
+	before := systemdState(t)
 	run(t, "", nil, "dpkg", "-r", "ipckeys")
 	installed = false
+	checkGone(t, "dpkg -r", list, existed, before)
+
+	// An administrator enabled the timer and the service wrote its metrics:
+	// removal takes away the timer's link and the stale metrics, and purge
+	// leaves nothing either.
+	for _, remove := range []string{"-r", "-P"} {
+		run(t, "", nil, "dpkg", "-i", deb)
+		installed = true
+		shell(t, env, "systemctl enable ipckeys.timer")
+		if _, err := os.Lstat("/etc/systemd/system/timers.target.wants/ipckeys.timer"); err != nil {
+			t.Fatalf("systemctl enable ipckeys.timer made no link: %v", err)
+		}
+		prom := "/var/lib/node_exporter/textfile/ipckeys.prom"
+		promExisted := false
+		if _, err := os.Lstat(prom); err == nil {
+			promExisted = true
+		} else {
+			if err := os.MkdirAll(filepath.Dir(prom), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(prom, []byte("ipckeys_gate_failed 0\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run(t, "", nil, "dpkg", remove, "ipckeys")
+		installed = false
+		checkGone(t, "dpkg "+remove+" with the timer enabled", list, existed, before)
+		if _, err := os.Lstat(prom); err == nil && !promExisted {
+			t.Errorf("dpkg %s left the service's metrics %s", remove, prom)
+		}
+	}
+}
+
+// checkGone requires that dpkg keeps nothing of the package (a package
+// without configuration files has no state rc), that no file it installed
+// is left, and that nothing of it is left in systemd's or
+// deb-systemd-helper's directories that was not there before.
+func checkGone(t *testing.T, what string, list []string, existed map[string]bool, before map[string]bool) {
+	t.Helper()
 	for _, p := range list {
 		if _, err := os.Lstat(p); err == nil && !existed[p] {
-			t.Errorf("%s is left after dpkg -r", p)
+			t.Errorf("%s is left after %s", p, what)
 		}
 	}
-	if err := exec.Command("dpkg", "-s", "ipckeys").Run(); err == nil {
-		if st := output(t, "", nil, "dpkg-query", "-W", "-f=${db:Status-Status}", "ipckeys"); st != "config-files" && st != "not-installed" {
-			t.Errorf("after dpkg -r the package is %q", st)
+	if out, err := exec.Command("dpkg-query", "-W", "-f=${db:Status-Status}", "ipckeys").Output(); err == nil && string(out) != "not-installed" {
+		t.Errorf("after %s dpkg has the package in state %q, want none", what, out)
+	}
+	for p := range systemdState(t) {
+		if !before[p] {
+			t.Errorf("%s is left after %s", p, what)
 		}
 	}
-	_ = exec.Command("dpkg", "-P", "ipckeys").Run()
+}
+
+// systemdState lists what mentions ipckeys in systemd's configuration and
+// in deb-systemd-helper's records.
+func systemdState(t *testing.T) map[string]bool {
+	t.Helper()
+	found := map[string]bool{}
+	for _, root := range []string{"/etc/systemd", "/var/lib/systemd/deb-systemd-helper-enabled", "/var/lib/systemd/deb-systemd-helper-masked"} {
+		err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if strings.Contains(d.Name(), "ipckeys") {
+				found[p] = true
+			}
+			return nil
+		})
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	return found
+}
+
+// checkLintian runs lintian on a package: it must report no error and no
+// warning but those packaging/lintian-overrides overrides, with reasons.
+func checkLintian(t *testing.T, deb string) {
+	t.Helper()
+	cmd := exec.Command("lintian", "--fail-on", "error,warning", deb)
+	cmd.Env = append(os.Environ(), "LANG=C.UTF-8", "LC_ALL=C.UTF-8")
+	out, err := cmd.CombinedOutput()
+	var tags []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if len(line) > 2 && line[1] == ':' {
+			tags = append(tags, line)
+		}
+	}
+	if err != nil || len(tags) > 0 {
+		t.Errorf("lintian %s: %v\n%s", filepath.Base(deb), err, strings.Join(tags, "\n"))
+	}
+}
+
+// checkDocs requires the files Debian's policy asks of every package: the
+// copyright file, machine-readable and naming Apache-2.0 for ipckeys
+// itself, and changelog.Debian.gz for the package's version and commit,
+// compressed without a name or time (gzip -n), so the same on every build.
+func checkDocs(t *testing.T, deb, rev string) {
+	t.Helper()
+	dir := t.TempDir()
+	run(t, "", nil, "dpkg-deb", "-x", deb, dir)
+	version := strings.TrimSpace(output(t, "", nil, "dpkg-deb", "-f", deb, "Version"))
+	doc := filepath.Join(dir, "usr", "share", "doc", "ipckeys")
+	copyright, err := os.ReadFile(filepath.Join(doc, "copyright"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: ipckeys\n"; !strings.HasPrefix(string(copyright), want) ||
+		!strings.Contains(string(copyright), "\n\nFiles: *\nCopyright: ") || !strings.Contains(string(copyright), "\nLicense: Apache-2.0\n") {
+		t.Errorf("%s: copyright is not DEP-5 with Files: * under Apache-2.0:\n%s", filepath.Base(deb), copyright)
+	}
+	gz, err := os.ReadFile(filepath.Join(doc, "changelog.Debian.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// gzip -n: no name (flag 0x08) and a zero time (bytes 4-7).
+	if len(gz) < 10 || gz[3]&0x08 != 0 || !bytes.Equal(gz[4:8], []byte{0, 0, 0, 0}) {
+		t.Errorf("%s: changelog.Debian.gz carries a name or time (header % x)", filepath.Base(deb), gz[:min(len(gz), 10)])
+	}
+	changelog := output(t, "", nil, "sh", "-c", "gzip -dc < \"$0\"", filepath.Join(doc, "changelog.Debian.gz"))
+	if first := "ipckeys (" + version + ") unstable; urgency=medium\n\n  * Built from commit " + rev + ".\n\n -- "; !strings.HasPrefix(changelog, first) {
+		t.Errorf("%s: changelog.Debian.gz is\n%s\nwant it to start\n%s", filepath.Base(deb), changelog, first)
+	}
 }
 
 // checkStatic requires a static executable for the machine: no program
@@ -271,9 +391,10 @@ func shell3(env []string, script string) (string, string, error) {
 	return stdout.String(), stderr.String(), err
 }
 
-// The README's monitoring set-up is these unit files, not a copy of them.
-func TestREADMEPointsAtUnits(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+// The monitoring set-up in docs/outputs.md is these unit files, not a copy
+// of them.
+func TestDocsPointAtUnits(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "docs", "outputs.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,22 +402,22 @@ func TestREADMEPointsAtUnits(t *testing.T) {
 		if _, err := os.Stat(f); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(readme), "(packaging/"+f+")") {
-			t.Errorf("the README does not point at packaging/%s", f)
+		if !strings.Contains(string(readme), "(../packaging/"+f+")") {
+			t.Errorf("docs/outputs.md does not point at packaging/%s", f)
 		}
 	}
 	for _, copied := range []string{"[Timer]", "[Install]", "OnUnitActiveSec", "SuccessExitStatus"} {
 		if strings.Contains(string(readme), copied) {
-			t.Errorf("the README has its own copy of the units (%s): point at packaging/ instead", copied)
+			t.Errorf("docs/outputs.md has its own copy of the units (%s): point at packaging/ instead", copied)
 		}
 	}
 	service, err := os.ReadFile("ipckeys.service")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What the README says the service runs is what it runs.
+	// What the page says the service runs is what it runs.
 	if !strings.Contains(string(service), "ExecStart=/usr/bin/ipckeys scan -m /etc/ipckeys/app.manifest -o text \\\n  -o prometheus=/var/lib/node_exporter/textfile/ipckeys.prom\n") ||
 		!strings.Contains(strings.Join(strings.Fields(string(readme)), " "), "`ipckeys scan -m /etc/ipckeys/app.manifest -o text -o prometheus=/var/lib/node_exporter/textfile/ipckeys.prom`") {
-		t.Error("the README and packaging/ipckeys.service disagree on the command the service runs")
+		t.Error("docs/outputs.md and packaging/ipckeys.service disagree on the command the service runs")
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/ignore"
+	"github.com/ipckeys/ipckeys/internal/reftool"
 	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/ipckeys/ipckeys/manifest"
 	"github.com/ipckeys/ipckeys/report"
@@ -373,14 +374,12 @@ func TestPrometheusParses(t *testing.T) {
 			t.Errorf("%s: %s, want an ipckeys_ gauge", name, fam.GetType())
 		}
 	}
-	if promtool, err := exec.LookPath("promtool"); err == nil {
+	if promtool := reftool.Lookup(t, "promtool", "prometheus"); promtool != "" {
 		cmd := exec.Command(promtool, "check", "metrics")
 		cmd.Stdin = bytes.NewReader(out)
 		if msg, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("promtool check metrics: %v\n%s", err, msg)
 		}
-	} else {
-		t.Log("promtool not installed: checked with the Go parser only")
 	}
 	// A run that could not happen says so.
 	r.Err = os.ErrNotExist

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ipckeys/ipckeys/internal/reftool"
 )
 
 // fleetDataLimit bounds (RLIMIT_DATA) the fleet runs of TestFleetCaps:
@@ -25,10 +27,7 @@ const fleetDataLimit = 512 << 20
 // fails at once, exit status 2, with one line naming the input and its
 // cap; zeros are not JSON, and leave a host not checked.
 func TestFleetCaps(t *testing.T) {
-	prlimit, err := exec.LookPath("prlimit")
-	if err != nil {
-		t.Skip("prlimit (util-linux) is not installed")
-	}
+	prlimit := reftool.Need(t, "prlimit", "util-linux")
 	gocmd, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command to build ipckeys with")

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ipckeys/ipckeys/audit"
+	"github.com/ipckeys/ipckeys/internal/reftool"
 	"github.com/ipckeys/ipckeys/report"
 )
 
@@ -29,10 +30,7 @@ const dataLimit = 512 << 20
 // fail at once with exit status 2 and one line naming the input, its cap
 // and what to do.
 func TestInputCaps(t *testing.T) {
-	prlimit, err := exec.LookPath("prlimit")
-	if err != nil {
-		t.Skip("prlimit (util-linux) is not installed")
-	}
+	prlimit := reftool.Need(t, "prlimit", "util-linux")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "ipckeys")
 	gocmd, err := exec.LookPath("go")

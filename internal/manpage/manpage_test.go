@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ipckeys/ipckeys/internal/reftool"
 )
 
 const sample = `Usage: prog run [-p PROJ]... PATH...
@@ -135,9 +137,7 @@ func TestRoff(t *testing.T) {
 // groff, which man runs, formats the page without a warning on a UTF-8
 // terminal and on an ASCII one.
 func TestRoffGroffWarnings(t *testing.T) {
-	if _, err := exec.LookPath("groff"); err != nil {
-		t.Skip("groff is not installed (apt-get install groff-base)")
-	}
+	reftool.Need(t, "groff", "groff-base")
 	var buf bytes.Buffer
 	if err := testPage().WriteRoff(&buf); err != nil {
 		t.Fatal(err)
