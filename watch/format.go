@@ -97,6 +97,10 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	case e.ID >= 0:
 		j.ID = &e.ID
 	}
+	switch e.Kind {
+	case SemOp, SemTimedOp, MsgSnd, MsgRcv:
+		j.Size = &e.Size
+	}
 	if e.Kind == ShmCtl || e.Kind == SemCtl || e.Kind == MsgCtl {
 		j.Cmd = "IPC_RMID"
 		if e.Cmd == IPCSet {

@@ -21,8 +21,11 @@ type Learnt struct {
 // call derived and a successful get call then used, in the caller's IPC
 // namespace. The name is the first program's command and the facility
 // ("writer-shm"), made unique; the owner is the user whose get call
-// created or first opened the object. Keys no ftok call derived (a
-// hard-coded number) have no key file to write, and are left out.
+// created or first opened the object. Its users are the programs whose
+// calls named the key: the get calls, and the calls on the object's id
+// (semop, shmat, msgsnd…) the watch could map to the key. Keys no ftok
+// call derived (a hard-coded number) have no key file to write, and are
+// left out.
 func Learn(events []Event) []Learnt {
 	type id struct {
 		ns  uint32
@@ -66,6 +69,17 @@ func Learn(events []Event) []Learnt {
 			Channel:  manifest.Channel{Name: e.Comm + "-" + e.Kind.Facility(), Path: path, Proj: f.Proj, Type: e.Kind.Facility(), Owner: owner},
 			Programs: []string{e.Program()},
 		})
+	}
+	// Programs that use an object through an id another program looked up.
+	for i := range events {
+		e := &events[i]
+		if e.Kind == Ftok || e.Kind.Get() || !e.KeyKnown || e.Failed() {
+			continue
+		}
+		k := fmt.Sprintf("%d/%d/%s", e.IPCNS, e.Key, e.Kind.Facility())
+		if n, ok := at[k]; ok && !contains(out[n].Programs, e.Program()) {
+			out[n].Programs = append(out[n].Programs, e.Program())
+		}
 	}
 	names := map[string]int{}
 	for i := range out {

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,21 +13,31 @@ import (
 
 // FileID is the file an ftok call named, as the caller saw it.
 type FileID struct {
-	Path string // absolute, in the caller's root
-	Dev  uint64
-	Ino  uint64
+	Path string `json:"path"` // absolute, in the caller's root
+	Dev  uint64 `json:"dev"`
+	Ino  uint64 `json:"ino"`
 }
 
 // Object is an IPC object as /proc/sysvipc showed it when a failed get
 // call was read: who owns what the caller ran into.
 type Object struct {
-	Facility string
-	ID       int
-	Key      int32
-	UID      uint32 // owner
-	CUID     uint32 // creator
-	Size     uint64 // a segment's bytes, a set's semaphores
-	Mode     uint32
+	Facility string `json:"facility"`
+	ID       int    `json:"id"`
+	Key      int32  `json:"-"`
+	UID      uint32 `json:"uid"`  // owner
+	CUID     uint32 `json:"cuid"` // creator
+	Size     uint64 `json:"size"` // a segment's bytes, a set's semaphores
+	Mode     uint32 `json:"mode"`
+}
+
+// MarshalJSON writes the object with its key in hex, as every key in
+// ipckeys' JSON is written.
+func (o Object) MarshalJSON() ([]byte, error) {
+	type plain Object
+	return json.Marshal(struct {
+		plain
+		Key string `json:"key"`
+	}{plain(o), ftok.Hex(o.Key)})
 }
 
 // tracker remembers what the events said (which id is which key) and

@@ -60,12 +60,14 @@ Flags:
                          -o manifest=FILE)
       --libc FILE        another C library to probe, repeatable (one that
                          no running process maps yet)
-  -o, --output FMT[=PATH]  repeatable: the event stream, events (text lines,
+  -o, --output FMT[=PATH]
+                         repeatable: the event stream, events (text lines,
                          the default) or jsonl, or none; the findings, in
                          table, text, json, sarif, github, junit or
                          prometheus (default: text after the events);
-                         manifest=FILE with --learn. At most one stream
-                         and one report format go to stdout
+                         manifest=FILE with --learn (checked before the
+                         watch starts). At most one stream and one report
+                         format go to stdout
       --fail-on LEVEL    exit 1 when a finding is at least LEVEL:
                          error (default), warning, info or never
   -q, --quiet            print nothing but error findings
@@ -144,15 +146,28 @@ func runWatch(c *command, args []string, stdout, stderr io.Writer) int {
 	if err := prepareOutputs(outs, stdout); err != nil {
 		return fail(stderr, err)
 	}
-	w, err := watch.Start(watch.Options{Libraries: *libc})
+	// The manifest's file is checked before the watch starts: a path it
+	// cannot be written to fails now, not after a long watch.
+	learnt, err := prepareLearnt(learnPath, outs)
 	if err != nil {
 		closeOutputs(outs)
+		return fail(stderr, err)
+	}
+	abandon := func() {
+		closeOutputs(outs)
+		if learnt != nil {
+			learnt.Close()
+		}
+	}
+	w, err := watch.Start(watch.Options{Libraries: *libc})
+	if err != nil {
+		abandon()
 		return fail(stderr, err)
 	}
 	filter := watch.Filter{PID: *pid, Exe: *exe, Cgroup: *cgroup}
 	events, dropped, err := collect(w, filter, *duration, stream, stdout)
 	if err != nil {
-		closeOutputs(outs)
+		abandon()
 		return fail(stderr, err)
 	}
 	result := &report.Result{FailOn: failOn, Time: time.Now(), Version: buildVersion()}
@@ -166,10 +181,10 @@ func runWatch(c *command, args []string, stdout, stderr io.Writer) int {
 			Message: fmt.Sprintf("%d events were lost (the kernel's ring buffer was full), so the findings may miss what they showed: watch fewer processes, or read faster", dropped)})
 	}
 	audit.Sort(result.Findings)
-	if learnPath != "" {
-		if err := writeLearnt(learnPath, events); err != nil {
+	if learnt != nil {
+		if err := learnt.Write(func(w io.Writer) error { return watch.WriteManifest(w, watch.Learn(events)) }); err != nil {
 			closeOutputs(outs)
-			return fail(stderr, err)
+			return fail(stderr, fmt.Errorf("-o manifest=%s: %v", learnPath, err))
 		}
 	}
 	if err := writeOutputs(outs, result, stdout, report.Style{Color: color, Quiet: gate.quiet}); err != nil {
@@ -276,15 +291,21 @@ func expectedChannels(paths []string) ([]audit.Expected, error) {
 	return out, nil
 }
 
-// writeLearnt writes the manifest --learn made, replacing path.
-func writeLearnt(path string, events []watch.Event) error {
+// prepareLearnt checks and prepares the file --learn writes its manifest
+// to (nil for none), which must be none of the report files.
+func prepareLearnt(path string, outs []output) (*outfile.Target, error) {
+	if path == "" {
+		return nil, nil
+	}
 	t, err := outfile.Prepare(path)
 	if err != nil {
-		return fmt.Errorf("-o manifest=%s: %v", path, err)
+		return nil, fmt.Errorf("-o manifest=%s: %v", path, err)
 	}
-	defer t.Close()
-	if err := t.Write(func(w io.Writer) error { return watch.WriteManifest(w, watch.Learn(events)) }); err != nil {
-		return fmt.Errorf("-o manifest=%s: %v", path, err)
+	for _, o := range outs {
+		if o.target != nil && o.target.Same(t) {
+			t.Close()
+			return nil, usagef("-o manifest=%s and -o %s=%s are the same file: give each its own file", path, o.format, o.path)
+		}
 	}
-	return nil
+	return t, nil
 }

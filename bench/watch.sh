@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# What `ipckeys watch` costs the programs it watches (needs root). A C loop
+# of ftok + shmget + semop (three traced calls an iteration) runs in a
+# private IPC namespace, in rounds, without and with a watch attached; the
+# median difference per iteration, divided by three, is the time the watch
+# adds to one traced call (goal: under 5 µs). A loop of getppid, a system
+# call the watch does not record but whose exit still passes its
+# in-kernel number check, shows the effect on untraced calls. Last, one
+# watch runs for LONG seconds while the ftok loop runs without pause, and
+# its peak memory (VmHWM) is printed.
+#
+# usage: bench/watch.sh [ROUNDS] [LONG]   (default 5 rounds, LONG 10 seconds)
+#        ITERS=N (default 100000) and CALLS=N (default 1000000) set the
+#        loop lengths.
+set -euo pipefail
+cd "$(dirname "$(realpath "$0")")/.."
+rounds=${1:-5}
+long=${2:-10}
+iters=${ITERS:-100000}
+calls=${CALLS:-1000000}
+
+[ "$(id -u)" = 0 ] || { echo "bench/watch.sh: needs root (eBPF and a private IPC namespace)" >&2; exit 2; }
+tmp=$(mktemp -d)
+watcher=
+cleanup() {
+	if [ -n "$watcher" ]; then kill -INT "$watcher" 2>/dev/null || true; wait "$watcher" 2>/dev/null || true; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+go build -o "$tmp/ipckeys" ./cmd/ipckeys
+cat >"$tmp/loop.c" <<'EOF'
+/* loop ipc N: N times ftok + shmget + semop; loop getppid N: N getppid;
+ * loop ipc-for S: ftok + shmget + semop for S seconds. Prints the
+ * nanoseconds an iteration took. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 4) {
+		fprintf(stderr, "usage: loop ipc|getppid|ipc-for N KEYFILE\n");
+		return 2;
+	}
+	long n = atol(argv[2]);
+	int sem = semget(IPC_PRIVATE, 1, 0600);
+	struct sembuf ops[2] = {{0, 1, 0}, {0, -1, 0}};
+	double end = now() + n * 1e9, start = now();
+	long i = 0;
+	if (strcmp(argv[1], "getppid") == 0) {
+		for (; i < n; i++)
+			syscall(SYS_getppid);
+	} else {
+		for (; strcmp(argv[1], "ipc") == 0 ? i < n : now() < end; i++) {
+			key_t key = ftok(argv[3], 'l');
+			if (shmget(key, 4096, IPC_CREAT | 0600) < 0 || semop(sem, ops, 2) < 0) {
+				perror("loop");
+				return 1;
+			}
+		}
+	}
+	printf("%.1f\n", (now() - start) / i);
+	return 0;
+}
+EOF
+gcc -O2 -o "$tmp/loop" "$tmp/loop.c"
+: >"$tmp/key"
+
+# loop ARGS runs the loop in a private IPC namespace; prints ns/iteration.
+loop() { unshare --ipc "$tmp/loop" "$@" "$tmp/key"; }
+
+# start_watch starts a watch that prints nothing as it goes, and waits
+# until its probes are attached: its links to sys_exit and to ftok's
+# entry and return (three bpf_link descriptors at least).
+start_watch() {
+	"$tmp/ipckeys" watch -o none -o "json=$tmp/report.json" >/dev/null 2>"$tmp/watch.err" &
+	watcher=$!
+	local i links
+	for ((i = 0; i < 300; i++)); do
+		links=$(ls -l "/proc/$watcher/fd" 2>/dev/null | grep -c 'bpf_link' || true)
+		[ "$links" -ge 3 ] && { sleep 0.3; return; }
+		kill -0 "$watcher" 2>/dev/null || { cat "$tmp/watch.err" >&2; exit 1; }
+		sleep 0.1
+	done
+	echo "bench/watch.sh: the watch did not attach within 30s" >&2
+	exit 1
+}
+stop_watch() {
+	kill -INT "$watcher"
+	wait "$watcher" || true
+	watcher=
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+echo "rounds $rounds, $iters iterations of ftok+shmget+semop, $calls getppid calls"
+: >"$tmp/ipc" ; : >"$tmp/ppid"
+for ((r = 1; r <= rounds; r++)); do
+	base=$(loop ipc "$iters"); pbase=$(loop getppid "$calls")
+	start_watch
+	watched=$(loop ipc "$iters"); pwatched=$(loop getppid "$calls")
+	stop_watch
+	awk -v a="$base" -v b="$watched" 'BEGIN { printf "%.1f\n", (b - a) / 3 }' >>"$tmp/ipc"
+	awk -v a="$pbase" -v b="$pwatched" 'BEGIN { printf "%.1f\n", b - a }' >>"$tmp/ppid"
+	printf 'round %d: iteration %.0f ns without, %.0f ns with the watch; getppid %.0f ns without, %.0f ns with\n' \
+		"$r" "$base" "$watched" "$pbase" "$pwatched"
+done
+printf 'added per traced call (median of %d): %.2f µs (goal < 5 µs)\n' "$rounds" "$(median <"$tmp/ipc" | awk '{ print $1 / 1000 }')"
+printf 'added per untraced call, getppid (median of %d): %.0f ns\n' "$rounds" "$(median <"$tmp/ppid")"
+
+echo "a $long-second watch while the loop runs without pause:"
+start_watch
+loop ipc-for "$long" >/dev/null
+hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$watcher/status")
+stop_watch
+printf 'peak memory of the watch: %d KiB\n' "$hwm"
+if grep -q check-incomplete "$tmp/report.json"; then
+	echo "events were lost: $(grep -o '[0-9]* events were lost' "$tmp/report.json" | head -1)"
+else
+	echo "no event was lost"
+fi
