@@ -20,17 +20,19 @@ const (
 	ListenerWrongHolder    = "listener-wrong-holder"
 	ListenerMissing        = "listener-missing"
 	ListenerCloexecMissing = "listener-cloexec-missing"
+	UnixListenerOrphaned   = "unix-listener-orphaned"
 	CloseWaitLeak          = "close-wait-leak"
 	FDExhaustion           = "fd-exhaustion"
 )
 
 func init() {
 	Rules = append(Rules,
-		Rule{InheritedListener, Error, "a listening socket is held by processes running different executables: one inherited it (fork and exec without close-on-exec, as system() and popen() do) and holds the port, so the server's restart fails with \"address already in use\"", "create the socket with SOCK_CLOEXEC (or set FD_CLOEXEC), close descriptors with close_range(3, ~0U, 0) before exec, or start the other program from its own supervisor instead of system()"},
-		Rule{ListenerNotAccepting, Error, "connections wait in a listening socket's accept queue, but no holder is a program that accepts them: its server is gone and an inheritor keeps the socket open, so connect() succeeds and health checks say up while requests are never answered", "stop the processes holding it (named in the message) so the server can be restarted, and fix the inheritance (see inherited-listener)"},
+		Rule{InheritedListener, Error, "a listening socket is held by processes that run different programs (for an interpreter, a different script, module or class), and one of them got it by inheritance (fork and exec without close-on-exec, as system() and popen() do) rather than by a convention that passes a listener on purpose (socket activation, FastCGI's fd 0, pre-fork workers, a wrapper running its server); while it holds the socket, a tcp or udp port stays taken and a restart of the server fails with \"address already in use\", and a unix socket stays open", "create the socket with SOCK_CLOEXEC (or set FD_CLOEXEC), close descriptors with close_range(3, ~0U, 0) before exec, or start the other program from its own supervisor instead of system()"},
+		Rule{ListenerNotAccepting, Error, "connections wait in a listening socket's accept queue and the kernel shows no holder taking them: none is blocked in accept on it or watches it with epoll, and each is stopped, seen waiting for something else (accept on another socket, epoll_wait, wait4, sleep), or a shell, sleep or the like (with a manifest: none runs the program it names); connect() succeeds and health checks say up while nobody answers", "continue a stopped holder, or stop the holders named in the message so the server can be started again; if one got the socket by inheritance, fix that (see inherited-listener)"},
 		Rule{ListenerWrongHolder, Error, "a listener the manifest declares is held by a program other than the one it names", "stop that program or fix how it got the socket (see inherited-listener) before restarting the declared one"},
 		Rule{ListenerMissing, Warning, "a listener the manifest declares is not listening", "start the program that provides it, or correct the manifest"},
 		Rule{ListenerCloexecMissing, Warning, "a listening socket without close-on-exec in a process that starts other programs: each program it starts inherits the listener (the inherited-listener incident before it happens)", "create the socket with SOCK_CLOEXEC or set FD_CLOEXEC on it"},
+		Rule{UnixListenerOrphaned, Warning, "a unix listener's path now names another file or nothing (it was unlinked, and perhaps bound again by a restarted copy of the server): no new connection reaches the old listener; it blocks nothing, but its process keeps running and holding its descriptors and memory", "stop the old process if it is left over from a restart (a server that unlinks its path before bind should first make sure no copy of it still runs)"},
 		Rule{CloseWaitLeak, Warning, "a process holds many TCP sockets in CLOSE_WAIT: the peers closed, the program never did, and descriptors leak until it runs out", "close the socket when read() returns 0 (or on error) in the program; restarting it only buys time"},
 		Rule{FDExhaustion, Warning, "a process uses 80% or more of its open-files limit (an error at 95%): the next accept() or open() fails with EMFILE", "find what it leaks (close-wait-leak, ls --sockets), or raise LimitNOFILE / ulimit -n if the load is real"},
 	)
@@ -181,6 +183,12 @@ func CheckDescriptors(d Descriptors) []Finding {
 	for _, ino := range inodes {
 		s := d.Snap.Sockets[ino]
 		a := t.Analyze(s)
+		if s.Orphaned() {
+			// Its path names something else: it blocks no restart, and
+			// whoever holds it, that is the one thing to say.
+			out = append(out, t.orphaned(a))
+			continue
+		}
 		out = append(out, t.inherited(a)...)
 		if !declared[ino] {
 			out = append(out, t.notAccepting(a, nil)...)
@@ -429,6 +437,10 @@ func (t *tree) Analyze(s *fdscan.Socket) ListenerAnalysis {
 		}
 	}
 	inherited := map[int]bool{}
+	// handed are the holders given the listener by socket activation: a
+	// service that got it with LISTEN_FDS holds it on purpose, whatever
+	// it runs.
+	handed := map[int]bool{}
 	if a.MakerGone {
 		for _, pid := range rest {
 			inherited[pid] = true
@@ -439,6 +451,7 @@ func (t *tree) Analyze(s *fdscan.Socket) ListenerAnalysis {
 		switch {
 		case a.MakerGone || pid == a.Origin:
 		case p != nil && p.ListenFDs:
+			handed[pid] = true
 			intended = append(intended, "socket activation: "+t.Name(pid)+" got it with LISTEN_FDS")
 		case t.nonServer(pid):
 			// A wrapper given the listener from outside, or an
@@ -473,6 +486,9 @@ func (t *tree) Analyze(s *fdscan.Socket) ListenerAnalysis {
 		// got it by inheritance itself.
 		wrapper := t.nonServer(pp) && !t.nonServer(pid)
 		if why := t.handOver(a.Holders, pp, pid, wrapper); why != "" {
+			if p := t.snap.Processes[pid]; p != nil {
+				handed[pid] = p.ListenFDs
+			}
 			intended = append(intended, why)
 			continue
 		}
@@ -485,7 +501,7 @@ func (t *tree) Analyze(s *fdscan.Socket) ListenerAnalysis {
 	// listener to no server holds it for nothing: an inheritor, unless
 	// nothing better is known (every holder is one).
 	for _, pid := range rest {
-		if !t.nonServer(pid) || inherited[pid] || a.MakerGone {
+		if !t.nonServer(pid) || inherited[pid] || handed[pid] || a.MakerGone {
 			continue
 		}
 		if !t.passesToServer(pid, parent) {
@@ -581,6 +597,12 @@ func held(s *fdscan.Socket) string {
 		if s.Local == "" || s.Local[0] == '@' {
 			return "the socket stays open"
 		}
+		switch s.Path {
+		case fdscan.PathReplaced:
+			return "the socket stays open, though " + s.Local + " now names another file"
+		case fdscan.PathMissing:
+			return "the socket stays open, though nothing is at " + s.Local + " any more"
+		}
 		return "the socket stays open, and bound to " + s.Local + " while that path names it"
 	}
 	return "the port stays taken"
@@ -632,21 +654,53 @@ func (t *tree) inherited(a ListenerAnalysis) []Finding {
 	if a.Origin == 0 {
 		return []Finding{{Code: InheritedListener, Severity: Error, Socket: t.socketRef(a.Socket, a.Holders),
 			Message: fmt.Sprintf("listener %s is held only by processes that inherited it (shells, sleep and the like cannot make a socket), the program that made it gone: %s; while they run %s%s; stop them, then give the socket SOCK_CLOEXEC (or FD_CLOEXEC) or close descriptors with close_range before exec in the server",
-				where(a.Socket), strings.Join(who, "; "), held(a.Socket), restartFails(a.Socket, "the server's restart"))}}
+				where(a.Socket), strings.Join(who, "; "), held(a.Socket), restartFails(a.Socket, "a restart of the server"))}}
 	}
-	verb := "made by"
+	from := "that got it from it"
 	for _, in := range a.Inheritors {
 		if in.Chain == "" {
-			verb = "held by" // not every holder descends from it: which made it is not known
+			from = "" // not every holder descends from it
 		}
 	}
-	origin := t.Name(a.Origin)
+	origin := fmt.Sprintf("%s, running %s", t.Name(a.Origin), t.program(a.Origin))
 	if o := a.observed(a.Origin); o != "" {
 		origin += " (" + o + ")"
 	}
+	others := "processes " + from + " and run other programs"
+	if from == "" {
+		others = "processes that run other programs"
+	}
 	return []Finding{{Code: InheritedListener, Severity: Error, Socket: t.socketRef(a.Socket, a.Holders),
-		Message: fmt.Sprintf("listener %s %s %s, running %s, is also held by processes that run other programs: %s; while they hold it %s%s; create the socket with SOCK_CLOEXEC (or set FD_CLOEXEC), close descriptors with close_range before exec, or start those programs from their own supervisor",
-			where(a.Socket), verb, origin, t.program(a.Origin), strings.Join(who, "; "), held(a.Socket), restartFails(a.Socket, t.snap.Processes[a.Origin].Comm+"'s restart"))}}
+		Message: fmt.Sprintf("listener %s is held by %s, and also by %s: %s; while they hold it %s%s; create the socket with SOCK_CLOEXEC (or set FD_CLOEXEC), close descriptors with close_range before exec, or start those programs from their own supervisor",
+			where(a.Socket), origin, others, strings.Join(who, "; "), held(a.Socket), restartFails(a.Socket, "a restart of "+t.Name(a.Origin)))}}
+}
+
+// orphaned: a unix listener whose path no longer names it.
+func (t *tree) orphaned(a ListenerAnalysis) Finding {
+	now := "nothing is at " + a.Socket.Local + " (it was unlinked)"
+	if a.Socket.Path == fdscan.PathReplaced {
+		now = a.Socket.Local + " now names another file (a socket bound there since, as by a restarted copy of the server)"
+	}
+	var holders []string
+	seen := map[int]bool{}
+	for _, h := range a.Holders {
+		if seen[h.PID] {
+			continue
+		}
+		seen[h.PID] = true
+		line := fmt.Sprintf("%s, running %s, fd %s", t.Name(h.PID), t.program(h.PID), joinInts(fdsOf(a.Holders, h.PID)))
+		if o := a.observed(h.PID); o != "" {
+			line += " (" + o + ")"
+		}
+		holders = append(holders, line)
+	}
+	queued := ""
+	if a.Socket.Queue > 0 {
+		queued = fmt.Sprintf("; %d connection(s) made before that wait in its accept queue", a.Socket.Queue)
+	}
+	return Finding{Code: UnixListenerOrphaned, Severity: Warning, Socket: t.socketRef(a.Socket, a.Holders),
+		Message: fmt.Sprintf("unix listener socket:[%d], bound to %s, is orphaned: %s, so no new connection reaches it; it is held by %s%s; it blocks nothing, but its holders keep running and holding descriptors and memory: stop them if they are left over from a restart",
+			a.Socket.Inode, a.Socket.Local, now, strings.Join(holders, "; "), queued)}
 }
 
 // notAccepting: connections queue, and no holder will take them. accept,
@@ -677,9 +731,13 @@ func (t *tree) notAccepting(a ListenerAnalysis, accept func(pid int) bool) []Fin
 		}
 		holders = append(holders, fmt.Sprintf("%s, running %s, fd %s%s", t.Name(h.PID), t.program(h.PID), joinInts(fdsOf(a.Holders, h.PID)), state))
 	}
+	fix := ""
+	if len(a.Inheritors) > 0 {
+		fix = ", and fix how they got the socket (see inherited-listener)"
+	}
 	return []Finding{{Code: ListenerNotAccepting, Severity: Error, Socket: t.socketRef(a.Socket, a.Holders),
-		Message: fmt.Sprintf("listener %s has %d connection(s) waiting in its accept queue, and no holder accepts them: %s; connect() still succeeds and health checks say up while nobody answers; continue or stop these processes so its server can serve it (or be restarted), and fix how they got the socket",
-			where(a.Socket), a.Socket.Queue, strings.Join(holders, "; "))}}
+		Message: fmt.Sprintf("listener %s has %d connection(s) waiting in its accept queue, and no holder accepts them: %s; connect() still succeeds and health checks say up while nobody answers; continue or stop these processes so its server can serve it (or be started again)%s",
+			where(a.Socket), a.Socket.Queue, strings.Join(holders, "; "), fix)}}
 }
 
 func joinInts(v []int) string {

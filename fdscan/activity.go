@@ -15,10 +15,12 @@ import (
 // kernel shows, for each thread, the system call it is blocked in and its
 // arguments (/proc/PID/task/TID/syscall: accept4 on fd 3 is "288 0x3 …"
 // on x86_64), and for each epoll instance the descriptors and inodes it
-// watches (the "tfd:" lines of its fdinfo). A thread blocked in accept on
-// the listener's descriptor, or an epoll set watching the listener's
-// inode, is a holder serving it. Both need ptrace access to the process
-// (root).
+// watches (the "tfd:" lines of its fdinfo). A thread blocked in poll or
+// select has its set in the process's memory (/proc/PID/mem, at the
+// address the call's arguments give). A thread blocked in accept on the
+// listener's descriptor, in poll or select with it in the read set, or an
+// epoll set watching the listener's inode, is a holder serving it. All
+// need ptrace access to the process (root).
 
 // Activity is what a process holding a listener was doing when the scan
 // looked: the waits of its threads and the sockets its epoll sets watch.
@@ -42,6 +44,12 @@ type ThreadWait struct {
 	FD int
 	// Call is the system call number; -1 when running or not in one.
 	Call int
+	// Polled are, for a thread blocked in poll, ppoll, select or
+	// pselect6, the descriptors it waits to read from, read from its
+	// memory; PollKnown says they were read (the call's arguments were
+	// the same before and after).
+	Polled    []int
+	PollKnown bool
 }
 
 // Wait classifies what a thread is doing.
@@ -56,7 +64,8 @@ const (
 	// WaitEpoll: blocked in epoll_wait or epoll_pwait on the instance FD.
 	WaitEpoll
 	// WaitPoll: blocked in poll, ppoll, select or pselect6, whose sets are
-	// in the process's memory and not read here.
+	// in the process's memory: read when the process's memory can be
+	// (ThreadWait.Polled).
 	WaitPoll
 	// WaitIdle: blocked in a wait that is not for a socket: wait4,
 	// waitid, nanosleep, clock_nanosleep, pause, rt_sigsuspend,
@@ -218,14 +227,20 @@ func (s *scanner) activity(pid int, epolls []int) *Activity {
 		a.Unread = "its threads: " + err.Error()
 		return a
 	}
+	mem := -1
+	defer func() {
+		if mem >= 0 {
+			unix.Close(mem)
+		}
+	}()
 	for _, tid := range tids {
 		tdir, err := openat(tasks, s.num(tid), unix.O_PATH|unix.O_DIRECTORY)
 		if err != nil {
 			continue // exited
 		}
 		s.buf, err = readProc(tdir, nameSyscall, s.buf, nil)
-		unix.Close(tdir)
 		if gone(err) {
+			unix.Close(tdir)
 			continue
 		}
 		var call int
@@ -234,11 +249,20 @@ func (s *scanner) activity(pid int, epolls []int) *Activity {
 			call, args, err = ParseSyscall(s.buf)
 		}
 		if err != nil {
+			unix.Close(tdir)
 			a.Unread = fmt.Sprintf("thread %d's system call: %v", tid, err)
 			continue
 		}
 		w, fd := classify(call, args)
-		a.Threads = append(a.Threads, ThreadWait{TID: tid, Wait: w, FD: fd, Call: call})
+		th := ThreadWait{TID: tid, Wait: w, FD: fd, Call: call}
+		if w == WaitPoll {
+			if mem < 0 {
+				mem, _ = openat(dir, nameMem, unix.O_RDONLY)
+			}
+			th.Polled, th.PollKnown = s.pollSet(mem, tdir, call, args)
+		}
+		unix.Close(tdir)
+		a.Threads = append(a.Threads, th)
 	}
 	unix.Close(tasks)
 	if len(epolls) == 0 {
@@ -268,6 +292,93 @@ func (s *scanner) activity(pid int, epolls []int) *Activity {
 	slices.Sort(a.Watched)
 	a.Watched = slices.Compact(a.Watched)
 	return a
+}
+
+var nameMem = cname("mem")
+
+// maxPolled bounds the pollfd entries or select bits read per thread.
+const maxPolled = 1 << 16
+
+// pollSet reads the descriptors a thread blocked in a poll or select
+// call (with arguments args, as its syscall file in the open directory
+// tdir showed them, now in s.buf) waits to read from, from the process's
+// memory through mem (/proc/PID/mem, which needs ptrace access). While
+// the thread is blocked the kernel has only copied the set, so the memory
+// holds what it waits for; the syscall file is read again after, and the
+// set is taken only when it shows the same call, arguments and stack.
+func (s *scanner) pollSet(mem, tdir, call int, args [6]uint64) ([]int, bool) {
+	if mem < 0 {
+		return nil, false
+	}
+	before := string(s.buf)
+	var addr, size uint64
+	var parse func([]byte) []int
+	switch {
+	case slices.Contains(pollArrayCalls, call):
+		if args[1] > maxPolled {
+			return nil, false
+		}
+		addr, size, parse = args[0], args[1]*8, ParsePollFDs
+	case slices.Contains(selectCalls, call):
+		if args[0] > maxPolled {
+			return nil, false
+		}
+		nfds := int(args[0])
+		addr, size, parse = args[1], (args[0]+63)/64*8, func(b []byte) []int { return ParseFDSet(b, nfds) }
+	default:
+		return nil, false
+	}
+	var set []int
+	if addr != 0 && size > 0 {
+		if addr > 1<<62 {
+			return nil, false
+		}
+		b := make([]byte, size)
+		if n, err := unix.Pread(mem, b, int64(addr)); err != nil || n != len(b) {
+			return nil, false
+		}
+		set = parse(b)
+	}
+	var err error
+	if s.buf, err = readProc(tdir, nameSyscall, s.buf, nil); err != nil || string(s.buf) != before {
+		return nil, false
+	}
+	return set, true
+}
+
+// pollRDNorm is POLLRDNORM on Linux, which golang.org/x/sys/unix lacks.
+const pollRDNorm = 0x40
+
+// ParsePollFDs reads an array of struct pollfd (int fd; short events;
+// short revents), as poll and ppoll take it, and returns the descriptors
+// polled for input (POLLIN or POLLRDNORM), sorted, without repeats.
+// Entries with a negative fd are ignored, as poll ignores them.
+func ParsePollFDs(b []byte) []int {
+	var out []int
+	ne := binary.NativeEndian
+	for ; len(b) >= 8; b = b[8:] {
+		fd := int32(ne.Uint32(b[0:]))
+		events := ne.Uint16(b[4:])
+		if fd >= 0 && events&(unix.POLLIN|pollRDNorm) != 0 {
+			out = append(out, int(fd))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// ParseFDSet reads the first nfds bits of an fd_set (an array of longs,
+// bit n of the set is descriptor n), as select and pselect6 take their
+// read set, and returns the descriptors set.
+func ParseFDSet(b []byte, nfds int) []int {
+	var out []int
+	// Bits are numbered within each native-endian long.
+	for fd := 0; fd < nfds && (fd/64+1)*8 <= len(b); fd++ {
+		if binary.NativeEndian.Uint64(b[fd/64*8:])&(1<<(fd%64)) != 0 {
+			out = append(out, fd)
+		}
+	}
+	return out
 }
 
 // tasks lists the thread ids in the open task directory fd.
@@ -311,6 +422,11 @@ func (a *Activity) Serving(ino uint64, fds []int) (how string, ok bool) {
 		if th.Wait == WaitAccept && slices.Contains(fds, th.FD) {
 			return fmt.Sprintf("blocked in accept on fd %d", th.FD), true
 		}
+		for _, fd := range fds {
+			if th.Wait == WaitPoll && th.PollKnown && slices.Contains(th.Polled, fd) {
+				return fmt.Sprintf("blocked in %s with fd %d in its set", callName(th.Call), fd), true
+			}
+		}
 	}
 	if _, found := slices.BinarySearch(a.Watched, ino); found {
 		return "an epoll set of it watches the socket", true
@@ -321,9 +437,10 @@ func (a *Activity) Serving(ino uint64, fds []int) (how string, ok bool) {
 // Elsewhere reports whether every thread of the process was seen blocked
 // in a wait that cannot take a connection from the socket with inode ino
 // held as fds: accept on another descriptor, an epoll wait (its sets do
-// not watch the socket, or Serving would say so), or an idle wait (child,
-// timer, signal, futex). A thread running, in poll or select (whose sets
-// are not read), or in any other call could be about to accept.
+// not watch the socket, or Serving would say so), poll or select whose
+// set was read and lacks it, or an idle wait (child, timer, signal,
+// futex). A thread running, in poll or select whose set could not be
+// read, or in any other call could be about to accept.
 func (a *Activity) Elsewhere(ino uint64, fds []int) bool {
 	if a == nil || a.Unread != "" || len(a.Threads) == 0 {
 		return false
@@ -334,11 +451,32 @@ func (a *Activity) Elsewhere(ino uint64, fds []int) bool {
 	for _, th := range a.Threads {
 		switch th.Wait {
 		case WaitAccept, WaitEpoll, WaitIdle:
+		case WaitPoll:
+			if !th.PollKnown {
+				return false
+			}
 		default:
 			return false
 		}
 	}
 	return true
+}
+
+// fdList names a few descriptors: "fd 4", "fds 4, 5", "12 fds", "no fd".
+func fdList(fds []int) string {
+	switch {
+	case len(fds) == 0:
+		return "no fd"
+	case len(fds) == 1:
+		return fmt.Sprintf("fd %d", fds[0])
+	case len(fds) > 8:
+		return fmt.Sprintf("%d fds", len(fds))
+	}
+	s := make([]string, len(fds))
+	for i, fd := range fds {
+		s[i] = fmt.Sprint(fd)
+	}
+	return "fds " + strings.Join(s, ", ")
 }
 
 // Describe says in a few words what the threads were doing: "blocked in
@@ -359,6 +497,11 @@ func (a *Activity) Describe() string {
 			w = fmt.Sprintf("accept on fd %d", th.FD)
 		case WaitEpoll:
 			w = fmt.Sprintf("%s on fd %d", callName(th.Call), th.FD)
+		case WaitPoll:
+			w = callName(th.Call)
+			if th.PollKnown {
+				w += " on " + fdList(th.Polled)
+			}
 		default:
 			w = callName(th.Call)
 		}

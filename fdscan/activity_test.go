@@ -2,6 +2,7 @@ package fdscan
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"testing"
@@ -93,6 +94,54 @@ func FuzzParseEpollWatched(f *testing.F) {
 		got, err := ParseEpollWatched(b)
 		if err == nil && len(got) > bytes.Count(b, []byte("tfd:")) {
 			t.Fatalf("%q read as %v", b, got)
+		}
+	})
+}
+
+// pollfds encodes struct pollfd entries {fd, events} as poll takes them.
+func pollfds(entries ...[2]int) []byte {
+	var b []byte
+	for _, e := range entries {
+		b = binary.NativeEndian.AppendUint32(b, uint32(int32(e[0])))
+		b = binary.NativeEndian.AppendUint16(b, uint16(e[1]))
+		b = binary.NativeEndian.AppendUint16(b, 0)
+	}
+	return b
+}
+
+func TestParsePollFDs(t *testing.T) {
+	// POLLIN 0x1, POLLPRI 0x2, POLLOUT 0x4, POLLRDNORM 0x40.
+	got := ParsePollFDs(pollfds([2]int{7, 0x1 | 0x2}, [2]int{3, 0x4}, [2]int{-1, 0x1}, [2]int{5, 0x40}, [2]int{7, 0x1}))
+	if !slices.Equal(got, []int{5, 7}) {
+		t.Errorf("got %v, want [5 7]: fd 3 is polled for output only, -1 is ignored", got)
+	}
+	if got := ParsePollFDs([]byte{1, 2, 3}); got != nil {
+		t.Errorf("a short entry: %v", got)
+	}
+}
+
+func TestParseFDSet(t *testing.T) {
+	b := make([]byte, 16)
+	binary.NativeEndian.PutUint64(b[0:], 1<<0|1<<4|1<<63)
+	binary.NativeEndian.PutUint64(b[8:], 1<<1|1<<9)
+	if got := ParseFDSet(b, 73); !slices.Equal(got, []int{0, 4, 63, 65}) {
+		t.Errorf("nfds 73: %v, want [0 4 63 65] (73 is beyond nfds)", got)
+	}
+	if got := ParseFDSet(b, 1000); !slices.Equal(got, []int{0, 4, 63, 65, 73}) {
+		t.Errorf("nfds beyond the bytes: %v", got)
+	}
+}
+
+func FuzzParsePollSets(f *testing.F) {
+	f.Add(pollfds([2]int{3, 1}, [2]int{-4, 1}), 70)
+	f.Fuzz(func(t *testing.T, b []byte, nfds int) {
+		got := ParsePollFDs(b)
+		if len(got) > len(b)/8 || !slices.IsSorted(got) || len(got) > 0 && got[0] < 0 {
+			t.Fatalf("%x: %v", b, got)
+		}
+		set := ParseFDSet(b, nfds)
+		if len(set) > len(b)*8 || !slices.IsSorted(set) || len(set) > 0 && (set[0] < 0 || set[len(set)-1] >= nfds) {
+			t.Fatalf("%x %d: %v", b, nfds, set)
 		}
 	})
 }

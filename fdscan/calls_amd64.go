@@ -8,7 +8,11 @@ var (
 	acceptCalls = []int{unix.SYS_ACCEPT, unix.SYS_ACCEPT4}
 	epollCalls  = []int{unix.SYS_EPOLL_WAIT, unix.SYS_EPOLL_PWAIT, unix.SYS_EPOLL_PWAIT2}
 	pollCalls   = []int{unix.SYS_POLL, unix.SYS_PPOLL, unix.SYS_SELECT, unix.SYS_PSELECT6}
-	idleCalls   = []int{unix.SYS_WAIT4, unix.SYS_WAITID, unix.SYS_NANOSLEEP, unix.SYS_CLOCK_NANOSLEEP,
+	// pollArrayCalls take (struct pollfd *fds, nfds); selectCalls take
+	// (nfds, fd_set *readfds, …).
+	pollArrayCalls = []int{unix.SYS_POLL, unix.SYS_PPOLL}
+	selectCalls    = []int{unix.SYS_SELECT, unix.SYS_PSELECT6}
+	idleCalls      = []int{unix.SYS_WAIT4, unix.SYS_WAITID, unix.SYS_NANOSLEEP, unix.SYS_CLOCK_NANOSLEEP,
 		unix.SYS_PAUSE, unix.SYS_RT_SIGSUSPEND, unix.SYS_RT_SIGTIMEDWAIT, unix.SYS_FUTEX}
 	callNames = map[int]string{
 		unix.SYS_ACCEPT: "accept", unix.SYS_ACCEPT4: "accept4", unix.SYS_EPOLL_WAIT: "epoll_wait",

@@ -7,5 +7,6 @@ package fdscan
 // serve a socket from what its threads do (epoll sets still count).
 var (
 	acceptCalls, epollCalls, pollCalls, idleCalls []int
+	pollArrayCalls, selectCalls                   []int
 	callNames                                     = map[int]string{}
 )

@@ -22,8 +22,10 @@ import (
 
 const (
 	udiagShowName  = 0x01
+	udiagShowVFS   = 0x02
 	udiagShowRQLen = 0x10
 	unixDiagName   = 0
+	unixDiagVFS    = 1
 	unixDiagRQLen  = 4
 
 	sizeofUnixDiagReq   = 24
@@ -39,6 +41,11 @@ type listenerQueue struct {
 	Queue, Backlog int
 	Name           string // unix only: the bound name rendered as /proc/net/unix does
 	HasName        bool
+	// VFSIno and VFSDev are, for a unix socket bound to a path, the
+	// inode the bind made and its filesystem's device in the kernel's
+	// encoding (major<<20 | minor); HasVFS says they were given.
+	VFSIno, VFSDev uint32
+	HasVFS         bool
 }
 
 // diagRequest builds a SOCK_DIAG_BY_FAMILY dump request around body.
@@ -53,13 +60,14 @@ func diagRequest(seq uint32, body []byte) []byte {
 	return b
 }
 
-// unixListenersRequest asks for every listening unix socket with its name
-// and queue lengths (struct unix_diag_req).
+// unixListenersRequest asks for every listening unix socket with its name,
+// the inode its path was bound to, and queue lengths (struct
+// unix_diag_req).
 func unixListenersRequest(seq uint32) []byte {
 	r := make([]byte, sizeofUnixDiagReq)
 	r[0] = unix.AF_UNIX
 	binary.NativeEndian.PutUint32(r[4:], 1<<tcpListen) // udiag_states
-	binary.NativeEndian.PutUint32(r[12:], udiagShowName|udiagShowRQLen)
+	binary.NativeEndian.PutUint32(r[12:], udiagShowName|udiagShowVFS|udiagShowRQLen)
 	return diagRequest(seq, r)
 }
 
@@ -141,6 +149,10 @@ func parseUnixDiagMsg(p []byte, out map[uint64]listenerQueue) {
 			}
 		case unixDiagName:
 			q.Name, q.HasName = renderUnixName(data), true
+		case unixDiagVFS:
+			if len(data) >= 8 { // struct unix_diag_vfs
+				q.VFSIno, q.VFSDev, q.HasVFS = ne.Uint32(data[0:]), ne.Uint32(data[4:]), true
+			}
 		}
 		adv := (n + 3) &^ 3
 		if adv >= len(a) {

@@ -8,8 +8,9 @@ import (
 )
 
 // unixDiagMsg encodes one SOCK_DIAG_BY_FAMILY answer for a unix socket in
-// the kernel's layout (netlink header, struct unix_diag_msg, attributes).
-func unixDiagMsg(seq, ino uint32, name []byte, rq, wq uint32) []byte {
+// the kernel's layout (netlink header, struct unix_diag_msg, attributes);
+// vfs, when not nil, is the bound inode and device (struct unix_diag_vfs).
+func unixDiagMsg(seq, ino uint32, name []byte, rq, wq uint32, vfs ...uint32) []byte {
 	ne := binary.NativeEndian
 	attr := func(typ uint16, data []byte) []byte {
 		a := make([]byte, (sizeofRtAttr+len(data)+3)&^3)
@@ -24,6 +25,12 @@ func unixDiagMsg(seq, ino uint32, name []byte, rq, wq uint32) []byte {
 	if name != nil {
 		body = append(body, attr(unixDiagName, name)...)
 	}
+	if len(vfs) == 2 {
+		v := make([]byte, 8)
+		ne.PutUint32(v[0:], vfs[0])
+		ne.PutUint32(v[4:], vfs[1])
+		body = append(body, attr(unixDiagVFS, v)...)
+	}
 	q := make([]byte, 8)
 	ne.PutUint32(q[0:], rq)
 	ne.PutUint32(q[4:], wq)
@@ -36,9 +43,9 @@ func unixDiagMsg(seq, ino uint32, name []byte, rq, wq uint32) []byte {
 }
 
 func FuzzNetlinkDiag(f *testing.F) {
-	f.Add(unixDiagMsg(1, 42, []byte("/run/a sock\x00"), 3, 16), uint32(42), []byte("\x00abs\x00tract"), uint32(2), uint32(8))
-	f.Add([]byte{}, uint32(1), []byte(nil), uint32(0), uint32(0))
-	f.Fuzz(func(t *testing.T, raw []byte, ino uint32, name []byte, rq, wq uint32) {
+	f.Add(unixDiagMsg(1, 42, []byte("/run/a sock\x00"), 3, 16, 99, 8<<20|1), uint32(42), []byte("\x00abs\x00tract"), uint32(2), uint32(8), uint32(0))
+	f.Add([]byte{}, uint32(1), []byte(nil), uint32(0), uint32(0), uint32(7))
+	f.Fuzz(func(t *testing.T, raw []byte, ino uint32, name []byte, rq, wq, vfsIno uint32) {
 		// Any bytes: no panic, whatever they claim.
 		walkNetlink(raw, 1, func(p []byte) {
 			parseUnixDiagMsg(p, map[uint64]listenerQueue{})
@@ -49,11 +56,18 @@ func FuzzNetlinkDiag(f *testing.F) {
 			return
 		}
 		out := map[uint64]listenerQueue{}
-		done, err := walkNetlink(unixDiagMsg(7, ino, name, rq, wq), 7, func(p []byte) { parseUnixDiagMsg(p, out) })
+		var vfs []uint32
+		if vfsIno != 0 {
+			vfs = []uint32{vfsIno, rq}
+		}
+		done, err := walkNetlink(unixDiagMsg(7, ino, name, rq, wq, vfs...), 7, func(p []byte) { parseUnixDiagMsg(p, out) })
 		if err != nil || done {
 			t.Fatalf("walk: %v %v", done, err)
 		}
 		got := out[uint64(ino)]
+		if got.HasVFS != (vfsIno != 0) || got.HasVFS && (got.VFSIno != vfsIno || got.VFSDev != rq) {
+			t.Fatalf("read back vfs %+v", got)
+		}
 		if got.Queue != int(rq) || got.Backlog != int(wq) || got.HasName != (name != nil) || got.Name != renderUnixName(name) {
 			t.Fatalf("read back %+v", got)
 		}

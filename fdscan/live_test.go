@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ipckeys/ipckeys/fdscan"
+	"github.com/ipckeys/ipckeys/internal/reftool"
 )
 
 // lsofFile is one descriptor as lsof -F pftGin prints it.
@@ -29,11 +29,11 @@ type lsofFile struct {
 }
 
 // lsofFiles runs lsof with the given selection and returns the numbered
-// descriptors it lists. It skips the comparison if lsof is not installed.
+// descriptors it lists. Without lsof it skips the comparison (or fails the
+// test under reftool.RequireEnv, which scripts/test sets).
 func lsofFiles(t *testing.T, sel ...string) []lsofFile {
 	t.Helper()
-	if _, err := exec.LookPath("lsof"); err != nil {
-		t.Log("lsof not installed: not compared")
+	if reftool.Lookup(t, "lsof", "lsof") == "" {
 		return nil
 	}
 	out := run(t, append([]string{"lsof", "-nP", "+fg", "-F", "pftGin"}, sel...)...)
@@ -433,9 +433,17 @@ func TestLiveOtherNamespace(t *testing.T) {
 	if r.SendQ != 64 || !reflect.DeepEqual(pidFDs(snap.Holders[tl.Inode]), r.holders()) {
 		t.Errorf("ss in that namespace: %+v; fdscan %+v %+v", r, *tl, snap.Holders[tl.Inode])
 	}
+	// The inode the bind made is the one stat finds at the path.
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil || ul.BoundIno != st.Ino || ul.BoundDev != st.Dev || ul.Path != fdscan.PathNamesIt {
+		t.Errorf("unix listener bound to inode %d on %d (%s); stat %s: inode %d on %d, %v", ul.BoundIno, ul.BoundDev, ul.Path, path, st.Ino, st.Dev, err)
+	}
+	// Sockets knows no holders: it does not look paths up.
+	want := *ul
+	want.Path = fdscan.PathUnknown
 	socks, err := fdscan.NewFS("/proc").Sockets(upid)
-	if err != nil || !slices.ContainsFunc(socks, func(s fdscan.Socket) bool { return s == *ul }) {
-		t.Errorf("Sockets(%d) = %+v, %v; want %+v among them", upid, socks, err, *ul)
+	if err != nil || !slices.ContainsFunc(socks, func(s fdscan.Socket) bool { return s == want }) {
+		t.Errorf("Sockets(%d) = %+v, %v; want %+v among them", upid, socks, err, want)
 	}
 }
 

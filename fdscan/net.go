@@ -36,6 +36,34 @@ type Socket struct {
 	// by net.core.somaxconn), from sock_diag; -1 when unknown, 0 for
 	// sockets that do not listen.
 	Backlog int
+	// BoundIno and BoundDev are, for a unix socket bound to a path, the
+	// inode the bind made and its device (as stat gives st_dev), from
+	// sock_diag; 0 when unknown.
+	BoundIno, BoundDev uint64
+	// Path says, for a unix listener bound to an absolute path, whether
+	// that path still names it (live scans only).
+	Path PathState
+}
+
+// PathState says whether a unix listener's path still names it.
+type PathState string
+
+const (
+	// PathUnknown: not bound to an absolute path, or not looked up.
+	PathUnknown PathState = ""
+	// PathNamesIt: connect() to the path reaches this listener.
+	PathNamesIt PathState = "names-it"
+	// PathReplaced: the path names another file, such as the socket of
+	// a copy of the server started after it.
+	PathReplaced PathState = "replaced"
+	// PathMissing: nothing is at the path (it was unlinked).
+	PathMissing PathState = "missing"
+)
+
+// Orphaned reports whether s is a unix listener whose path no longer
+// names it: no new connection can reach it.
+func (s *Socket) Orphaned() bool {
+	return s.Listening() && (s.Path == PathReplaced || s.Path == PathMissing)
 }
 
 // Listening reports whether the socket is a listener.

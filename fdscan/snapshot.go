@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -154,8 +155,48 @@ func (p FS) Snapshot() (*Snapshot, error) {
 	}
 	if live {
 		p.readActivity(root, snap)
+		p.readPaths(root, snap)
 	}
 	return snap, nil
+}
+
+// readPaths says, for each unix listener bound to an absolute path,
+// whether the path still names it: the path is looked up from a holder's
+// root directory (its mount namespace, as a client there would), through
+// a descriptor, so a holder that exits meanwhile cannot make the path seem
+// gone.
+func (p FS) readPaths(root int, snap *Snapshot) {
+	for ino, sk := range snap.Sockets {
+		if !sk.Listening() || sk.Proto != "unix" || sk.BoundIno == 0 || !strings.HasPrefix(sk.Local, "/") {
+			continue
+		}
+		for _, h := range snap.Holders[ino] {
+			if state := boundPath(root, h.PID, sk); state != PathUnknown {
+				sk.Path = state
+				break
+			}
+		}
+	}
+}
+
+// boundPath looks sk's path up from process pid's root directory.
+func boundPath(root, pid int, sk *Socket) PathState {
+	dir, err := unix.Openat(root, strconv.Itoa(pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return PathUnknown
+	}
+	defer unix.Close(dir)
+	// connect() follows symbolic links: so does this.
+	var st unix.Stat_t
+	switch err := unix.Fstatat(dir, strings.TrimLeft(sk.Local, "/"), &st, 0); {
+	case err == unix.ENOENT || err == unix.ENOTDIR:
+		return PathMissing
+	case err != nil:
+		return PathUnknown
+	case st.Ino == sk.BoundIno && st.Dev == sk.BoundDev:
+		return PathNamesIt
+	}
+	return PathReplaced
 }
 
 // readActivity reads what each holder of a listening socket is doing,
@@ -374,6 +415,10 @@ func applyDiag(nsPath string, sockets *socketArena) error {
 				sk.Queue, sk.Backlog = q.Queue, q.Backlog
 				if q.HasName {
 					sk.Local = q.Name // exact even when the path has a newline
+				}
+				if q.HasVFS && q.VFSIno != 0 {
+					sk.BoundIno = uint64(q.VFSIno)
+					sk.BoundDev = unix.Mkdev(q.VFSDev>>20, q.VFSDev&(1<<20-1))
 				}
 			}
 		} else if q, ok := tcpQ[sk.Inode]; ok {

@@ -124,7 +124,7 @@ func TestInheritedListener(t *testing.T) {
 	}
 	msg := rep.Findings[0].Message
 	for _, want := range []string{
-		fmt.Sprintf("made by fdholder (%d), running %s", server, bin),
+		fmt.Sprintf("is held by fdholder (%d), running %s (it does not accept on it: blocked in wait4, not on this socket), and also by processes that got it from it and run other programs", server, bin),
 		fmt.Sprintf("sleep (%d), running ", child),
 		fmt.Sprintf("holds it as fd %d without close-on-exec (through fdholder (%d) → sh (%d) → sleep (%d))", fd, server, sh, child),
 	} {
@@ -145,7 +145,7 @@ func TestInheritedListener(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf("holder:       pid %d (fdholder, %s) fd %d, no close-on-exec, parent 1", server, bin, fd),
 		fmt.Sprintf("ancestry:     fdholder (%d) → sh (%d) → sleep (%d)", server, sh, child),
-		"restart fails with \"address already in use\"",
+		fmt.Sprintf("while it runs the port stays taken and a restart of fdholder (%d) fails with \"address already in use\"", server),
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("explain lacks %q:\n%s", want, stdout.String())

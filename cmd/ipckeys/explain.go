@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/endpoint"
 	"github.com/ipckeys/ipckeys/explain"
 	"github.com/ipckeys/ipckeys/fdscan"
@@ -58,8 +59,14 @@ Flags:
 ` + configUsage + viewUsage + `
 With --pid, the filesystems are those of the process's mount namespace.
 
-Exit status: 0, or 2 for a key that cannot be read or a search root that
-is not a directory.
+A port with many connections (six or more of one protocol on one local
+address) is summarised in one block: counts by state and by holder, the
+longest-running holder first, and a holder's CLOSE_WAIT pile is set
+against its open-files limit; -o json still lists every socket.
+
+Exit status: 0; 1 for a SOCKET that matches no socket (one line on
+stderr, as for a missing key file); 2 for a key that cannot be read or a
+search root that is not a directory.
 `,
 	run: runExplain,
 }
@@ -220,30 +227,38 @@ func looksNumeric(a string) bool {
 	return strings.Trim(strings.TrimPrefix(strings.ToLower(a), "0x"), "0123456789abcdef-") == ""
 }
 
-// explainSockets says who holds each socket and how they came to.
+// explainSockets says who holds each socket and how they came to. A
+// query that matches no socket is said on stderr, as a missing key file
+// is, and makes the exit status 1.
 func explainSockets(queries []endpoint.Endpoint, output, proc string, stdout, stderr io.Writer) int {
 	snap, err := fdscan.NewFS(proc).Snapshot()
 	if err != nil {
 		return fail(stderr, fmt.Errorf("read the processes' descriptors: %v (is /proc mounted? use --proc for another procfs tree)", err))
 	}
-	var all []*explain.Socket
-	for n, q := range queries {
+	status := exitClean
+	all := []*explain.Socket{}
+	printed := false
+	for _, q := range queries {
 		out := explain.Sockets(snap, q)
+		if len(out) == 0 {
+			fmt.Fprintf(stderr, "ipckeys: %s: no socket matches in any network namespace ipckeys can read (nothing listens or is connected there)\n", audit.Display(q.Text))
+			status = exitFindings
+			continue
+		}
 		all = append(all, out...)
 		if output == "json" {
 			continue
 		}
-		if n > 0 {
+		if printed {
 			fmt.Fprintln(stdout)
 		}
-		if err := explain.WriteSocketTable(stdout, q.Text, out); err != nil {
+		printed = true
+		singles, groups := explain.Summarise(snap, out, 0)
+		if err := explain.WriteSocketTable(stdout, singles, groups); err != nil {
 			return fail(stderr, err)
 		}
 	}
 	if output == "json" {
-		if all == nil {
-			all = []*explain.Socket{}
-		}
 		if err := report.WriteJSON(stdout, all); err != nil {
 			return fail(stderr, err)
 		}
@@ -255,5 +270,5 @@ func explainSockets(queries []endpoint.Endpoint, output, proc string, stdout, st
 			fmt.Fprintln(stdout, "note: "+n)
 		}
 	}
-	return exitClean
+	return status
 }
