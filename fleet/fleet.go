@@ -24,12 +24,19 @@
 // The gate is scan's: exit 1 when a host has a finding at or above the
 // threshold, 2 when a host could not be checked (unless that is allowed).
 // Merge is pure; rendering is package report's.
+//
+// A fleet of 10,000 hosts of 1,000 entries has ten million cells. Reports
+// are decoded an entry at a time (on every CPU), and what the hosts share
+// is interned once: a cell is held in 24 bytes, and made a Cell only when
+// a renderer asks for it (View.Cells, View.Cell). A live state that was
+// not checked is unknown: it neither counts for a majority nor differs.
 package fleet
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"sort"
@@ -88,6 +95,18 @@ type View struct {
 	// NoteList holds the same notes for programs: a code and the hosts
 	// and inputs each concerns, never shortened.
 	NoteList []Note `json:"note_list,omitempty"`
+
+	marks map[cellKey]*cellMark // the cells findings concern
+}
+
+// cellKey names a cell: the index of its host in View.Hosts and of its
+// channel in View.Channels.
+type cellKey struct{ host, channel int }
+
+// cellMark is what the findings say of a cell.
+type cellMark struct {
+	findings []string
+	worst    audit.Severity
 }
 
 // Note is one note of the merge.
@@ -166,6 +185,8 @@ type Host struct {
 	Failing    bool   `json:"failing"`         // a finding at or above FailOn
 
 	report *Report
+	cells  *hostCells // a checked host's entries
+	index  int        // in View.Hosts
 }
 
 // Channel is one channel or path across the hosts.
@@ -185,9 +206,20 @@ type Channel struct {
 	// Differing are the hosts with a value other than the majority's.
 	Differing []string `json:"differing"`
 	Worst     string   `json:"worst,omitempty"`
-	// Cells are the channel on each checked host, in the hosts' order.
+	// Cells are the channel on each checked host, in the hosts' order. A
+	// View holds them compactly: View.Cells makes them, and FleetJSON
+	// writes them, one channel at a time.
 	Cells []*Cell `json:"hosts"`
+
+	index int // in View.Channels
+	// agree and compared count, per field of Majority, the hosts with the
+	// majority's value and the hosts compared.
+	agree, compared map[string]int
 }
+
+// MajorityOf says how many hosts have the majority's value of a field,
+// of how many compared.
+func (c *Channel) MajorityOf(name string) (n, of int) { return c.agree[name], c.compared[name] }
 
 // Cell is one channel on one host.
 type Cell struct {
@@ -290,7 +322,8 @@ func sevName(s audit.Severity) string {
 	return s.String()
 }
 
-// Merge builds the fleet view of the loaded reports.
+// Merge builds the fleet view of the loaded reports. It takes the entries
+// of the reports it uses (they are not copied): merge a Loaded once.
 func Merge(loaded []Loaded, o Options) *View {
 	v := &View{Schema: Schema, Time: o.Now.UTC().Format(time.RFC3339), Tool: Tool{Name: "ipckeys", Version: o.Version}}
 	loaded = slices.Clone(loaded)
@@ -306,9 +339,9 @@ func Merge(loaded []Loaded, o Options) *View {
 		}
 	}
 	v.Channels = channels(v.Hosts)
-	v.Findings = findings(v.Hosts, v.Channels, checked)
+	v.Findings = findings(v, checked)
 	for _, c := range v.Channels {
-		compare(c)
+		v.compare(c)
 	}
 	v.Summary = summarize(v, o)
 	sanitize(reflect.ValueOf(v).Elem())
@@ -383,6 +416,9 @@ func hosts(v *View, loaded []Loaded, o Options) []*Host {
 		}
 		if h.report != nil {
 			fill(h, o)
+			if h.report != nil {
+				h.cells = h.report.take()
+			}
 			if h.MachineID != "" {
 				machines[h.MachineID] = append(machines[h.MachineID], name)
 			}
@@ -390,6 +426,9 @@ func hosts(v *View, loaded []Loaded, o Options) []*Host {
 		out = append(out, h)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return naturalLess(out[i].Name, out[j].Name) })
+	for i, h := range out {
+		h.index = i
+	}
 	var ids []string
 	for id := range machines {
 		ids = append(ids, id)
@@ -536,75 +575,75 @@ func pathName(e *Entry) string {
 }
 
 // channels collects every channel and path of the checked hosts, in the
-// order the hosts' reports list them.
+// order the hosts' reports list them, and orders each host's entries by
+// channel.
 func channels(hosts []*Host) []*Channel {
 	byID := map[string]*Channel{}
 	var out []*Channel
 	for _, h := range hosts {
-		if !h.Checked {
+		if h.cells == nil {
 			continue
 		}
-		for i := range h.report.Entries {
-			e := &h.report.Entries[i]
-			id, name := identity(e)
-			c := byID[id]
-			if c == nil {
-				c = &Channel{ID: id, Name: name, Kind: "path", Path: pathName(e), Proj: e.Proj}
-				switch {
-				case e.Config != "":
-					c.Kind, c.File, c.Line, c.Setting = "config", Clean(e.Config), e.Line, Clean(e.Setting)
-				case e.Name != "":
-					c.Kind, c.File, c.Line = "manifest", Clean(e.Manifest), e.Line
-				}
-				byID[id] = c
-				out = append(out, c)
-			}
-			if len(c.Cells) > 0 && c.Cells[len(c.Cells)-1].Host == h.Name {
-				continue // the same channel twice in one report: the first counts
-			}
-			c.Cells = append(c.Cells, cell(h, e))
+		tab := h.cells.tab
+		for len(tab.channel) < len(tab.attrs) {
+			tab.channel = append(tab.channel, math.MaxUint32) // not yet seen
 		}
-	}
-	// Every channel gets a cell on every checked host, absent ones too.
-	for _, c := range out {
-		have := map[string]*Cell{}
-		for _, cl := range c.Cells {
-			have[cl.Host] = cl
-		}
-		c.Cells = c.Cells[:0]
-		for _, h := range hosts {
-			if !h.Checked {
+		for _, r := range h.cells.recs {
+			if tab.channel[r.attr] != math.MaxUint32 {
 				continue
 			}
-			cl := have[h.Name]
-			if cl == nil {
-				cl = &Cell{Host: h.Name}
+			m := &tab.metas[tab.attrs[r.attr].meta]
+			c := byID[m.id]
+			if c == nil {
+				c = &Channel{ID: m.id, Name: m.name, Kind: m.kind, File: m.file, Line: m.line, Setting: m.setting, Path: m.path, index: len(out)}
+				if m.hasProj {
+					proj := m.proj
+					c.Proj = &proj
+				}
+				byID[m.id] = c
+				out = append(out, c)
 			}
-			c.Cells = append(c.Cells, cl)
+			tab.channel[r.attr] = uint32(c.index)
+		}
+	}
+	for _, h := range hosts {
+		if h.cells != nil {
+			h.cells.order()
 		}
 	}
 	return out
 }
 
-// cell is an entry on a host.
-func cell(h *Host, e *Entry) *Cell {
-	c := &Cell{Host: h.Name, Present: true, Dev: Clean(e.Dev), Ino: e.Ino, Fingerprint: Clean(e.Fingerprint), FSType: Clean(e.FSType), Error: Clean(e.Error)}
-	if e.Key != nil {
-		c.Key = Clean(*e.Key)
+// Cells makes the cells of a channel: one per checked host, in the hosts'
+// order, a host whose report lacks the channel having a cell not Present.
+func (v *View) Cells(c *Channel) []*Cell {
+	var out []*Cell
+	for _, h := range v.Hosts {
+		if cl := v.Cell(h, c); cl != nil {
+			out = append(out, cl)
+		}
 	}
-	switch {
-	case h.Static:
-		c.Live = "not checked (--static)"
-	case !h.LiveChecked:
-		c.Live = "not checked"
-	case e.Live != nil:
-		c.Live, c.LiveDetail = liveState(e.Live.Held)
-	case c.Error != "" || c.Key == "":
-		c.Live = "no key"
-	default:
-		c.Live = "not reported" // a report from before entries said it
+	return out
+}
+
+// Cell makes the cell of a channel on a host; nil for a host not checked.
+func (v *View) Cell(h *Host, c *Channel) *Cell {
+	if h.cells == nil {
+		return nil
 	}
-	return c
+	cl := &Cell{Host: h.Name}
+	if r := h.cells.find(c.index); r != nil {
+		cl = h.cells.tab.cell(h, r)
+	}
+	if m := v.marks[cellKey{h.index, c.index}]; m != nil {
+		cl.Findings, cl.Worst = m.findings, sevName(m.worst)
+	}
+	for _, name := range Compared {
+		if major, ok := c.Majority[name]; ok && (name == "present" || cl.Present) && Field(cl, name) != major && !Unknown(name, Field(cl, name)) {
+			cl.Differs = append(cl.Differs, name)
+		}
+	}
+	return cl
 }
 
 // liveState words the objects holding a key: the part compared across
@@ -675,20 +714,19 @@ func findingID(code string, cs []concern) string {
 
 // findings merges the hosts' findings: one per code and set of concerns.
 // It also marks each cell with its findings and worst severity.
-func findings(hosts []*Host, chans []*Channel, checked int) []*Finding {
+func findings(v *View, checked int) []*Finding {
 	byID := map[string]*Finding{}
 	var out []*Finding
-	cells := map[string]*Cell{} // channel id + host
-	for _, c := range chans {
-		for _, cl := range c.Cells {
-			cells[c.ID+"\x00"+cl.Host] = cl
-		}
+	chans := map[string]int{}
+	for _, c := range v.Channels {
+		chans[c.ID] = c.index
 	}
+	v.marks = map[cellKey]*cellMark{}
 	fixes := map[string]string{}
 	for _, r := range audit.Rules {
 		fixes[r.Code] = r.Fix
 	}
-	for _, h := range hosts {
+	for hi, h := range v.Hosts {
 		if !h.Checked {
 			continue
 		}
@@ -725,15 +763,21 @@ func findings(hosts []*Host, chans []*Channel, checked int) []*Finding {
 			}
 			f.PerHost = append(f.PerHost, on)
 			for _, ch := range f.Channels {
-				cl := cells[ch+"\x00"+h.Name]
-				if cl == nil {
-					continue
+				ci, ok := chans[ch]
+				if !ok {
+					continue // a channel no checked host's entries have
 				}
-				if len(cl.Findings) == 0 || cl.Findings[len(cl.Findings)-1] != id {
-					cl.Findings = append(cl.Findings, id)
+				k := cellKey{hi, ci}
+				m := v.marks[k]
+				if m == nil {
+					m = &cellMark{}
+					v.marks[k] = m
 				}
-				if on.Suppressed == nil && sev > Severity0(cl.Worst) {
-					cl.Worst = sev.String()
+				if len(m.findings) == 0 || m.findings[len(m.findings)-1] != id {
+					m.findings = append(m.findings, id)
+				}
+				if on.Suppressed == nil {
+					m.worst = max(m.worst, sev)
 				}
 			}
 		}
@@ -760,12 +804,12 @@ func findings(hosts []*Host, chans []*Channel, checked int) []*Finding {
 		}
 		return strings.Join(a.Concerns, "\x00") < strings.Join(b.Concerns, "\x00")
 	})
-	for _, c := range chans {
-		w := audit.Severity(0)
-		for _, cl := range c.Cells {
-			w = max(w, Severity0(cl.Worst))
-		}
-		c.Worst = sevName(w)
+	worst := make([]audit.Severity, len(v.Channels))
+	for k, m := range v.marks {
+		worst[k.channel] = max(worst[k.channel], m.worst)
+	}
+	for _, c := range v.Channels {
+		c.Worst = sevName(worst[c.index])
 	}
 	return out
 }
@@ -820,44 +864,73 @@ func Field(c *Cell, name string) string {
 	return ""
 }
 
-// compare finds, per field, the value more than half of the hosts have,
-// and marks the cells with another. Presence is compared over every
-// checked host, the other fields over the hosts that have the channel.
-func compare(c *Channel) {
+// Unknown says whether a compared value is not known, and so neither
+// counts for a majority nor differs from one: the live state of a host
+// whose live checks did not run.
+func Unknown(field, value string) bool {
+	return field == "live" && strings.HasPrefix(value, "not checked")
+}
+
+// compare finds, per field, the value more than half of the hosts have;
+// the cells with another are marked as View.Cells makes them. Presence is
+// compared over every checked host, the other fields over the hosts that
+// have the channel.
+func (v *View) compare(c *Channel) {
 	c.Majority = map[string]string{}
 	c.Differing = []string{}
-	differing := map[string]bool{}
-	for _, name := range Compared {
-		var cells []*Cell
-		for _, cl := range c.Cells {
-			if name == "present" || cl.Present {
-				cells = append(cells, cl)
-			}
-		}
-		count := map[string]int{}
-		for _, cl := range cells {
-			count[Field(cl, name)]++
-		}
-		major, ok := "", false
-		for val, n := range count {
-			if 2*n > len(cells) {
-				major, ok = val, true
-			}
-		}
-		if !ok {
+	type at struct {
+		h *Host
+		r *cellRec
+	}
+	var have []at
+	checked := 0
+	for _, h := range v.Hosts {
+		if h.cells == nil {
 			continue
 		}
-		c.Majority[name] = major
-		for _, cl := range cells {
-			if Field(cl, name) != major {
-				cl.Differs = append(cl.Differs, name)
-				differing[cl.Host] = true
+		checked++
+		if r := h.cells.find(c.index); r != nil {
+			have = append(have, at{h, r})
+		}
+	}
+	c.agree, c.compared = map[string]int{}, map[string]int{}
+	count := map[string]int{}
+	if 2*len(have) > checked {
+		c.Majority["present"], c.agree["present"], c.compared["present"] = "true", len(have), checked
+	} else if 2*(checked-len(have)) > checked {
+		c.Majority["present"], c.agree["present"], c.compared["present"] = "false", checked-len(have), checked
+	}
+	for _, name := range Compared[1:] {
+		clear(count)
+		known := 0
+		for _, x := range have {
+			if val := x.h.cells.tab.field(x.h, x.r, name); !Unknown(name, val) {
+				count[val]++
+				known++
+			}
+		}
+		for val, n := range count {
+			if 2*n > known {
+				c.Majority[name], c.agree[name], c.compared[name] = val, n, known
 			}
 		}
 	}
-	for _, cl := range c.Cells {
-		if differing[cl.Host] {
-			c.Differing = append(c.Differing, cl.Host)
+	for _, h := range v.Hosts {
+		if h.cells == nil {
+			continue
+		}
+		r := h.cells.find(c.index)
+		present := strconv.FormatBool(r != nil)
+		differs := c.Majority["present"] != present && c.Majority["present"] != ""
+		for _, name := range Compared[1:] {
+			if major, ok := c.Majority[name]; ok && r != nil {
+				if val := h.cells.tab.field(h, r, name); val != major && !Unknown(name, val) {
+					differs = true
+				}
+			}
+		}
+		if differs {
+			c.Differing = append(c.Differing, h.Name)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -144,7 +145,7 @@ func TestIncident(t *testing.T) {
 		t.Fatalf("channels %+v", v.Channels)
 	}
 	orders, auditCh := v.Channels[0], v.Channels[1]
-	if orders.ID != "channel:orders" || orders.Kind != "manifest" || orders.File != "deploy/app.manifest" || orders.Line != 2 || len(orders.Cells) != 10 {
+	if orders.ID != "channel:orders" || orders.Kind != "manifest" || orders.File != "deploy/app.manifest" || orders.Line != 2 || len(v.Cells(orders)) != 10 {
 		t.Fatalf("orders %+v", orders)
 	}
 	wantMajority := map[string]string{"present": "true", "key": "0x6c014001", "dev": "8:1", "fs_type": "ext4", "live": "shm nattch 1, 1 process", "error": ""}
@@ -154,7 +155,7 @@ func TestIncident(t *testing.T) {
 	if !reflect.DeepEqual(orders.Differing, []string{"host07"}) || orders.Worst != "error" {
 		t.Errorf("orders differing %v worst %q", orders.Differing, orders.Worst)
 	}
-	for _, cl := range orders.Cells {
+	for _, cl := range v.Cells(orders) {
 		wantDiffers := []string(nil)
 		wantWorst := ""
 		if cl.Host == "host07" {
@@ -167,7 +168,7 @@ func TestIncident(t *testing.T) {
 			t.Errorf("%s orders: %+v", cl.Host, cl)
 		}
 	}
-	a7 := auditCh.Cells[5]
+	a7 := v.Cells(auditCh)[5]
 	if a7.Host != "host07" || a7.Key != "0x6c014001" || *a7.Ino != 0x1EC4001 || !reflect.DeepEqual(a7.Differs, []string{"key", "live"}) {
 		t.Errorf("host07 audit %+v", a7)
 	}
@@ -383,11 +384,15 @@ func TestSuppressedAndOther(t *testing.T) {
 		t.Errorf("hosts %+v %+v", a, b)
 	}
 	orders := v.Channels[0]
-	if orders.Cells[0].Worst != "" || !reflect.DeepEqual(orders.Cells[0].Findings, []string{k.ID}) || orders.Cells[1].Worst != "info" {
-		t.Errorf("orders cells %+v %+v", orders.Cells[0], orders.Cells[1])
+	if v.Cells(orders)[0].Worst != "" || !reflect.DeepEqual(v.Cells(orders)[0].Findings, []string{k.ID}) || v.Cells(orders)[1].Worst != "info" {
+		t.Errorf("orders cells %+v %+v", v.Cells(orders)[0], v.Cells(orders)[1])
 	}
-	if c := orders.Cells[2]; c.Live != "not checked" || !reflect.DeepEqual(c.Differs, []string{"live"}) {
-		t.Errorf("c without live checks: %+v", c)
+	// Live state not checked is not known: it does not differ.
+	if c := v.Cells(orders)[2]; c.Live != "not checked" || len(c.Differs) != 0 || slices.Contains(orders.Differing, "c") {
+		t.Errorf("c without live checks: %+v, differing %q", c, orders.Differing)
+	}
+	if n, of := orders.MajorityOf("live"); orders.Majority["live"] != "shm nattch 1, 1 process" || n != 2 || of != 2 {
+		t.Errorf("live majority %q: %d of %d", orders.Majority["live"], n, of)
 	}
 	if v.Summary.Findings != 2 || v.Summary.Warnings != 1 || v.Summary.Info != 1 || v.Summary.Failing != 2 {
 		t.Errorf("summary %+v", v.Summary)
@@ -473,6 +478,13 @@ func FuzzLoad(f *testing.F) {
 		}
 		if _, err := json.Marshal(v); err != nil {
 			t.Fatal(err)
+		}
+		for _, c := range v.Channels {
+			for _, cl := range v.Cells(c) {
+				if strings.ContainsAny(cl.Key+cl.Live+cl.Error, "\n\r\x1b") {
+					t.Fatalf("cell %+v", cl)
+				}
+			}
 		}
 	})
 }

@@ -10,8 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -30,6 +34,10 @@ const ScanSchema = "ipckeys/scan/v1"
 // ipckeys releases, and within v1 fields are only added, so fields this
 // release does not know are ignored and fields an older one did not write
 // are left empty.
+//
+// Entries holds a report's entries only when it is decoded whole (with
+// encoding/json); Load and Parse decode them one at a time into a compact
+// form shared by all the reports of a merge, and leave Entries empty.
 type Report struct {
 	Schema   string          `json:"schema"`
 	Host     *hostinfo.Host  `json:"host"`
@@ -37,6 +45,10 @@ type Report struct {
 	Entries  []Entry         `json:"entries"`
 	Findings []ReportFinding `json:"findings"`
 	Live     ReportLive      `json:"live"`
+
+	recs    []cellRec // the entries, interned in tab
+	tab     *table
+	hasRecs bool // recs were decoded (Entries is not the entries)
 }
 
 // Entry is one key entry of a host report.
@@ -213,6 +225,7 @@ func count(n int64) string {
 // the error, a *LimitError.
 func Load(args []string, stdin io.Reader) ([]Loaded, error) {
 	var out []Loaded
+	tab := newTable()
 	for _, a := range args {
 		var ls []Loaded
 		var err error
@@ -220,11 +233,11 @@ func Load(args []string, stdin io.Reader) ([]Loaded, error) {
 		case a == "-":
 			c := &cappedReader{r: stdin, total: caps.stdin, doc: caps.report,
 				over: &LimitError{Source: StdinName, Limit: "larger than the " + size(caps.stdin) + " standard input may have", Fix: "give the reports as files or directories"}}
-			ls, err = parse(c, StdinName, "", c)
+			ls, err = parse(c, StdinName, "", c, tab)
 		case isDir(a):
-			ls, err = loadDir(a)
+			ls, err = loadDir(a, tab)
 		default:
-			ls, err = loadFile(a)
+			ls, err = loadFile(a, tab)
 		}
 		if err != nil {
 			return nil, err
@@ -240,7 +253,7 @@ func isDir(path string) bool {
 }
 
 // loadDir reads a directory's reports and markers, in name order.
-func loadDir(dir string) ([]Loaded, error) {
+func loadDir(dir string, tab *table) ([]Loaded, error) {
 	unreadable := func(err error) []Loaded {
 		return []Loaded{{Name: filepath.Base(dir), Source: dir, Code: ReasonUnreadable, Failed: "no reports: " + ioReason(err)}}
 	}
@@ -272,19 +285,45 @@ func loadDir(dir string) ([]Loaded, error) {
 		}
 	}
 	sort.Strings(names)
-	var out []Loaded
-	for _, n := range names {
-		ls, err := loadFile(filepath.Join(dir, n))
-		if err != nil {
-			return nil, err
+	// The reports are decoded on every CPU, each worker interning into a
+	// table of its own; they are taken in name order, and the first error
+	// in that order is the one returned.
+	results := make([][]Loaded, len(names))
+	errs := make([]error, len(names))
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for w := range min(runtime.GOMAXPROCS(0), len(names)) {
+		own := tab
+		if w > 0 {
+			own = newTable()
 		}
-		out = append(out, ls...)
+		wg.Go(func() {
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= len(names) {
+					return
+				}
+				if results[i], errs[i] = loadFile(filepath.Join(dir, names[i]), own); errs[i] != nil {
+					failed.Store(true)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var out []Loaded
+	for i := range names {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		out = append(out, results[i]...)
+		results[i] = nil
 	}
 	return out, nil
 }
 
 // loadFile reads one report file or failure marker.
-func loadFile(path string) ([]Loaded, error) {
+func loadFile(path string, tab *table) ([]Loaded, error) {
 	base := filepath.Base(path)
 	marker := strings.HasSuffix(base, Marker)
 	name := strings.TrimSuffix(strings.TrimSuffix(base, Marker), ".json")
@@ -306,7 +345,7 @@ func loadFile(path string) ([]Loaded, error) {
 	if st, err := f.Stat(); err == nil && st.Size() > caps.report {
 		return nil, over
 	}
-	return parse(&cappedReader{r: f, total: caps.report, over: over}, path, name, nil)
+	return parse(&cappedReader{r: f, total: caps.report, over: over}, path, name, nil, tab)
 }
 
 // ioReason words an open or read error without repeating the path.
@@ -357,13 +396,13 @@ func ParseMarker(r io.Reader, source, name string) Loaded {
 // for a stream. The reports are decoded as they are read, an entry or a
 // finding at a time: what is held is what is kept, not the document.
 func Parse(r io.Reader, source, name string) []Loaded {
-	out, _ := parse(r, source, name, nil) // only a cappedReader has a cap to pass
+	out, _ := parse(r, source, name, nil, newTable()) // only a cappedReader has a cap to pass
 	return out
 }
 
-// parse is Parse; with c, the reader r, a document or r over its cap is
-// the error.
-func parse(r io.Reader, source, name string, c *cappedReader) ([]Loaded, error) {
+// parse is Parse, interning the entries in tab; with c, the reader r, a
+// document or r over its cap is the error.
+func parse(r io.Reader, source, name string, c *cappedReader, tab *table) ([]Loaded, error) {
 	dec := json.NewDecoder(r)
 	var out []Loaded
 	n := 0
@@ -388,7 +427,7 @@ func parse(r io.Reader, source, name string, c *cappedReader) ([]Loaded, error) 
 			case json.Delim('['):
 				for i := 0; dec.More(); i++ {
 					var l Loaded
-					if l, err = parseValue(dec, fmt.Sprintf("%s[%d]", where(), i), name); err != nil {
+					if l, err = parseValue(dec, fmt.Sprintf("%s[%d]", where(), i), name, tab); err != nil {
 						break
 					}
 					doc = append(doc, l)
@@ -401,7 +440,7 @@ func parse(r io.Reader, source, name string, c *cappedReader) ([]Loaded, error) 
 				}
 			default:
 				var l Loaded
-				l, err = parseDocument(dec, tok, where(), name)
+				l, err = parseDocument(dec, tok, where(), name, tab)
 				doc = []Loaded{l}
 			}
 		}
@@ -431,12 +470,12 @@ func fallback(name, source string) string {
 }
 
 // parseValue reads the next value of the stream as one document.
-func parseValue(dec *json.Decoder, source, name string) (Loaded, error) {
+func parseValue(dec *json.Decoder, source, name string, tab *table) (Loaded, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return Loaded{}, err
 	}
-	return parseDocument(dec, tok, source, name)
+	return parseDocument(dec, tok, source, name, tab)
 }
 
 // parseDocument reads one JSON document that should be a scan report,
@@ -445,7 +484,7 @@ func parseValue(dec *json.Decoder, source, name string) (Loaded, error) {
 // repeated key winning); other fields are skipped without being held.
 // The result is what decoding the document whole would give: the schema
 // decides first, then the first field that does not decode.
-func parseDocument(dec *json.Decoder, tok json.Token, source, name string) (Loaded, error) {
+func parseDocument(dec *json.Decoder, tok json.Token, source, name string, tab *table) (Loaded, error) {
 	fail := func(code, reason string) (Loaded, error) {
 		return Loaded{Name: fallback(name, source), Source: source, Code: code, Failed: reason}, nil
 	}
@@ -461,7 +500,7 @@ func parseDocument(dec *json.Decoder, tok json.Token, source, name string) (Load
 	default:
 		return fail(ReasonNotAReport, "not an ipckeys scan report: not a JSON object")
 	}
-	var rep Report
+	rep := Report{tab: tab, hasRecs: true}
 	var schema *string
 	schemaBad := false // a schema that is not a string
 	var bad error      // the first field that does not decode
@@ -484,7 +523,7 @@ func parseDocument(dec *json.Decoder, tok json.Token, source, name string) (Load
 		case field == "" || bad != nil:
 			verr = skip(dec, 0)
 		case field == "entries":
-			verr = decodeList(dec, &rep.Entries)
+			verr = decodeEntries(dec, &rep)
 		case field == "findings":
 			verr = decodeList(dec, &rep.Findings)
 		case field == "host":
@@ -611,6 +650,57 @@ func decodeList[T any](dec *json.Decoder, list *[]T) error {
 		s = []T{}
 	}
 	*list = s
+	_, err = dec.Token() // ]
+	return err
+}
+
+// decodeEntries decodes a report's entries as decodeList would, an entry
+// at a time, keeping each as a cellRec.
+func decodeEntries(dec *json.Decoder, rep *Report) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case nil:
+		rep.recs = nil
+		return nil
+	case json.Delim('['):
+	case json.Delim('{'):
+		if err := skip(dec, 1); err != nil {
+			return err
+		}
+		return &json.UnmarshalTypeError{Value: "object", Type: reflect.TypeFor[[]Entry]()}
+	default:
+		value := "number"
+		switch tok.(type) {
+		case string:
+			value = "string"
+		case bool:
+			value = "bool"
+		}
+		return &json.UnmarshalTypeError{Value: value, Type: reflect.TypeFor[[]Entry]()}
+	}
+	// Decoded into the table's scratch and copied at its size: a slice
+	// grown by append would keep a quarter more than it holds.
+	recs := rep.tab.scratch[:0]
+	defer func() {
+		rep.recs = slices.Clone(recs)
+		rep.tab.scratch = recs[:0]
+	}()
+	for dec.More() {
+		var e Entry
+		if err := dec.Decode(&e); err != nil {
+			if !isValueError(err) {
+				return err
+			}
+			if serr := skip(dec, 1); serr != nil {
+				return serr
+			}
+			return err
+		}
+		recs = append(recs, rep.tab.add(&e))
+	}
 	_, err = dec.Token() // ]
 	return err
 }

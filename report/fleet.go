@@ -10,10 +10,11 @@ package report
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -107,7 +108,7 @@ func FleetText(w io.Writer, v *fleet.View, st Style) error {
 	}
 	if !st.Quiet {
 		for _, c := range v.Channels {
-			for _, cl := range c.Cells {
+			for _, cl := range v.Cells(c) {
 				if len(cl.Differs) > 0 {
 					fmt.Fprintf(bw, "differs: %s: %s: %s\n", channelLabel(c), cl.Host, differences(v, c, cl))
 				}
@@ -139,18 +140,7 @@ func differences(v *fleet.View, c *fleet.Channel, cl *fleet.Cell) string {
 	var parts []string
 	for _, name := range cl.Differs {
 		major := c.Majority[name]
-		n := 0
-		for _, o := range c.Cells {
-			if (name == "present" || o.Present) && fleet.Field(o, name) == major {
-				n++
-			}
-		}
-		total := 0
-		for _, o := range c.Cells {
-			if name == "present" || o.Present {
-				total++
-			}
-		}
+		n, total := c.MajorityOf(name)
 		if name == "present" {
 			if cl.Present {
 				parts = append(parts, fmt.Sprintf("has it (%d of %d hosts do not)", n, total))
@@ -171,82 +161,6 @@ func dashed(s string) string {
 	return s
 }
 
-// FleetTable writes the fleet for people: the findings with the hosts
-// they are on, each channel's values grouped by the hosts that share
-// them (values differing from the majority marked *), and the hosts that
-// fail, differ or could not be checked, then the summary.
-func FleetTable(w io.Writer, v *fleet.View, st Style) error {
-	findings := st.shownFleet(v)
-	if len(findings) > 0 {
-		t := newTable(w, "SEVERITY", "CODE", "CONCERNS", "HOSTS", "MESSAGE")
-		for _, f := range findings {
-			msg := ""
-			for _, on := range f.PerHost {
-				if on.Suppressed == nil {
-					msg = on.Host + ": " + on.Message
-					break
-				}
-			}
-			if err := t.Append([]string{st.paint(f.Rank()), f.Code, tableCell(strings.Join(f.Concerns, ", "), 28),
-				tableCell(f.HostsPhrase(len(v.Hosts), namesShown), 28), tableCell(msg, 58)}); err != nil {
-				return err
-			}
-		}
-		if err := t.Render(); err != nil {
-			return err
-		}
-	}
-	if !st.Quiet && len(v.Channels) > 0 {
-		if len(findings) > 0 {
-			fmt.Fprintln(w)
-		}
-		t := newTable(w, "CHANNEL", "HOSTS", "KEY", "DEV", "FS", "LIVE")
-		marked := false
-		for _, c := range v.Channels {
-			for _, g := range groups(c) {
-				row := []string{tableCell(channelLabel(c), 38), tableCell(fleet.Names(g.hosts, namesShown), 38)}
-				for _, name := range []string{"key", "dev", "fs_type", "live"} {
-					val := dashed(fleet.Field(g.cell, name))
-					if !g.cell.Present {
-						val = "(absent)"
-						if name != "key" {
-							val = ""
-						}
-					}
-					if name == "key" && g.cell.Error != "" {
-						val += " (unusable: " + g.cell.Error + ")"
-					}
-					if differs(g.cell, name) || (name == "key" && (differs(g.cell, "present") || differs(g.cell, "error"))) {
-						val += " *"
-						marked = true
-					}
-					row = append(row, clip(val))
-				}
-				if err := t.Append(row); err != nil {
-					return err
-				}
-			}
-		}
-		if err := t.Render(); err != nil {
-			return err
-		}
-		if marked {
-			fmt.Fprintln(w, "* differs from the majority of the hosts")
-		}
-	}
-	if err := hostTable(w, v, st); err != nil {
-		return err
-	}
-	if st.Quiet {
-		return nil
-	}
-	for _, n := range v.Notes {
-		fmt.Fprintln(w, "note: "+n)
-	}
-	_, err := fmt.Fprintln(w, FleetSummaryLine(v))
-	return err
-}
-
 // maxCell is how many characters of a string a fleet table cell shows:
 // a host's report can carry a message of megabytes, which as a table is
 // of no use to anyone and takes the table seconds to lay out.
@@ -265,9 +179,6 @@ func clip(s string) string {
 	}
 	return fmt.Sprintf("%s… (cut: %d more bytes; -o text or -o json has all of it)", s[:i], len(s)-i)
 }
-
-// tableCell is s clipped and wrapped for a fleet table column of width.
-func tableCell(s string, width int) string { return wrap(clip(s), width) }
 
 // wrap word-wraps s into lines of at most width characters, breaking
 // words longer than that (paths, mostly): the table prints the lines as
@@ -312,93 +223,6 @@ func wrap(s string, width int) string {
 		}
 	}
 	return b.String()
-}
-
-func differs(c *fleet.Cell, name string) bool {
-	for _, d := range c.Differs {
-		if d == name {
-			return true
-		}
-	}
-	return false
-}
-
-// group is the hosts on which a channel has the same values.
-type group struct {
-	cell  *fleet.Cell
-	hosts []string
-}
-
-// groups groups a channel's cells by their compared values, the largest
-// group first.
-func groups(c *fleet.Channel) []group {
-	var out []group
-	index := map[string]int{}
-	for _, cl := range c.Cells {
-		var k []string
-		for _, name := range fleet.Compared {
-			k = append(k, fleet.Field(cl, name))
-		}
-		k = append(k, strings.Join(cl.Differs, ","))
-		id := strings.Join(k, "\x00")
-		if i, ok := index[id]; ok {
-			out[i].hosts = append(out[i].hosts, cl.Host)
-			continue
-		}
-		index[id] = len(out)
-		out = append(out, group{cell: cl, hosts: []string{cl.Host}})
-	}
-	sort.SliceStable(out, func(i, j int) bool { return len(out[i].hosts) > len(out[j].hosts) })
-	return out
-}
-
-// hostTable lists the hosts people need to look at: failing, with
-// findings, differing, not checked. The others share one row.
-func hostTable(w io.Writer, v *fleet.View, st Style) error {
-	differing := map[string]bool{}
-	for _, c := range v.Channels {
-		for _, h := range c.Differing {
-			differing[h] = true
-		}
-	}
-	fmt.Fprintln(w)
-	t := newTable(w, "HOST", "STATUS", "FINDINGS", "REPORT", "NOTE")
-	var quiet []string
-	for _, h := range v.Hosts {
-		if !h.Checked {
-			if err := t.Append([]string{tableCell(h.Name, 38), "not checked", "-", tableCell(dashed(h.Source), 38), tableCell(h.Reason, 58)}); err != nil {
-				return err
-			}
-			continue
-		}
-		if h.Errors+h.Warnings+h.Info == 0 && !differing[h.Name] && !h.Failing {
-			quiet = append(quiet, h.Name)
-			continue
-		}
-		if st.Quiet && !h.Failing {
-			continue
-		}
-		status := "pass"
-		if h.Failing {
-			status = "FAIL"
-		}
-		var note []string
-		if differing[h.Name] {
-			note = append(note, "differs from the majority")
-		}
-		if !h.LiveChecked {
-			note = append(note, "live: not checked")
-		}
-		if err := t.Append([]string{tableCell(h.Name, 38), status, hostCounts(h), reportWhen(h), tableCell(dashed(strings.Join(note, "; ")), 58)}); err != nil {
-			return err
-		}
-	}
-	if len(quiet) > 0 && !st.Quiet {
-		if err := t.Append([]string{tableCell(fleet.Names(quiet, namesShown), 38), "pass", "-", "-", fmt.Sprintf("%d %s with no findings", len(quiet), plural(len(quiet), "host", "hosts"))}); err != nil {
-			return err
-		}
-	}
-	return t.Render()
 }
 
 func hostCounts(h *fleet.Host) string {
@@ -466,7 +290,80 @@ func FleetGitHub(w io.Writer, v *fleet.View) error {
 
 // FleetJSON writes the fleet view as the versioned JSON document
 // (ipckeys/fleet/v1).
-func FleetJSON(w io.Writer, v *fleet.View) error { return WriteJSON(w, v) }
+//
+// The document is written a part at a time, the cells of one channel at a
+// time: what it holds in memory is one channel's cells, whatever the size
+// of the fleet. The bytes are WriteJSON's of the whole view.
+func FleetJSON(w io.Writer, v *fleet.View) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	// value writes x as it sits at depth (1: a field of the view).
+	value := func(x any, depth int) error {
+		buf.Reset()
+		indent := strings.Repeat("  ", depth)
+		enc.SetIndent(indent, "  ")
+		if err := enc.Encode(x); err != nil {
+			return err
+		}
+		_, err := bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		return err
+	}
+	field := func(name string, x any, first bool) error {
+		if !first {
+			bw.WriteString(",\n")
+		}
+		bw.WriteString(`  "` + name + `": `)
+		return value(x, 1)
+	}
+	bw.WriteString("{\n")
+	for _, f := range []struct {
+		name string
+		x    any
+	}{{"schema", v.Schema}, {"time", v.Time}, {"tool", v.Tool}, {"summary", v.Summary}, {"hosts", v.Hosts}} {
+		if err := field(f.name, f.x, f.name == "schema"); err != nil {
+			return err
+		}
+	}
+	switch {
+	case v.Channels == nil:
+		if err := field("channels", v.Channels, false); err != nil {
+			return err
+		}
+	case len(v.Channels) == 0:
+		bw.WriteString(",\n  \"channels\": []")
+	default:
+		bw.WriteString(",\n  \"channels\": [\n")
+		for i, c := range v.Channels {
+			if i > 0 {
+				bw.WriteString(",\n")
+			}
+			bw.WriteString("    ")
+			one := *c
+			one.Cells = v.Cells(c)
+			if err := value(&one, 2); err != nil {
+				return err
+			}
+		}
+		bw.WriteString("\n  ]")
+	}
+	if err := field("findings", v.Findings, false); err != nil {
+		return err
+	}
+	if len(v.Notes) > 0 {
+		if err := field("notes", v.Notes, false); err != nil {
+			return err
+		}
+	}
+	if len(v.NoteList) > 0 {
+		if err := field("note_list", v.NoteList, false); err != nil {
+			return err
+		}
+	}
+	bw.WriteString("\n}\n")
+	return bw.Flush()
+}
 
 // FleetJUnit writes one test suite per host: a test case per channel,
 // with a failure per error finding concerning it there (warnings and info
@@ -513,10 +410,7 @@ func FleetJUnit(w io.Writer, v *fleet.View) error {
 			}
 		}
 		for _, ch := range v.Channels {
-			for _, cl := range ch.Cells {
-				if cl.Host != h.Name {
-					continue
-				}
+			if cl := v.Cell(h, ch); cl != nil {
 				c := caseFor(channelLabel(ch))
 				if !cl.Present {
 					c.Skipped = &junitSkipped{Message: "not in this host's report"}

@@ -1,12 +1,16 @@
 package report
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
 	"fmt"
+	"html"
 	"html/template"
 	"io"
+	"iter"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -57,53 +61,75 @@ type (
 		SummaryLine string
 		Findings    []htmlFinding
 		Columns     []htmlColumn
-		Rows        []htmlRow
-		Unchecked   []*fleet.Host
-		Notes       []string
-		Details     []htmlDetail
+		// Rows, Passing and Details are written as the page is, a host
+		// at a time: the page is never held whole.
+		HasRows bool
+		Rows    iter.Seq[template.HTML]
+		Passing []htmlPassing
+		Details iter.Seq[template.HTML]
+		Notes   []string
 	}
 	htmlFinding struct {
 		Severity, Code, Concerns, Where, HostList, Location, Fix string
 	}
-	htmlColumn struct{ ID, Name, Title string }
-	htmlRow    struct {
-		Host, Title, Status string
-		Failing             bool
-		Cells               []htmlCell
-	}
-	htmlCell struct {
-		ID, DetailID, Host, Channel, Worst, Text, Differs, Title string
-	}
-	htmlDetail struct {
-		ID, Host, Channel string
-		Fields            []htmlField
-		Differs           string
-		Findings          []htmlCellFinding
-	}
-	htmlField       struct{ Name, Value string }
-	htmlCellFinding struct {
-		Severity, Code, Key, Message, Suppressed string
-	}
+	htmlColumn  struct{ ID, Name, Title string }
+	htmlPassing struct{ Name, Anchor string }
 )
 
-// FleetHTML writes the fleet as one self-contained page: a matrix of the
-// checked hosts and the channels, each cell coloured by its worst finding
-// and marked where it differs from most hosts; a click on a cell shows its
-// entry and findings; the hosts not checked are listed apart. Style and
-// script are inline, allowed by hash in the page's Content-Security-Policy,
-// which forbids every fetch.
+// The states of a row (data-state), as the page's filter names them.
+const (
+	rowFail      = "fail"
+	rowUnchecked = "unchecked"
+	rowDiffers   = "differs" // passing, with a finding below the gate or a cell unlike most hosts'
+)
+
+// symbols show a cell's state besides its colour.
+var symbols = map[string]string{"error": "✖", "warning": "▲", "info": "●", "clean": "✓", "absent": "∅"}
+
+// anchor makes a fragment id of names: stable between runs (made of the
+// host's and the channel's names, not of positions) and without white
+// space, each name escaped so that "/" only separates.
+func anchor(kind string, names ...string) string {
+	parts := []string{kind}
+	for _, n := range names {
+		parts = append(parts, url.PathEscape(n))
+	}
+	return strings.Join(parts, "/")
+}
+
+// FleetHTML writes the fleet as one self-contained page for the operator
+// looking for the broken host: the failing hosts first, then the hosts
+// not checked with their reasons, then the passing hosts that differ from
+// most, each a row of the matrix of hosts and channels (a cell is coloured
+// and marked by its worst finding, ≠ where it differs from most hosts);
+// the other passing hosts are collapsed, with their count. Every cell that
+// has a finding or differs has its details in the document (shown over
+// the matrix on a click when scripts run, listed below it when not, and
+// printed). Rows and cells have stable anchors (#host/NAME,
+// #c/HOST/CHANNEL). Style and script are inline, allowed by hash in the
+// page's Content-Security-Policy, which forbids every fetch.
+//
+// The page is written as it is made: its size and the time it takes grow
+// with the hosts that need looking at times the channels, and with the
+// number of hosts.
 func FleetHTML(w io.Writer, v *fleet.View) error {
 	p := htmlPage{
 		CSP: fleetCSP, Style: template.CSS(fleetStyle), Script: template.JS(fleetScript),
 		Verdict: "pass", Failed: v.Summary.Failed, Time: v.Time, Summary: v.Summary,
-		SummaryLine: FleetSummaryLine(v), Unchecked: v.Unchecked(), Notes: v.Notes,
+		SummaryLine: FleetSummaryLine(v), Notes: v.Notes,
 	}
 	if p.Failed {
 		p.Verdict = "FAIL"
 	}
 	findings := map[string]*fleet.Finding{}
+	withFinding := map[string]bool{} // hosts with a finding, suppressed or not
+	other := false
 	for _, f := range v.Findings {
 		findings[f.ID] = f
+		other = other || len(f.Channels) == 0
+		for _, on := range f.PerHost {
+			withFinding[on.Host] = true
+		}
 		if len(f.Hosts) == 0 {
 			continue
 		}
@@ -114,9 +140,11 @@ func FleetHTML(w io.Writer, v *fleet.View) error {
 		p.Findings = append(p.Findings, htmlFinding{Severity: f.Severity, Code: f.Code, Concerns: strings.Join(f.Concerns, ", "),
 			Where: f.HostsPhrase(len(v.Hosts), 20), HostList: strings.Join(f.Hosts, " "), Location: loc, Fix: f.Fix})
 	}
-	other := false
-	for _, f := range v.Findings {
-		other = other || len(f.Channels) == 0
+	differing := map[string]bool{}
+	for _, c := range v.Channels {
+		for _, h := range c.Differing {
+			differing[h] = true
+		}
 	}
 	for _, c := range v.Channels {
 		title := c.Path
@@ -131,67 +159,262 @@ func FleetHTML(w io.Writer, v *fleet.View) error {
 	if other {
 		p.Columns = append(p.Columns, htmlColumn{ID: otherColumn, Name: "other findings", Title: "findings about live objects or ignore files, not about a channel"})
 	}
-	row := 0
+	// The rows, in the order the operator needs them.
+	var rows []*fleet.Host
+	for _, state := range []string{rowFail, rowUnchecked, rowDiffers} {
+		for _, h := range v.Hosts {
+			if hostState(h, withFinding, differing) == state {
+				rows = append(rows, h)
+			}
+		}
+	}
 	for _, h := range v.Hosts {
-		if !h.Checked {
+		if hostState(h, withFinding, differing) == "pass" {
+			p.Passing = append(p.Passing, htmlPassing{Name: h.Name, Anchor: anchor("host", h.Name)})
+		}
+	}
+	p.HasRows = len(rows) > 0
+	r := &htmlRows{v: v, findings: findings, other: other, columns: len(p.Columns)}
+	p.Rows = func(yield func(template.HTML) bool) {
+		for _, h := range rows {
+			if !yield(template.HTML(r.row(h, hostState(h, withFinding, differing)))) {
+				return
+			}
+		}
+	}
+	p.Details = func(yield func(template.HTML) bool) {
+		for _, h := range rows {
+			if d := r.details(h); d != "" && !yield(template.HTML(d)) {
+				return
+			}
+		}
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := fleetPage.Execute(bw, p); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// hostState is a host's row state, or "pass" for a passing host like most.
+func hostState(h *fleet.Host, withFinding, differing map[string]bool) string {
+	switch {
+	case !h.Checked:
+		return rowUnchecked
+	case h.Failing:
+		return rowFail
+	case withFinding[h.Name] || differing[h.Name]:
+		return rowDiffers
+	}
+	return "pass"
+}
+
+// htmlRows writes rows and details by hand: html/template takes ten times
+// as long, and every value is escaped here by html.EscapeString.
+type htmlRows struct {
+	v        *fleet.View
+	findings map[string]*fleet.Finding
+	other    bool
+	columns  int
+	b        strings.Builder
+}
+
+func esc(s string) string { return html.EscapeString(s) }
+
+// hasDetails says whether a cell has details of its own: a finding, a
+// difference, or no entry.
+func hasDetails(cl *fleet.Cell) bool {
+	return len(cl.Findings) > 0 || len(cl.Differs) > 0 || !cl.Present || cl.Error != ""
+}
+
+// row is a host's row of the matrix.
+func (r *htmlRows) row(h *fleet.Host, state string) string {
+	b := &r.b
+	b.Reset()
+	worst := h.Worst
+	if worst == "" {
+		worst = "clean"
+	}
+	status := map[string]string{rowFail: "✖ FAIL", rowUnchecked: "? not checked", rowDiffers: "✓ pass"}[state]
+	fmt.Fprintf(b, `<tr id="%s" data-host="%s" data-state="%s" data-worst="%s"><th class="st-%s" title="%s">%s<span class="status">%s</span></th>`,
+		esc(anchor("host", h.Name)), esc(h.Name), state, worst, state, esc(hostTitle(h)), esc(h.Name), status)
+	if !h.Checked {
+		reason := h.Reason
+		if h.Source != "" {
+			reason += " (" + h.Source + ")"
+		}
+		fmt.Fprintf(b, `<td class="reason" colspan="%d"><code>%s</code> %s</td></tr>`+"\n", max(r.columns, 1), esc(h.ReasonCode), esc(reason))
+		return b.String()
+	}
+	for _, c := range r.v.Channels {
+		cl := r.v.Cell(h, c)
+		worst, text := "clean", dashed(cl.Key)
+		switch {
+		case !cl.Present:
+			worst, text = "absent", "—"
+		case cl.Worst != "":
+			worst = cl.Worst
+		}
+		if cl.Error != "" {
+			text = "unusable"
+		}
+		mark := ""
+		if len(cl.Differs) > 0 {
+			mark = `<span class="mark" title="differs from most hosts: ` + esc(strings.Join(cl.Differs, " ")) + `">≠</span>`
+		}
+		title := esc(c.Name + " on " + h.Name + ": " + worst)
+		if !hasDetails(cl) {
+			fmt.Fprintf(b, `<td class="cell w-%s" title="%s">%s %s</td>`, worst, title, symbols[worst], esc(text))
 			continue
 		}
-		row++
-		r := htmlRow{Host: h.Name, Failing: h.Failing, Status: "pass", Title: hostTitle(h)}
-		if h.Failing {
-			r.Status = "FAIL"
-		}
-		for col, c := range v.Channels {
-			var cl *fleet.Cell
-			for _, x := range c.Cells {
-				if x.Host == h.Name {
-					cl = x
-				}
-			}
-			id := fmt.Sprintf("c%d-%d", row, col+1)
-			cell := htmlCell{ID: id, DetailID: "d" + id, Host: h.Name, Channel: c.ID, Worst: "clean", Text: dashed(cl.Key), Differs: strings.Join(cl.Differs, " ")}
-			switch {
-			case !cl.Present:
-				cell.Worst, cell.Text = "absent", "—"
-			case cl.Worst != "":
-				cell.Worst = cl.Worst
-			}
-			if cl.Error != "" {
-				cell.Text = "unusable"
-			}
-			cell.Title = fmt.Sprintf("%s on %s: %s", c.Name, h.Name, cell.Worst)
-			r.Cells = append(r.Cells, cell)
-			p.Details = append(p.Details, cellDetail(v, c, cl, cell, findings))
-		}
-		if other {
-			id := fmt.Sprintf("c%d-%d", row, len(v.Channels)+1)
-			cell := htmlCell{ID: id, DetailID: "d" + id, Host: h.Name, Channel: otherColumn, Worst: "clean", Text: "-"}
-			d := htmlDetail{ID: cell.DetailID, Host: h.Name, Channel: "other findings"}
-			worst := 0
-			for _, f := range v.Findings {
-				if len(f.Channels) > 0 {
-					continue
-				}
-				for _, on := range f.PerHost {
-					if on.Host != h.Name {
-						continue
-					}
-					d.Findings = append(d.Findings, cellFinding(f, on))
-					if s := int(fleet.Severity(on.Severity)); on.Suppressed == nil && s > worst {
-						worst, cell.Worst = s, on.Severity
-					}
-				}
-			}
-			if n := len(d.Findings); n > 0 {
-				cell.Text = fmt.Sprintf("%d %s", n, plural(n, "finding", "findings"))
-			}
-			cell.Title = fmt.Sprintf("other findings on %s: %s", h.Name, cell.Worst)
-			r.Cells = append(r.Cells, cell)
-			p.Details = append(p.Details, d)
-		}
-		p.Rows = append(p.Rows, r)
+		id := anchor("c", h.Name, c.ID)
+		fmt.Fprintf(b, `<td class="cell w-%s" id="%s" data-channel="%s" data-worst="%s" data-differs="%s" title="%s"><a href="#%s">%s %s%s</a></td>`,
+			worst, esc(id), esc(c.ID), worst, esc(strings.Join(cl.Differs, " ")), title, esc(anchor("d", h.Name, c.ID)), symbols[worst], esc(text), mark)
 	}
-	return fleetPage.Execute(w, p)
+	if r.other {
+		worst, n := r.otherFindings(h, nil)
+		text := "-"
+		if n > 0 {
+			text = fmt.Sprintf("%d %s", n, plural(n, "finding", "findings"))
+			fmt.Fprintf(b, `<td class="cell w-%s" id="%s" data-channel="%s" data-worst="%s" data-differs="" title="%s"><a href="#%s">%s %s</a></td>`,
+				worst, esc(anchor("c", h.Name, otherColumn)), otherColumn, worst, esc("other findings on "+h.Name+": "+worst), esc(anchor("d", h.Name, otherColumn)), symbols[worst], text)
+		} else {
+			fmt.Fprintf(b, `<td class="cell w-clean" title="%s">%s %s</td>`, esc("other findings on "+h.Name+": clean"), symbols["clean"], text)
+		}
+	}
+	b.WriteString("</tr>\n")
+	return b.String()
+}
+
+// otherFindings are a host's findings that concern no channel: their
+// worst severity (not counting suppressed ones), their number, and with
+// add each of them.
+func (r *htmlRows) otherFindings(h *fleet.Host, add func(*fleet.Finding, fleet.OnHost)) (string, int) {
+	worst, n := "clean", 0
+	rank := 0
+	for _, f := range r.v.Findings {
+		if len(f.Channels) > 0 {
+			continue
+		}
+		for _, on := range f.PerHost {
+			if on.Host != h.Name {
+				continue
+			}
+			n++
+			if add != nil {
+				add(f, on)
+			}
+			if s := int(fleet.Severity(on.Severity)); on.Suppressed == nil && s > rank {
+				rank, worst = s, on.Severity
+			}
+		}
+	}
+	return worst, n
+}
+
+// details are the details of a host's cells that have any.
+func (r *htmlRows) details(h *fleet.Host) string {
+	if !h.Checked {
+		return ""
+	}
+	b := &r.b
+	b.Reset()
+	for _, c := range r.v.Channels {
+		cl := r.v.Cell(h, c)
+		if !hasDetails(cl) {
+			continue
+		}
+		r.article(h, channelLabel(c), c.ID, cl.Worst, func() {
+			if len(cl.Differs) > 0 {
+				fmt.Fprintf(b, `<p class="differs">Differs from most hosts: %s</p>`, esc(differences(r.v, c, cl)))
+			}
+			if !cl.Present {
+				b.WriteString(`<dl><dt>entry</dt><dd>not in this host's report (another manifest or config on this host?)</dd></dl>`)
+				return
+			}
+			b.WriteString("<dl>")
+			add := func(name, value string) {
+				if value != "" {
+					fmt.Fprintf(b, "<dt>%s</dt><dd>%s</dd>", name, esc(value))
+				}
+			}
+			add("path", c.Path)
+			if c.Proj != nil {
+				add("proj", ftok.ProjString(*c.Proj))
+			}
+			if c.File != "" {
+				add("from", fmt.Sprintf("%s:%d", c.File, c.Line))
+			}
+			add("key", cl.Key)
+			add("dev", cl.Dev)
+			if cl.Ino != nil {
+				add("inode", fmt.Sprintf("%d = 0x%x", *cl.Ino, *cl.Ino))
+			}
+			add("fingerprint", cl.Fingerprint)
+			add("file system", cl.FSType)
+			add("unusable", cl.Error)
+			live := cl.Live
+			if cl.LiveDetail != "" {
+				live += " (" + cl.LiveDetail + ")"
+			}
+			add("live", live)
+			b.WriteString("</dl>")
+			var list []htmlCellFinding
+			for _, id := range cl.Findings {
+				f := r.findings[id]
+				for _, on := range f.PerHost {
+					if on.Host == h.Name {
+						list = append(list, cellFinding(f, on))
+					}
+				}
+			}
+			r.findingList(list)
+		})
+	}
+	if r.other {
+		var list []htmlCellFinding
+		worst, n := r.otherFindings(h, func(f *fleet.Finding, on fleet.OnHost) { list = append(list, cellFinding(f, on)) })
+		if n > 0 {
+			if worst == "clean" {
+				worst = ""
+			}
+			r.article(h, "other findings", otherColumn, worst, func() { r.findingList(list) })
+		}
+	}
+	return b.String()
+}
+
+// article writes the details of a cell.
+func (r *htmlRows) article(h *fleet.Host, label, channel, worst string, body func()) {
+	b := &r.b
+	if worst == "" {
+		worst = "clean"
+	}
+	fmt.Fprintf(b, `<article class="detail w-%s" id="%s" data-host="%s" data-channel="%s"><h3><a href="#%s">%s %s · %s</a></h3>`,
+		worst, esc(anchor("d", h.Name, channel)), esc(h.Name), esc(channel), esc(anchor("c", h.Name, channel)), symbols[worst], esc(h.Name), esc(label))
+	body()
+	b.WriteString("</article>\n")
+}
+
+func (r *htmlRows) findingList(list []htmlCellFinding) {
+	b := &r.b
+	if len(list) == 0 {
+		b.WriteString(`<p class="muted">No findings here.</p>`)
+		return
+	}
+	b.WriteString(`<ul class="findings">`)
+	for _, f := range list {
+		fmt.Fprintf(b, `<li class="sev-%s"><span class="sevword">%s %s</span><code>%s</code>`, esc(f.Severity), symbols[f.Severity], esc(f.Severity), esc(f.Code))
+		if f.Key != "" {
+			fmt.Fprintf(b, ` <code>%s</code>`, esc(f.Key))
+		}
+		fmt.Fprintf(b, `: %s`, esc(f.Message))
+		if f.Suppressed != "" {
+			fmt.Fprintf(b, ` <span class="muted">(suppressed: %s)</span>`, esc(f.Suppressed))
+		}
+		b.WriteString("</li>")
+	}
+	b.WriteString("</ul>")
 }
 
 func hostTitle(h *fleet.Host) string {
@@ -205,6 +428,9 @@ func hostTitle(h *fleet.Host) string {
 	if h.MachineID != "" {
 		parts = append(parts, "machine id "+h.MachineID)
 	}
+	if !h.Checked {
+		return strings.Join(append(parts, "not checked: "+h.Reason), "; ")
+	}
 	parts = append(parts, "findings: "+hostCounts(h))
 	if !h.LiveChecked {
 		parts = append(parts, "live: not checked")
@@ -212,49 +438,8 @@ func hostTitle(h *fleet.Host) string {
 	return strings.Join(parts, "; ")
 }
 
-func cellDetail(v *fleet.View, c *fleet.Channel, cl *fleet.Cell, cell htmlCell, findings map[string]*fleet.Finding) htmlDetail {
-	d := htmlDetail{ID: cell.DetailID, Host: cl.Host, Channel: channelLabel(c)}
-	if len(cl.Differs) > 0 {
-		d.Differs = differences(v, c, cl)
-	}
-	if !cl.Present {
-		d.Fields = []htmlField{{"entry", "not in this host's report (another manifest or config on this host?)"}}
-		return d
-	}
-	add := func(name, value string) {
-		if value != "" {
-			d.Fields = append(d.Fields, htmlField{name, value})
-		}
-	}
-	add("path", c.Path)
-	if c.Proj != nil {
-		add("proj", ftok.ProjString(*c.Proj))
-	}
-	if c.File != "" {
-		add("from", fmt.Sprintf("%s:%d", c.File, c.Line))
-	}
-	add("key", cl.Key)
-	add("dev", cl.Dev)
-	if cl.Ino != nil {
-		add("inode", fmt.Sprintf("%d = 0x%x", *cl.Ino, *cl.Ino))
-	}
-	add("fingerprint", cl.Fingerprint)
-	add("file system", cl.FSType)
-	add("unusable", cl.Error)
-	live := cl.Live
-	if cl.LiveDetail != "" {
-		live += " (" + cl.LiveDetail + ")"
-	}
-	add("live", live)
-	for _, id := range cl.Findings {
-		f := findings[id]
-		for _, on := range f.PerHost {
-			if on.Host == cl.Host {
-				d.Findings = append(d.Findings, cellFinding(f, on))
-			}
-		}
-	}
-	return d
+type htmlCellFinding struct {
+	Severity, Code, Key, Message, Suppressed string
 }
 
 func cellFinding(f *fleet.Finding, on fleet.OnHost) htmlCellFinding {

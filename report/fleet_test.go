@@ -165,16 +165,16 @@ func TestFleetFixture(t *testing.T) {
 	}
 	// ftok('l', dev 0x801, ino 0x1EC4001) = 0x6c000000 | 0x01<<16 | 0x4001.
 	audit := v.Channels[1]
-	if c := audit.Cells[2]; c.Host != "host03" || c.Key != "0x6c014001" || c.Dev != "8:1" || *c.Ino != 0x1EC4001 ||
+	if c := v.Cells(audit)[2]; c.Host != "host03" || c.Key != "0x6c014001" || c.Dev != "8:1" || *c.Ino != 0x1EC4001 ||
 		!reflect.DeepEqual(c.Differs, []string{"key", "live"}) || c.Live != "shm nattch 2" || c.Worst != "error" {
 		t.Errorf("host03 audit %+v", c)
 	}
 	cache := v.Channels[2]
-	if c := cache.Cells[4]; c.Host != "host05" || c.FSType != "tmpfs" || c.Dev != "0:27" || !reflect.DeepEqual(c.Differs, []string{"key", "dev", "fs_type"}) {
+	if c := v.Cells(cache)[4]; c.Host != "host05" || c.FSType != "tmpfs" || c.Dev != "0:27" || !reflect.DeepEqual(c.Differs, []string{"key", "dev", "fs_type"}) {
 		t.Errorf("host05 cache %+v", c)
 	}
 	orders := v.Channels[0]
-	if c := orders.Cells[2]; c.Live != "shm nattch 2" || c.LiveDetail != "shm id 3, owner root" || !reflect.DeepEqual(c.Differs, []string{"live"}) {
+	if c := v.Cells(orders)[2]; c.Live != "shm nattch 2" || c.LiveDetail != "shm id 3, owner root" || !reflect.DeepEqual(c.Differs, []string{"live"}) {
 		t.Errorf("host03 orders %+v", c)
 	}
 	var reasons []string
@@ -207,6 +207,9 @@ func TestFleetReadsScanFields(t *testing.T) {
 		out := map[string]bool{}
 		rt := reflect.TypeOf(v)
 		for i := 0; i < rt.NumField(); i++ {
+			if !rt.Field(i).IsExported() {
+				continue
+			}
 			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
 			out[name] = true
 		}
@@ -346,4 +349,29 @@ func TestFleetHTMLSelfContained(t *testing.T) {
 func cspHashOf(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// TestFleetJSONStreamed: FleetJSON, which writes a channel's cells at a
+// time, writes the bytes of encoding/json's encoder on the whole view.
+func TestFleetJSONStreamed(t *testing.T) {
+	for _, v := range []*fleet.View{fixtureFleet(t), largeFleet(t, 300), fleet.Merge(nil, fleet.Options{Now: fleetNow})} {
+		var got bytes.Buffer
+		if err := report.FleetJSON(&got, v); err != nil {
+			t.Fatal(err)
+		}
+		whole := *v
+		whole.Channels = nil
+		for _, c := range v.Channels {
+			one := *c
+			one.Cells = v.Cells(c)
+			whole.Channels = append(whole.Channels, &one)
+		}
+		var want bytes.Buffer
+		if err := report.WriteJSON(&want, &whole); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("%d hosts: FleetJSON differs from the whole view's encoding:\n got %.2000s\nwant %.2000s", len(v.Hosts), got.String(), want.String())
+		}
+	}
 }

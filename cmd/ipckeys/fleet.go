@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"github.com/ipckeys/ipckeys/fleet"
 	"github.com/ipckeys/ipckeys/internal/inputfile"
@@ -42,13 +45,16 @@ over its cap is an error (exit 2).
 Flags:
   -o, --output FMT[=PATH]
                          output format, repeatable; to PATH or stdout (at
-                         most one): table (default on a terminal), text
-                         (default otherwise), json (ipckeys/fleet/v1),
-                         sarif (one run for the whole fleet), github,
-                         junit (a suite per host, a test case per channel),
-                         html (one self-contained page: hosts x channels),
-                         hosts (a JSON object per line per host: name,
-                         status, reason_code, reason)
+                         most one): table (default on a terminal, as wide
+                         as $COLUMNS or the terminal), text (default
+                         otherwise), json (ipckeys/fleet/v1), sarif (one
+                         run for the whole fleet), github, junit (a suite
+                         per host, a test case per channel), html (one
+                         self-contained page: failing hosts first, then
+                         hosts not checked, then hosts that differ; the
+                         other passing hosts counted), hosts (a JSON object
+                         per line per host: name, status, reason_code,
+                         reason)
       --hosts LIST       the hosts that should have a report, comma-separated,
                          repeatable (the inventory): those without one are
                          not checked
@@ -79,8 +85,8 @@ or on a usage error; else 1 when a host has a finding at or above
 
 // fleetRenderers are the fleet output formats.
 var fleetRenderers = map[string]func(io.Writer, *fleet.View, report.Style, fleetRender) error{
-	"table": func(w io.Writer, v *fleet.View, st report.Style, _ fleetRender) error {
-		return report.FleetTable(w, v, st)
+	"table": func(w io.Writer, v *fleet.View, st report.Style, r fleetRender) error {
+		return report.FleetTableWidth(w, v, st, r.width)
 	},
 	"text": func(w io.Writer, v *fleet.View, st report.Style, _ fleetRender) error {
 		return report.FleetText(w, v, st)
@@ -98,6 +104,22 @@ var fleetRenderers = map[string]func(io.Writer, *fleet.View, report.Style, fleet
 // fleetRender holds what a format is told besides the view and style.
 type fleetRender struct {
 	sourceRoot string // SARIF: locations under it are relative to it
+	width      int    // table: the terminal's columns; 0: no limit
+}
+
+// terminalWidth is the width a table on w is fitted to: $COLUMNS when it
+// is a number, else the terminal's width when w is one, else 0 (no
+// limit: a table written to a file or pipe is as wide as its content).
+func terminalWidth(w io.Writer) int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if f, ok := w.(*os.File); ok {
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+			return int(ws.Col)
+		}
+	}
+	return 0
 }
 
 const fleetFormatList = "table, text, json, sarif, github, junit, html or hosts"
@@ -160,11 +182,13 @@ func runFleet(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 	st := report.Style{Color: color, Quiet: gate.quiet}
 	if err := writeEach(outs, stdout, func(format string, w io.Writer, toStdout bool) error {
-		style := st
-		if !toStdout {
+		style, r := st, render
+		if toStdout {
+			r.width = terminalWidth(stdout)
+		} else {
 			style = report.Style{Quiet: st.Quiet}
 		}
-		return fleetRenderers[format](w, v, style, render)
+		return fleetRenderers[format](w, v, style, r)
 	}); err != nil {
 		return fail(stderr, err)
 	}

@@ -456,9 +456,10 @@ exec "$@" --no-live
 		t.Errorf("host03's marker: %q, %v", marker, err)
 	}
 	page, err := os.ReadFile(filepath.Join(work, "fleet.html"))
-	if err != nil || !strings.Contains(string(page), `data-host="host02" data-channel="channel:audit" data-worst="error"`) ||
-		!strings.Contains(string(page), `data-host="host01" data-channel="channel:audit" data-worst="clean"`) {
-		t.Errorf("the page does not show host02's collision: %v", err)
+	if err != nil || !strings.Contains(string(page), `<tr id="host/host02" data-host="host02" data-state="fail" data-worst="error">`) ||
+		!strings.Contains(string(page), `id="c/host02/channel:audit" data-channel="channel:audit" data-worst="error"`) ||
+		!strings.Contains(string(page), `<span id="host/host01" data-host="host01">host01</span>`) {
+		t.Errorf("the page does not show host02's collision, and host01 among the passing hosts: %v", err)
 	}
 	for _, name := range []string{"reports/host01.json", "reports/host02.json", "reports/host03.failed", "fleet.html"} {
 		if _, err := os.Stat(filepath.Join(work, name)); err != nil {
