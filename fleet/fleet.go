@@ -268,6 +268,9 @@ type OnHost struct {
 	Key        string      `json:"key,omitempty"`
 	Message    string      `json:"message"`
 	Suppressed *Suppressed `json:"suppressed,omitempty"`
+	// Fixes are the commands the host's report gives to fix the finding
+	// there ("ipckeys rekey /srv/app/audit.key"), at most MaxFixes.
+	Fixes []string `json:"fixes,omitempty"`
 }
 
 // Rank returns the finding's worst severity.
@@ -750,6 +753,9 @@ func findings(v *View, checked int) []*Finding {
 			}
 			sev := Severity(rf.Severity)
 			on := OnHost{Host: h.Name, Severity: sev.String(), Key: Clean(rf.Key), Message: Clean(rf.Message)}
+			for _, c := range rf.Fixes {
+				on.Fixes = append(on.Fixes, Clean(c))
+			}
 			if sp := rf.Suppressed; sp != nil {
 				on.Suppressed = &Suppressed{Reason: Clean(sp.Reason), Expires: Clean(sp.Expires), File: Clean(sp.File), Line: sp.Line}
 				if n := len(f.SuppressedOn); n == 0 || f.SuppressedOn[n-1] != h.Name {

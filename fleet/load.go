@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,6 +97,65 @@ type ReportFinding struct {
 	Suppressed *Suppressed `json:"suppressed"`
 	File       string      `json:"file"`
 	Line       int         `json:"line"`
+	Fixes      Fixes       `json:"suggestions"`
+}
+
+// MaxFixes is the most fix commands kept per finding of a host report.
+const MaxFixes = 8
+
+// RekeyPrefix begins the command of a rekey suggestion.
+const RekeyPrefix = "ipckeys rekey "
+
+// Fixes are the commands of a finding's rekey suggestions, as the host
+// wrote them, at most MaxFixes: the suggestions are read one at a time,
+// and the rest, the proj suggestions and any command that is not an
+// ipckeys rekey command, are read past and not kept.
+type Fixes []string
+
+// Suggestion is the part of a finding's suggestion that Fixes reads.
+type Suggestion struct {
+	Kind    string `json:"kind"`
+	Command string `json:"command"`
+}
+
+// UnmarshalJSON decodes a finding's suggestions as encoding/json would
+// decode a []Suggestion (null empties them; anything but an array is an
+// *json.UnmarshalTypeError), keeping only the rekey commands.
+func (fx *Fixes) UnmarshalJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case nil:
+		*fx = nil
+		return nil
+	case json.Delim('['):
+	default:
+		value := "number"
+		switch tok.(type) {
+		case string:
+			value = "string"
+		case bool:
+			value = "bool"
+		case json.Delim:
+			value = "object"
+		}
+		return &json.UnmarshalTypeError{Value: value, Type: reflect.TypeFor[[]Suggestion]()}
+	}
+	kept := Fixes{}
+	for dec.More() {
+		var s Suggestion
+		if err := dec.Decode(&s); err != nil {
+			return err
+		}
+		if s.Kind == "rekey" && strings.HasPrefix(s.Command, RekeyPrefix) && len(kept) < MaxFixes {
+			kept = append(kept, s.Command)
+		}
+	}
+	*fx = kept
+	return nil
 }
 
 // Object is the live object of a live finding.

@@ -87,7 +87,8 @@ func location(f *fleet.Finding) string {
 // FleetText writes the fleet for grep and logs: per finding a headline
 // (finding: SEVERITY CODE: CONCERNS: on N of M hosts: HOSTS) and one line
 // per host it is on (HOST: LOCATION: SEVERITY: CODE KEY:
-// MESSAGE, as scan's text with the host in front), the hosts that differ
+// MESSAGE, as scan's text with the host in front) with, under it, the
+// host's fix commands (fix: HOST: ipckeys rekey PATH), the hosts that differ
 // from the majority per channel, the hosts not checked, notes, and the
 // summary. A host name that begins a line is quoted when it begins with a
 // colon, so that no line is a CI runner's command.
@@ -104,6 +105,9 @@ func FleetText(w io.Writer, v *fleet.View, st Style) error {
 				key = " " + on.Key
 			}
 			fmt.Fprintf(bw, "%s: %s: %s: %s%s: %s\n", display.LineStart(on.Host), location(f), st.paint(fleet.Severity(on.Severity)), f.Code, key, on.Message)
+			for _, c := range on.Fixes {
+				fmt.Fprintf(bw, "fix: %s: %s\n", on.Host, c)
+			}
 		}
 	}
 	if !st.Quiet {

@@ -412,6 +412,9 @@ func (r *htmlRows) findingList(list []htmlCellFinding) {
 		if f.Suppressed != "" {
 			fmt.Fprintf(b, ` <span class="muted">(suppressed: %s)</span>`, esc(f.Suppressed))
 		}
+		for _, c := range f.Fixes {
+			fmt.Fprintf(b, `<div class="fix">fix: <code>%s</code></div>`, esc(c))
+		}
 		b.WriteString("</li>")
 	}
 	b.WriteString("</ul>")
@@ -440,10 +443,11 @@ func hostTitle(h *fleet.Host) string {
 
 type htmlCellFinding struct {
 	Severity, Code, Key, Message, Suppressed string
+	Fixes                                    []string // the host's fix commands
 }
 
 func cellFinding(f *fleet.Finding, on fleet.OnHost) htmlCellFinding {
-	cf := htmlCellFinding{Severity: on.Severity, Code: f.Code, Key: on.Key, Message: on.Message}
+	cf := htmlCellFinding{Severity: on.Severity, Code: f.Code, Key: on.Key, Message: on.Message, Fixes: on.Fixes}
 	if s := on.Suppressed; s != nil {
 		cf.Suppressed = s.Reason + " (" + s.File + ":" + strconv.Itoa(s.Line) + ")"
 	}
