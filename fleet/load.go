@@ -123,26 +123,12 @@ type Suggestion struct {
 // *json.UnmarshalTypeError), keeping only the rekey commands.
 func (fx *Fixes) UnmarshalJSON(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	switch tok {
-	case nil:
-		*fx = nil
-		return nil
-	case json.Delim('['):
-	default:
-		value := "number"
-		switch tok.(type) {
-		case string:
-			value = "string"
-		case bool:
-			value = "bool"
-		case json.Delim:
-			value = "object"
+	null, err := openArray[Suggestion](dec)
+	if err != nil || null {
+		if null {
+			*fx = nil
 		}
-		return &json.UnmarshalTypeError{Value: value, Type: reflect.TypeFor[[]Suggestion]()}
+		return err
 	}
 	kept := Fixes{}
 	for dec.More() {
@@ -657,6 +643,37 @@ func reportField(key string) string {
 	return ""
 }
 
+// openArray reads the first token of a value decoded into a []T, as
+// encoding/json would take it: null (null true), the start of an array
+// (the caller reads its elements), or anything else, an
+// *json.UnmarshalTypeError once the value is read past. Only an error of
+// the stream leaves the stream where it failed.
+func openArray[T any](dec *json.Decoder) (null bool, err error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return false, err
+	}
+	switch tok {
+	case nil:
+		return true, nil
+	case json.Delim('['):
+		return false, nil
+	case json.Delim('{'):
+		if err := skip(dec, 1); err != nil {
+			return false, err
+		}
+		return false, &json.UnmarshalTypeError{Value: "object", Type: reflect.TypeFor[[]T]()}
+	}
+	value := "number"
+	switch tok.(type) {
+	case string:
+		value = "string"
+	case bool:
+		value = "bool"
+	}
+	return false, &json.UnmarshalTypeError{Value: value, Type: reflect.TypeFor[[]T]()}
+}
+
 // decodeList decodes the array of a report's field into list one element
 // at a time, as encoding/json would decode it whole: null empties the
 // list, an array replaces its elements (decoding into the ones it had),
@@ -664,29 +681,12 @@ func reportField(key string) string {
 // stream (not JSON, unreadable, over its cap) leaves the stream where it
 // failed.
 func decodeList[T any](dec *json.Decoder, list *[]T) error {
-	tok, err := dec.Token()
-	if err != nil {
+	null, err := openArray[T](dec)
+	if err != nil || null {
+		if null {
+			*list = nil
+		}
 		return err
-	}
-	switch tok {
-	case nil:
-		*list = nil
-		return nil
-	case json.Delim('['):
-	case json.Delim('{'):
-		if err := skip(dec, 1); err != nil {
-			return err
-		}
-		return &json.UnmarshalTypeError{Value: "object", Type: reflect.TypeFor[[]T]()}
-	default:
-		value := "number"
-		switch tok.(type) {
-		case string:
-			value = "string"
-		case bool:
-			value = "bool"
-		}
-		return &json.UnmarshalTypeError{Value: value, Type: reflect.TypeFor[[]T]()}
 	}
 	s := (*list)[:0]
 	for dec.More() {
@@ -717,29 +717,12 @@ func decodeList[T any](dec *json.Decoder, list *[]T) error {
 // decodeEntries decodes a report's entries as decodeList would, an entry
 // at a time, keeping each as a cellRec.
 func decodeEntries(dec *json.Decoder, rep *Report) error {
-	tok, err := dec.Token()
-	if err != nil {
+	null, err := openArray[Entry](dec)
+	if err != nil || null {
+		if null {
+			rep.recs = nil
+		}
 		return err
-	}
-	switch tok {
-	case nil:
-		rep.recs = nil
-		return nil
-	case json.Delim('['):
-	case json.Delim('{'):
-		if err := skip(dec, 1); err != nil {
-			return err
-		}
-		return &json.UnmarshalTypeError{Value: "object", Type: reflect.TypeFor[[]Entry]()}
-	default:
-		value := "number"
-		switch tok.(type) {
-		case string:
-			value = "string"
-		case bool:
-			value = "bool"
-		}
-		return &json.UnmarshalTypeError{Value: value, Type: reflect.TypeFor[[]Entry]()}
 	}
 	// Decoded into the table's scratch and copied at its size: a slice
 	// grown by append would keep a quarter more than it holds.
