@@ -136,3 +136,26 @@ func TestSnapshotReadsAllWhenMappingsAreMissing(t *testing.T) {
 		t.Errorf("unreadable %+v, want %+v", a.UnreadableProcesses, want)
 	}
 }
+
+// SnapshotOf (ls --pid, scan --pid) reads the attachments as Snapshot
+// does: no maps file when no segment has a mapping, and none after the
+// last holder nattch counts.
+func TestSnapshotOfReadsOnlyWhatItNeeds(t *testing.T) {
+	root := procTree(t, []int{0, 0}, map[int]string{100: plainMaps, 200: ""})
+	s, err := ipcscan.NewFS(root).SnapshotOf(100, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := s.Attach; a == nil || a.Processes != 0 || a.Unreadable != 0 || !a.Complete() {
+		t.Fatalf("nattch 0: attachments %+v: want none read, complete", a)
+	}
+	root = procTree(t, []int{1}, map[int]string{100: sysvLine(0, 0x6c000100), 200: ""})
+	s, err = ipcscan.NewFS(root).SnapshotOf(100, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := s.Attach
+	if a.Processes != 1 || a.Unreadable != 0 || ipcscan.Mappings(s.Holders(0)) != 1 {
+		t.Errorf("nattch 1: processes %d unreadable %d mappings %d, want 1 0 1 (pid 200 after the holder is not read)", a.Processes, a.Unreadable, ipcscan.Mappings(s.Holders(0)))
+	}
+}

@@ -98,7 +98,9 @@ func HasSysAdmin() bool {
 var ErrNamespace = errors.New("cannot enter the IPC namespace")
 
 // SnapshotOf reads the IPC namespace of process pid. attach, when not nil,
-// is an attachment scan to reuse (one scan covers every namespace).
+// is an attachment scan to reuse (one scan covers every namespace);
+// otherwise the attachments are read only as far as the namespace's
+// segments' nattch says there are any to find, as Snapshot does.
 func (p FS) SnapshotOf(pid int, attach *Attachments) (*Snapshot, error) {
 	name := strconv.Itoa(pid)
 	ns, err := p.IPCNamespace(name)
@@ -128,7 +130,7 @@ func (p FS) SnapshotOf(pid int, attach *Attachments) (*Snapshot, error) {
 		}
 	}
 	if attach == nil {
-		attach, _ = p.Attachments()
+		attach, _ = p.attachmentsOf(ns, s.Shm)
 	}
 	s.Attach = attach
 	p.noteProcs(s)
