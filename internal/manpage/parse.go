@@ -3,6 +3,7 @@ package manpage
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Kind is what a block of help text is.
@@ -133,7 +134,7 @@ func parseRun(run []string) Block {
 }
 
 // valueName is how help text names a flag's value: PROJ, N, FMT[=PATH].
-var valueName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*(\[=[A-Z][A-Z0-9_]*\])?$`)
+var valueName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z][A-Z0-9_]*(\[=[A-Z][A-Z0-9_]*\])?$`) })
 
 // splitTerm splits a definition's first line into its term and the start
 // of its description: after a flag's names and value name, or at the first
@@ -146,7 +147,7 @@ func splitTerm(line string) Item {
 		for ; k < len(fields) && isFlag(fields[k]); k++ {
 			it.Flags = append(it.Flags, strings.TrimSuffix(fields[k], ","))
 		}
-		if k < len(fields) && valueName.MatchString(fields[k]) {
+		if k < len(fields) && valueName().MatchString(fields[k]) {
 			it.Value = fields[k]
 			k++
 		}

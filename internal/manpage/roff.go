@@ -6,6 +6,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Page is a man page: its title line and its sections.
@@ -119,13 +120,13 @@ func term(it Item) string {
 }
 
 // commandWord is a word of a synopsis that is typed as it is.
-var commandWord = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+var commandWord = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-]*$`) })
 
 // synopsis typesets a usage line: the program and command words in bold.
 func synopsis(l string) string {
 	words := strings.Fields(l)
 	n := 0
-	for n < len(words) && commandWord.MatchString(words[n]) {
+	for n < len(words) && commandWord().MatchString(words[n]) {
 		n++
 	}
 	s := `\fB` + escape(strings.Join(words[:n], " ")) + `\fR`
