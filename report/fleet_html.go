@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ipckeys/ipckeys/fleet"
 	"github.com/ipckeys/ipckeys/ftok"
@@ -21,16 +22,27 @@ import (
 //go:embed fleethtml/page.html fleethtml/page.css fleethtml/page.js
 var fleetHTMLFiles embed.FS
 
-var (
-	fleetPage   = template.Must(template.ParseFS(fleetHTMLFiles, "fleethtml/page.html"))
-	fleetStyle  = mustRead("fleethtml/page.css")
-	fleetScript = mustRead("fleethtml/page.js")
-	// fleetCSP lets the page run its own inline style and script (by
-	// hash) and nothing else: no fetch, image, font or frame, so the page
-	// works offline and shows nothing from anywhere else.
-	fleetCSP = fmt.Sprintf("default-src 'none'; style-src '%s'; script-src '%s'; img-src 'none'; base-uri 'none'; form-action 'none'",
-		cspHash(fleetStyle), cspHash(fleetScript))
-)
+// fleetAssets is the page's template, style, script and the
+// Content-Security-Policy that lets the page run its own inline style and
+// script (by hash) and nothing else: no fetch, image, font or frame, so
+// the page works offline and shows nothing from anywhere else. They are
+// made on first use: a run that writes no page pays nothing for them at
+// start-up.
+var fleetAssets = sync.OnceValue(func() *htmlAssets {
+	a := &htmlAssets{
+		page:   template.Must(template.ParseFS(fleetHTMLFiles, "fleethtml/page.html")),
+		style:  mustRead("fleethtml/page.css"),
+		script: mustRead("fleethtml/page.js"),
+	}
+	a.csp = fmt.Sprintf("default-src 'none'; style-src '%s'; script-src '%s'; img-src 'none'; base-uri 'none'; form-action 'none'",
+		cspHash(a.style), cspHash(a.script))
+	return a
+})
+
+type htmlAssets struct {
+	page               *template.Template
+	style, script, csp string
+}
 
 func mustRead(name string) string {
 	b, err := fleetHTMLFiles.ReadFile(name)
@@ -113,8 +125,9 @@ func anchor(kind string, names ...string) string {
 // with the hosts that need looking at times the channels, and with the
 // number of hosts.
 func FleetHTML(w io.Writer, v *fleet.View) error {
+	assets := fleetAssets()
 	p := htmlPage{
-		CSP: fleetCSP, Style: template.CSS(fleetStyle), Script: template.JS(fleetScript),
+		CSP: assets.csp, Style: template.CSS(assets.style), Script: template.JS(assets.script),
 		Verdict: "pass", Failed: v.Summary.Failed, Time: v.Time, Summary: v.Summary,
 		SummaryLine: FleetSummaryLine(v), Notes: v.Notes,
 	}
@@ -190,7 +203,7 @@ func FleetHTML(w io.Writer, v *fleet.View) error {
 		}
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
-	if err := fleetPage.Execute(bw, p); err != nil {
+	if err := assets.page.Execute(bw, p); err != nil {
 		return err
 	}
 	return bw.Flush()
