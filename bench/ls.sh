@@ -24,7 +24,9 @@ if [ -z "${IPCKEYS_BENCH_INSIDE:-}" ]; then
 	if [ -n "${IPCKEYS_BENCH_IPCKEYS:-}" ]; then
 		cp "$IPCKEYS_BENCH_IPCKEYS" "$bin/ipckeys"
 	else
-		go build -o "$bin/ipckeys" ./cmd/ipckeys
+		# As the package and the release binaries are built: static, with
+		# no C library to load at start (CGO_ENABLED=0).
+		CGO_ENABLED=0 go build -o "$bin/ipckeys" ./cmd/ipckeys
 	fi
 	gcc -O2 -o "$bin/mkobjects" bench/mkobjects.c
 	echo "$("$bin/ipckeys" version), $(lsipc --version), $(nproc) cores, $runs runs, medians"
