@@ -25,6 +25,11 @@ const CheckIncomplete = "check-incomplete"
 //     (some holder is among the unreadable processes, or in another pid
 //     namespace). When they add up, every holder is known, whatever else
 //     could not be read.
+//   - unexpected-user of a channel that declares exe= and has a live
+//     segment: open when its holders are not all known (as above), or
+//     when the executable of a known holder could not be read; unless a
+//     holder running another executable was found already (the warning
+//     is there either way).
 //   - listener-wrong-holder of a declared listener that is listening:
 //     open while any process's descriptors could not be read, unless a
 //     wrong holder was found already (the error is there either way).
@@ -162,8 +167,9 @@ func processes(n int) string {
 }
 
 // LiveGaps returns the live IPC checks that could not be made in full:
-// the expected nattch of a channel whose segment's holders are not all
-// known.
+// the expected nattch and the executables of a channel whose segment's
+// holders are not all known, and the executables of holders whose exe
+// link could not be read.
 func LiveGaps(entries []Entry, live Live) []Gap {
 	s := live.Snap
 	if s == nil {
@@ -179,7 +185,7 @@ func LiveGaps(entries []Entry, live Live) []Gap {
 	for i := range entries {
 		e := &entries[i]
 		k, ok := e.Key()
-		if !ok || !e.OK() || k == 0 || e.Channel == nil || e.Channel.Nattch == nil {
+		if !ok || !e.OK() || k == 0 || e.Channel == nil || e.Channel.Nattch == nil && len(e.Channel.Exes) == 0 {
 			continue
 		}
 		if t := e.Channel.Type; t != "" && t != "shm" {
@@ -189,9 +195,45 @@ func LiveGaps(entries []Entry, live Live) []Gap {
 		if sg == nil {
 			continue
 		}
-		found := ipcscan.Mappings(s.Holders(sg.ID))
-		if s.Attach != nil && found == sg.Nattch {
-			continue // every holder is known
+		if g, ok := holdersGap(e, i, k, sg, s); ok {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// holdersGap says whether what a channel expects of the processes
+// attached to its segment sg (nattch, exe=) is left open (see Gap).
+func holdersGap(e *Entry, i int, k int32, sg *ipcscan.Segment, s *ipcscan.Snapshot) (Gap, bool) {
+	c := e.Channel
+	hs := s.Holders(sg.ID)
+	var unread []ProcessName // known holders whose executable is not
+	wrong := false           // a known holder runs another executable
+	if len(c.Exes) > 0 && s.Attach != nil {
+		for _, h := range hs {
+			exe, ok := s.Attach.Exe(h.PID)
+			switch {
+			case !ok:
+				unread = append(unread, ProcessName{h.PID, h.Comm})
+			case !declaredExe(c.Exes, exe):
+				wrong = true
+			}
+		}
+	}
+	var open []string
+	worst := Warning
+	if c.Nattch != nil {
+		open, worst = append(open, "its expected "+plural(c.Nattch.String(), "process")), Error
+	}
+	if len(c.Exes) > 0 && !wrong {
+		open = append(open, "whether they run its executables ("+exeList(c.Exes)+")")
+	}
+	key := k
+	about := Finding{Key: &key, Entries: []int{i}, Object: &ObjectRef{"shm", sg.ID, k}}
+	found := ipcscan.Mappings(hs)
+	if s.Attach == nil || found != sg.Nattch {
+		if len(open) == 0 {
+			return Gap{}, false
 		}
 		var cause string
 		switch {
@@ -202,16 +244,17 @@ func LiveGaps(entries []Entry, live Live) []Gap {
 		default:
 			cause = fmt.Sprintf("segment id %d has mappings of processes this /proc does not show (another pid namespace)", sg.ID)
 		}
-		key := k
-		out = append(out, Gap{
-			Cause: cause,
-			Consequence: fmt.Sprintf("who is attached to segment id %d of channel %s is not known (nattch %d, %d found) and its expected %s cannot be checked",
-				sg.ID, e.Name(), sg.Nattch, found, plural(e.Channel.Nattch.String(), "process")),
-			Worst: Error,
-			About: Finding{Key: &key, Entries: []int{i}, Object: &ObjectRef{"shm", sg.ID, k}},
-		})
+		return Gap{Cause: cause, Worst: worst, About: about,
+			Consequence: fmt.Sprintf("who is attached to segment id %d of channel %s is not known (nattch %d, %d found) and %s cannot be checked",
+				sg.ID, e.Name(), sg.Nattch, found, strings.Join(open, " and "))}, true
 	}
-	return out
+	if len(unread) == 0 || wrong {
+		return Gap{}, false
+	}
+	return Gap{Worst: Warning, About: about,
+		Cause: fmt.Sprintf("the executables of %s attached to segment id %d could not be read (%s)", processes(len(unread)), sg.ID, ProcessList(unread)),
+		Consequence: fmt.Sprintf("whether the processes attached to channel %s run its executables (%s) cannot be checked",
+			e.Name(), exeList(c.Exes))}, true
 }
 
 // DescriptorGaps returns the descriptor checks that could not be made in

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/ipckeys/ipckeys/ftok"
+	"github.com/ipckeys/ipckeys/internal/display"
 	"github.com/ipckeys/ipckeys/ipcscan"
+	"github.com/ipckeys/ipckeys/manifest"
 )
 
 // Live finding codes: what the running objects say about the configured
@@ -147,6 +149,9 @@ func CheckLive(entries []Entry, live Live) []Finding {
 			if f, ok := nattchMismatch(e, mine, k, s, one()); ok {
 				out = append(out, f)
 			}
+		}
+		if mine.shm != nil && e.Channel != nil && len(e.Channel.Exes) > 0 {
+			out = append(out, unexpectedHolders(e, mine, k, s, one)...)
 		}
 	}
 	out = append(out, keyDrift(entries, live)...)
@@ -501,19 +506,30 @@ func keyInUse(e *Entry, o *liveObject, k int32, live Live, one []int) (Finding, 
 			ftok.Hex(k), describe(e), facilityName(o.ref.Facility), o.ref.ID, o.extra, holder)}, true
 }
 
+// AttachCount is the attach count of a segment that a manifest's nattch is
+// held to: the distinct attached processes when all of them are known
+// (processes true), and the kernel's nattch, which counts mappings, not
+// processes, otherwise. The holders are all known when their mappings add
+// up to the kernel's count, even if some other processes could not be
+// read.
+func AttachCount(s *ipcscan.Snapshot, sg *ipcscan.Segment) (n int, processes bool) {
+	hs := s.Holders(sg.ID)
+	if s.Attach != nil && ipcscan.Mappings(hs) == sg.Nattch {
+		return len(hs), true
+	}
+	return sg.Nattch, false
+}
+
 // nattchMismatch compares the channel's expected attach count with the
-// distinct attached processes when all of them are known, and with the
-// kernel's nattch (which counts mappings, not processes) otherwise.
+// segment's AttachCount.
 func nattchMismatch(e *Entry, o *liveObject, k int32, s *ipcscan.Snapshot, one []int) (Finding, bool) {
 	r := *e.Channel.Nattch
 	sg := o.shm
 	hs := s.Holders(sg.ID)
-	// The holders are all known when their mappings add up to the
-	// kernel's count, even if some other processes could not be read.
-	known := s.Attach != nil && ipcscan.Mappings(hs) == sg.Nattch
-	compared, n := "nattch (mappings)", sg.Nattch
+	n, known := AttachCount(s, sg)
+	compared := "nattch (mappings)"
 	if known {
-		compared, n = "attached processes", len(hs)
+		compared = "attached processes"
 	}
 	if r.Contains(n) {
 		return Finding{}, false
@@ -544,6 +560,44 @@ func nattchMismatch(e *Entry, o *liveObject, k int32, s *ipcscan.Snapshot, one [
 	return Finding{Code: NattchMismatch, Severity: Error, Key: &k, Entries: one, Object: &o.ref,
 		Message: fmt.Sprintf("%s expects %s attached; segment id %d has nattch %d and %d distinct processes (%s), compared: %s; %s",
 			describe(e), plural(r.String(), "process"), sg.ID, sg.Nattch, len(hs), who, compared, why)}, true
+}
+
+// unexpectedHolders finds the processes attached to a channel's segment
+// that run none of the executables the channel declares: one finding each.
+// A holder whose executable could not be read is left to LiveGaps.
+func unexpectedHolders(e *Entry, o *liveObject, k int32, s *ipcscan.Snapshot, one func() []int) []Finding {
+	var out []Finding
+	for _, h := range s.Holders(o.shm.ID) {
+		exe, ok := s.Attach.Exe(h.PID)
+		if !ok || declaredExe(e.Channel.Exes, exe) {
+			continue
+		}
+		key := k
+		out = append(out, Finding{Code: UnexpectedUser, Severity: Warning, Key: &key, Entries: one(), Object: &o.ref,
+			Message: fmt.Sprintf("%s declares %s, but process %d (%s, exe %s) is attached to its segment id %d (key %s): another program uses the channel's key (it computes the same key, or was given the segment's id); find out why, or add exe=%s to the channel if it is one of the channel's programs",
+				describe(e), exeList(e.Channel.Exes), h.PID, h.Comm, display.Quote(exe), o.ref.ID, ftok.Hex(k), manifest.Escape(strings.TrimSuffix(exe, deleted)))})
+	}
+	return out
+}
+
+// deleted ends the exe link of a process whose executable was replaced
+// or removed since it started: it still runs the program the path named.
+const deleted = " (deleted)"
+
+// declaredExe reports whether exe, as /proc/PID/exe shows it, is one of
+// the declared executables.
+func declaredExe(declared []string, exe string) bool {
+	return slices.Contains(declared, strings.TrimSuffix(exe, deleted))
+}
+
+// exeList writes a channel's executables as its manifest line does:
+// "exe=/usr/bin/w exe=/usr/bin/r".
+func exeList(exes []string) string {
+	parts := make([]string, len(exes))
+	for i, x := range exes {
+		parts[i] = "exe=" + manifest.Escape(x)
+	}
+	return strings.Join(parts, " ")
 }
 
 // DrainWindow is how long after a newer segment with the same key was

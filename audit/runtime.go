@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -23,7 +24,7 @@ func init() {
 	Rules = append(Rules,
 		Rule{RuntimeCollision, Error, "programs were seen deriving the same IPC key with ftok from different files: they meet in one IPC object without knowing it", "give one of the programs another key file (whose inode differs in its low 16 bits) or another proj id; every program using that channel must change together"},
 		Rule{IPCError, Error, "a get call failed the way a key collision makes it fail: shmget EINVAL (the existing segment is smaller than asked), EEXIST under IPC_EXCL (someone else created the key first), EACCES (the object belongs to another owner)", "find who owns the object (named in the message) and why it holds this key: another program's key collides with this one's (see runtime-collision), or a stale object must be removed"},
-		Rule{UnexpectedUser, Warning, "a program used a channel's key as a user the manifest does not declare as the channel's owner", "correct the manifest's owner, or find why this program uses the channel's key (a collision, or a program run as the wrong user)"},
+		Rule{UnexpectedUser, Warning, "a program used a channel's key as another user than the channel's owner, or running another executable than the channel's exe= fields declare (watch: the calls; scan: the processes attached to the channel's segment)", "correct the manifest's owner or exe= fields, or find why this program uses the channel's key (a collision, a program given the object's id, or a program run as the wrong user)"},
 	)
 }
 
@@ -34,6 +35,8 @@ type Expected struct {
 	Key   int32
 	Owner string // as the manifest names it
 	UID   uint32 // the owner's uid
+	// Exes are the executables that may use it (exe=); nil for any.
+	Exes []string
 }
 
 // Runtime is what the runtime checks look at: the events of one watch,
@@ -240,10 +243,14 @@ func cause(e *watch.Event) string {
 	return fmt.Sprintf("%s: %s id %d (owner uid %d, creator uid %d, mode %04o%s)", what, o.Facility, o.ID, o.UID, o.CUID, o.Mode&0o777, size)
 }
 
+// unexpectedUsers finds the calls on a channel's key by another user than
+// its owner, or from another executable than it declares: one finding per
+// channel, program and user. A call whose executable could not be read
+// (the process had ended) is judged by its user only.
 func unexpectedUsers(in Runtime) []Finding {
 	byKey := map[int32][]Expected{}
 	for _, x := range in.Expected {
-		if x.Owner != "" {
+		if x.Owner != "" || len(x.Exes) > 0 {
 			byKey[x.Key] = append(byKey[x.Key], x)
 		}
 	}
@@ -260,7 +267,9 @@ func unexpectedUsers(in Runtime) []Finding {
 			continue
 		}
 		for _, x := range byKey[e.Key] {
-			if e.UID == x.UID {
+			otherUser := x.Owner != "" && e.UID != x.UID
+			otherExe := len(x.Exes) > 0 && e.Process.Exe != "" && !slices.Contains(x.Exes, e.Process.Exe)
+			if !otherUser && !otherExe {
 				continue
 			}
 			k := id{x.Name, e.Program(), e.UID}
@@ -273,10 +282,27 @@ func unexpectedUsers(in Runtime) []Finding {
 				Code:     UnexpectedUser,
 				Severity: Warning,
 				Key:      &key,
-				Message:  fmt.Sprintf("channel %s (key %s, owner %s) was used by %s: %s as uid %d, not the declared owner", x.Name, ftok.Hex(key), x.Owner, caller(e), e.Kind, e.UID),
+				Message:  unexpectedUse(x, e, otherUser, otherExe),
 			})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Message < out[j].Message })
 	return out
+}
+
+// unexpectedUse says how a call departs from channel x: its user, its
+// executable, or both; the channel is described by what it declares of
+// those.
+func unexpectedUse(x Expected, e *watch.Event, otherUser, otherExe bool) string {
+	var declared, why []string
+	if otherUser {
+		declared = append(declared, "owner "+x.Owner)
+		why = append(why, fmt.Sprintf("as uid %d, not the declared owner", e.UID))
+	}
+	if otherExe {
+		declared = append(declared, exeList(x.Exes))
+		why = append(why, fmt.Sprintf("from %s, not a declared executable", display.Quote(e.Process.Exe)))
+	}
+	return fmt.Sprintf("channel %s (key %s, %s) was used by %s: %s %s",
+		x.Name, ftok.Hex(e.Key), strings.Join(declared, ", "), caller(e), e.Kind, strings.Join(why, ", and "))
 }

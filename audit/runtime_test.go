@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"strings"
 	"syscall"
 	"testing"
 
@@ -44,6 +45,54 @@ func TestCheckRuntime(t *testing.T) {
 	for i, w := range want {
 		if got[i].Code != w.code || got[i].Message != w.msg {
 			t.Errorf("finding %d:\n%s %s\nwant:\n%s %s", i, got[i].Code, got[i].Message, w.code, w.msg)
+		}
+	}
+}
+
+// TestUnexpectedExecutable: a call on a channel's key from an executable
+// the channel does not declare is an unexpected-user, alone or beside
+// another user; a declared one, or one whose executable could not be
+// read, is judged by its user only.
+func TestUnexpectedExecutable(t *testing.T) {
+	const ns = 4026531839
+	const key = int32(0x78014001)
+	call := func(kind watch.Kind, pid int, exe string, uid uint32, user string) watch.Event {
+		comm := exe[strings.LastIndexByte(exe, '/')+1:]
+		return watch.Event{Kind: kind, PID: pid, Comm: comm, IPCNS: ns, UID: uid, Key: key, KeyKnown: true,
+			Process: watch.Process{Exe: exe, User: user}}
+	}
+	gone := call(watch.ShmGet, 14, "/usr/bin/gone", 0, "root")
+	gone.Process.Exe = "" // it ended before /proc was read
+	events := []watch.Event{
+		call(watch.ShmGet, 10, "/usr/bin/app", 0, "root"),
+		call(watch.ShmAt, 10, "/usr/bin/app", 0, "root"),
+		call(watch.ShmGet, 11, "/tmp/intruder", 0, "root"),
+		call(watch.ShmAt, 11, "/tmp/intruder", 0, "root"), // the same program: one finding
+		call(watch.ShmAt, 12, "/usr/bin/peek", 65534, "nobody"),
+		call(watch.ShmAt, 13, "/usr/bin/app", 65534, "nobody"),
+		gone,
+	}
+	channels := []audit.Expected{
+		{Name: "orders", Key: key, Owner: "root", UID: 0, Exes: []string{"/usr/bin/app", "/usr/bin/app2"}},
+		{Name: "any-exe", Key: key, Owner: "root", UID: 0},
+		{Name: "any-user", Key: key, Exes: []string{"/usr/bin/app"}},
+	}
+	got := audit.CheckRuntime(audit.Runtime{Events: events, Expected: channels})
+	want := []string{
+		"channel any-exe (key 0x78014001, owner root) was used by /usr/bin/app (pid 13, app, user nobody): shmat as uid 65534, not the declared owner",
+		"channel any-exe (key 0x78014001, owner root) was used by /usr/bin/peek (pid 12, peek, user nobody): shmat as uid 65534, not the declared owner",
+		"channel any-user (key 0x78014001, exe=/usr/bin/app) was used by /tmp/intruder (pid 11, intruder, user root): shmget from /tmp/intruder, not a declared executable",
+		"channel any-user (key 0x78014001, exe=/usr/bin/app) was used by /usr/bin/peek (pid 12, peek, user nobody): shmat from /usr/bin/peek, not a declared executable",
+		"channel orders (key 0x78014001, exe=/usr/bin/app exe=/usr/bin/app2) was used by /tmp/intruder (pid 11, intruder, user root): shmget from /tmp/intruder, not a declared executable",
+		"channel orders (key 0x78014001, owner root) was used by /usr/bin/app (pid 13, app, user nobody): shmat as uid 65534, not the declared owner",
+		"channel orders (key 0x78014001, owner root, exe=/usr/bin/app exe=/usr/bin/app2) was used by /usr/bin/peek (pid 12, peek, user nobody): shmat as uid 65534, not the declared owner, and from /usr/bin/peek, not a declared executable",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d findings, want %d:\n%+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		if got[i].Code != audit.UnexpectedUser || got[i].Severity != audit.Warning || got[i].Message != w {
+			t.Errorf("finding %d:\n%s %s %s\nwant warning unexpected-user:\n%s", i, got[i].Severity, got[i].Code, got[i].Message, w)
 		}
 	}
 }

@@ -40,6 +40,10 @@ type Holder struct {
 type Attachments struct {
 	Holders map[SegmentRef][]Holder // sorted by pid
 	Keys    map[SegmentRef]int32    // the key in the mapping's name
+	// Exes holds the executable of each pid in Holders, as
+	// /proc/PID/exe shows it (" (deleted)" at the end when it was
+	// replaced); a pid whose link could not be read is missing.
+	Exes map[int]string
 	// Processes is how many processes were looked at; Unreadable how many
 	// maps could not be read (permission) while attachments were left to
 	// find, Vanished how many exited during the scan. Neither is an error:
@@ -67,6 +71,13 @@ func (a *Attachments) Complete() bool { return a.Unreadable == 0 }
 // In returns the holders of shmid in namespace ns.
 func (a *Attachments) In(ns uint64, shmid int) []Holder {
 	return a.Holders[SegmentRef{ns, shmid}]
+}
+
+// Exe returns the executable of a holder, as /proc/PID/exe shows it, and
+// false when it could not be read.
+func (a *Attachments) Exe(pid int) (string, bool) {
+	exe, ok := a.Exes[pid]
+	return exe, ok
 }
 
 // Mappings returns the total number of mappings of a segment.
@@ -172,6 +183,9 @@ func (p FS) scanAll(want *wanted) (*Attachments, error) {
 			a.Holders[ref] = append(a.Holders[ref], hs...)
 			a.Keys[ref] = part.Keys[ref]
 		}
+		for pid, exe := range part.Exes {
+			a.Exes[pid] = exe
+		}
 	}
 	for _, hs := range a.Holders {
 		sort.Slice(hs, func(i, j int) bool { return hs[i].PID < hs[j].PID })
@@ -213,7 +227,7 @@ func (p FS) pids() ([]string, error) {
 }
 
 func newAttachments() *Attachments {
-	return &Attachments{Holders: map[SegmentRef][]Holder{}, Keys: map[SegmentRef]int32{}}
+	return &Attachments{Holders: map[SegmentRef][]Holder{}, Keys: map[SegmentRef]int32{}, Exes: map[int]string{}}
 }
 
 // scanMaps reads the maps of the given pids, until want is done.
@@ -221,6 +235,7 @@ func (p FS) scanMaps(pids []string, want *wanted) *Attachments {
 	a := newAttachments()
 	buf := make([]byte, 0, 64<<10)
 	small := make([]byte, 256)
+	link := make([]byte, unix.PathMax)
 	found := map[int]int32{} // shmid -> key, for one process
 	count := map[int]int{}   // shmid -> mappings, for one process
 	for _, name := range pids {
@@ -257,6 +272,11 @@ func (p FS) scanMaps(pids []string, want *wanted) *Attachments {
 			comm = strings.TrimSuffix(string(b), "\n")
 		}
 		pid, _ := strconv.Atoi(name)
+		// Which program holds a segment is what a manifest's exe= is
+		// checked against.
+		if n, err := unix.Readlink(p.path(name, "exe"), link); err == nil {
+			a.Exes[pid] = string(link[:n])
+		}
 		for id, n := range count {
 			ref := SegmentRef{ns, id}
 			a.Holders[ref] = append(a.Holders[ref], Holder{PID: pid, Comm: comm, Mappings: n})

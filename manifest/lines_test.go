@@ -53,9 +53,10 @@ func parseScanner(r io.Reader, file string) ([]Channel, error) {
 }
 
 // TestParseLinesAsScanner holds Parse against the Scanner-based reading on
-// random manifests: carriage returns, blank and comment lines, a last line
-// with and without a newline, lines of 65,534 to 65,537 bytes, duplicate
-// names, bad fields, and a reader that fails part way.
+// random manifests: carriage returns, blank and comment lines, exe= fields
+// (and one out of place), a last line with and without a newline, lines of
+// 65,534 to 65,537 bytes, duplicate names, bad fields, and a reader that
+// fails part way.
 func TestParseLinesAsScanner(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 9))
 	pieces := []func() string{
@@ -65,6 +66,8 @@ func TestParseLinesAsScanner(t *testing.T) {
 		func() string { return "   " },
 		func() string { return fmt.Sprintf("c%d /k l bad", r.IntN(30)) },
 		func() string { return fmt.Sprintf("c%d /k\\040x 0x41", r.IntN(30)) },
+		func() string { return fmt.Sprintf("c%d /k l shm 1 app exe=/usr/bin/w exe=/opt/a\\040b", r.IntN(30)) },
+		func() string { return fmt.Sprintf("c%d /k l exe=/usr/bin/w shm", r.IntN(30)) },
 		func() string {
 			line := fmt.Sprintf("c%d /k l # ", r.IntN(30))
 			return line + strings.Repeat("x", maxLine-2+r.IntN(4)-len(line))

@@ -10,9 +10,18 @@
 // a field); '-' leaves an optional field unset. name, path and proj are
 // required; type (shm, sem or msg), nattch (N, N-M, N+), owner (a user
 // name or a numeric uid) and flags (config: the key file is a configuration
-// file that deploys rewrite) are optional. As in fstab, a path holding a space,
+// file that deploys rewrite) are optional. After them, any number of
+// exe=PATH fields name the executables that may use the channel, each an
+// absolute path as /proc/PID/exe shows it:
+//
+//	orders     /etc/app/orders.conf l     shm   2       app   exe=/usr/bin/w exe=/usr/bin/r
+//	locks      /etc/app/locks.conf  '1'   exe=/usr/bin/w
+//
+// Every field from the fourth on that starts with "exe=" is one; the
+// positional fields cannot follow it. As in fstab, a path holding a space,
 // tab, newline or backslash writes it as an octal escape: \040, \011, \012,
-// \134. A relative path is taken relative to the manifest's directory.
+// \134 (in exe= fields too). A relative path is taken relative to the
+// manifest's directory.
 //
 // Parse errors name the file, the line and the field. A manifest holds at
 // most MaxSize bytes, and a line at most 64 KiB.
@@ -48,6 +57,10 @@ type Channel struct {
 	// Config marks the key file as a configuration file that editors and
 	// configuration management rewrite (flag "config").
 	Config bool
+	// Exes are the executables that may use the channel, as
+	// /proc/PID/exe shows them, in the order written; nil when the
+	// manifest names none (any executable may).
+	Exes []string
 
 	File string // the manifest it came from
 	Line int    // its line number there, from 1
@@ -342,12 +355,15 @@ func readText(r io.Reader, size int) (string, error) {
 // parseLine parses one line, a channel or (l not nil) a listener; ok is
 // false for blank and comment lines.
 func parseLine(line, file string, n int) (c Channel, l *Listener, ok bool, err error) {
+	failAt := func(name string, format string, args ...any) (Channel, *Listener, bool, error) {
+		return Channel{}, nil, false, &Error{file, n, name, fmt.Sprintf(format, args...)}
+	}
 	fail := func(field int, format string, args ...any) (Channel, *Listener, bool, error) {
 		name := ""
 		if field >= 0 {
 			name = fmt.Sprintf("field %d (%s)", field+1, fieldNames[field])
 		}
-		return Channel{}, nil, false, &Error{file, n, name, fmt.Sprintf(format, args...)}
+		return failAt(name, format, args...)
 	}
 	if !utf8.ValidString(line) {
 		// Paths with other bytes are written with octal escapes.
@@ -371,11 +387,21 @@ func parseLine(line, file string, n int) (c Channel, l *Listener, ok bool, err e
 		return Channel{}, l, true, nil
 	}
 	if len(fields) < 3 {
-		return fail(-1, "want at least name, path and proj, got %d field(s): name path proj [type] [nattch] [owner] [flags]", len(fields))
+		return fail(-1, "want at least name, path and proj, got %d field(s): %s", len(fields), channelFields)
 	}
-	if len(fields) > len(fieldNames) {
-		return fail(-1, "%d fields, at most %d: name path proj [type] [nattch] [owner] [flags] (write spaces in a path as \\040)", len(fields), len(fieldNames))
+	// The exe= fields come last: the positional fields end at the first.
+	positional := len(fields)
+	for i := 3; i < len(fields); i++ {
+		if strings.HasPrefix(fields[i], "exe=") {
+			positional = i
+			break
+		}
 	}
+	if positional > len(fieldNames) {
+		return fail(-1, "%d fields, at most %d before the exe= fields: %s (write spaces in a path as \\040)", positional, len(fieldNames), channelFields)
+	}
+	exes := fields[positional:]
+	fields = fields[:positional]
 	c = Channel{File: file, Line: n}
 
 	c.Name = fields[0]
@@ -434,8 +460,29 @@ func parseLine(line, file string, n int) (c Channel, l *Listener, ok bool, err e
 			}
 		}
 	}
+	for i, f := range exes {
+		field := fmt.Sprintf("field %d", positional+i+1)
+		written, ok := strings.CutPrefix(f, "exe=")
+		if !ok {
+			return failAt(field, "%q after an exe= field: write type, nattch, owner and flags before the exe= fields", f)
+		}
+		field += " (exe)"
+		exe, err := unescape(written)
+		switch {
+		case err != nil:
+			return failAt(field, "%v", err)
+		case !filepath.IsAbs(exe):
+			return failAt(field, "exe=%s: give the executable's absolute path, as /proc/PID/exe shows it", written)
+		case strings.IndexByte(exe, 0) >= 0:
+			return failAt(field, "an executable's path cannot hold a NUL byte")
+		}
+		c.Exes = append(c.Exes, exe)
+	}
 	return c, nil, true, nil
 }
+
+// channelFields is a channel line's layout, for messages.
+const channelFields = "name path proj [type] [nattch] [owner] [flags] [exe=PATH]..."
 
 // parseListener reads a listener line: name, endpoint, exe=PATH, unit=NAME.
 func parseListener(fields []string, file string, n int) (*Listener, error) {

@@ -17,6 +17,8 @@ locks      /etc/app/locks.conf   '1'
 
 spaced     /srv/my\040app/key\012x  108   sem  1-3  1000
 relative   keys/a.key            -1    -    0+   -    config
+writers    /etc/app/w.conf       l     shm  2    app  exe=/usr/bin/w exe=/opt/my\040app/r
+early-exe  /etc/app/e.conf       l     exe=/usr/bin/w   # exe= right after proj
 `
 	got, err := manifest.Parse(strings.NewReader(src), "/etc/ipckeys/app.manifest")
 	if err != nil {
@@ -28,6 +30,9 @@ relative   keys/a.key            -1    -    0+   -    config
 		{Name: "locks", Path: "/etc/app/locks.conf", Proj: 0x31, Line: 4},
 		{Name: "spaced", Path: "/srv/my app/key\nx", Proj: 108, Type: "sem", Nattch: &manifest.Range{Min: 1, Max: 3}, Owner: "1000", Line: 6},
 		{Name: "relative", Path: "keys/a.key", Proj: -1, Nattch: &manifest.Range{Min: 0, Max: -1}, Config: true, Line: 7},
+		{Name: "writers", Path: "/etc/app/w.conf", Proj: 108, Type: "shm", Nattch: &manifest.Range{Min: 2, Max: 2}, Owner: "app",
+			Exes: []string{"/usr/bin/w", "/opt/my app/r"}, Line: 8},
+		{Name: "early-exe", Path: "/etc/app/e.conf", Proj: 108, Exes: []string{"/usr/bin/w"}, Line: 9},
 	}
 	for i := range want {
 		want[i].File = "/etc/ipckeys/app.manifest"
@@ -45,8 +50,17 @@ func TestParseErrors(t *testing.T) {
 		line string
 		want string // the whole error text
 	}{
-		{"a /x", `m:1: want at least name, path and proj, got 2 field(s): name path proj [type] [nattch] [owner] [flags]`},
-		{"a /x l shm 1 app config extra", `m:1: 8 fields, at most 7: name path proj [type] [nattch] [owner] [flags] (write spaces in a path as \040)`},
+		{"a /x", `m:1: want at least name, path and proj, got 2 field(s): name path proj [type] [nattch] [owner] [flags] [exe=PATH]...`},
+		{"a /x l shm 1 app config extra", `m:1: 8 fields, at most 7 before the exe= fields: name path proj [type] [nattch] [owner] [flags] [exe=PATH]... (write spaces in a path as \040)`},
+		{"a /x l shm 1 app config extra exe=/w", `m:1: 8 fields, at most 7 before the exe= fields: name path proj [type] [nattch] [owner] [flags] [exe=PATH]... (write spaces in a path as \040)`},
+		{"a /x l shm exe=/usr/bin/w 2", `m:1: field 6: "2" after an exe= field: write type, nattch, owner and flags before the exe= fields`},
+		{"a /x l exe=/usr/bin/w exe=/usr/bin/r shm", `m:1: field 6: "shm" after an exe= field: write type, nattch, owner and flags before the exe= fields`},
+		{"a /x l shm 2 app exe=bin/w", `m:1: field 7 (exe): exe=bin/w: give the executable's absolute path, as /proc/PID/exe shows it`},
+		{"a /x l exe=", `m:1: field 4 (exe): exe=: give the executable's absolute path, as /proc/PID/exe shows it`},
+		{`a /x l exe=/usr/bin/w exe=/usr/bin/r\000`, `m:1: field 5 (exe): an executable's path cannot hold a NUL byte`},
+		{`a /x l exe=/usr/bin/w\04`, `m:1: field 4 (exe): incomplete escape "\\04": write a byte as a backslash and three octal digits (\040 is a space)`},
+		{"a /x l shm 2 app config exe=/usr/bin/w unit=a.service", `m:1: field 9: "unit=a.service" after an exe= field: write type, nattch, owner and flags before the exe= fields`},
+		{"a /x l exe", `m:1: field 4 (type): "exe" is not an IPC type: use shm, sem, msg or -`},
 		{"a /x l shm 1 app cfg", `m:1: field 7 (flags): unknown flag "cfg": the only flag is config (the key file is a config file that deploys rewrite)`},
 		{"a /x zz", `m:1: field 3 (proj): proj id "zz" is not a proj id: write a character (l), a quoted character ('1'), decimal (108) or hex (0x6c)`},
 		{"a /x -", `m:1: field 3 (proj): a channel needs the proj id its programs pass to ftok`},
@@ -135,6 +149,11 @@ func FuzzParse(f *testing.F) {
 		"a /x l\na /y l\n",
 		"a /x\\0 l\n",
 		"a b c d e f g\n",
+		"orders /k l shm 2 app exe=/usr/bin/w exe=/usr/bin/r\n",
+		"orders /k l exe=/usr/bin/w\n",
+		"a /x l exe=/my\\040app\\134x # c\n",
+		"a /x l shm exe=/w 2\n",
+		"a /x l exe=w\n",
 	} {
 		f.Add(s)
 	}
@@ -162,6 +181,18 @@ func FuzzParse(f *testing.F) {
 			again, err := manifest.Parse(strings.NewReader("x "+manifest.Escape(c.Path)+" 1\n"), "fuzz")
 			if err != nil || again[0].Path != c.Path {
 				t.Fatalf("path %q does not round-trip: %v", c.Path, err)
+			}
+			// So do the executables, which are absolute.
+			line := "x /k 1"
+			for _, exe := range c.Exes {
+				if !strings.HasPrefix(exe, "/") {
+					t.Fatalf("executable %q is not absolute", exe)
+				}
+				line += " exe=" + manifest.Escape(exe)
+			}
+			again, err = manifest.Parse(strings.NewReader(line+"\n"), "fuzz")
+			if err != nil || !reflect.DeepEqual(again[0].Exes, c.Exes) {
+				t.Fatalf("executables %q do not round-trip: %v", c.Exes, err)
 			}
 		}
 	})

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -38,7 +40,8 @@ as it happens with its process, executable, user and IPC namespace, until
 written in the report formats:
   runtime-collision  two programs derived one key from different files
   ipc-error          shmget EINVAL, EEXIST under IPC_EXCL, EACCES
-  unexpected-user    a manifest channel's key used by another user
+  unexpected-user    a manifest channel's key used by another user than
+                     its owner, or another executable than its exe=
 
 Needs root, or CAP_BPF and CAP_PERFMON, and the kernel's BTF
 (/sys/kernel/btf/vmlinux); without them it exits 2 naming what is missing.
@@ -54,10 +57,12 @@ Flags:
       --for DURATION     stop after DURATION (10s, 5m); default: until
                          SIGINT or SIGTERM
   -m, --manifest FILE    channel manifest, repeatable: calls using a
-                         channel's key as another user than its owner are
+                         channel's key as another user than its owner, or
+                         from another executable than its exe=, are
                          unexpected-user findings
-      --learn            write a manifest of the channels seen (needs
-                         -o manifest=FILE)
+      --learn            write a manifest of the channels seen, with their
+                         users' executables and the segments' attach
+                         counts (needs -o manifest=FILE)
       --libc FILE        another C library to probe, repeatable (one that
                          no running process maps yet)
   -o, --output FMT[=PATH]
@@ -164,8 +169,13 @@ func runWatch(c *command, args []string, stdout, stderr io.Writer) int {
 		abandon()
 		return fail(stderr, err)
 	}
+	var sampler *attachSampler
+	if learnt != nil {
+		sampler = startSampler(ipcscan.DefaultRoot)
+	}
 	filter := watch.Filter{PID: *pid, Exe: *exe, Cgroup: *cgroup}
-	events, dropped, err := collect(w, filter, *duration, stream, stdout)
+	events, dropped, err := collect(w, filter, *duration, stream, stdout, sampler)
+	attached := sampler.finish()
 	if err != nil {
 		abandon()
 		return fail(stderr, err)
@@ -182,7 +192,7 @@ func runWatch(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 	audit.Sort(result.Findings)
 	if learnt != nil {
-		if err := learnt.Write(func(w io.Writer) error { return watch.WriteManifest(w, watch.Learn(events)) }); err != nil {
+		if err := learnt.Write(func(w io.Writer) error { return watch.WriteManifest(w, watch.Learn(events, attached)) }); err != nil {
 			closeOutputs(outs)
 			return fail(stderr, fmt.Errorf("-o manifest=%s: %v", learnPath, err))
 		}
@@ -197,8 +207,9 @@ func runWatch(c *command, args []string, stdout, stderr io.Writer) int {
 }
 
 // collect streams the events that pass the filter until the duration has
-// passed or a signal arrives, and returns them with the drop count.
-func collect(w *watch.Watcher, filter watch.Filter, d time.Duration, stream string, stdout io.Writer) ([]watch.Event, uint64, error) {
+// passed or a signal arrives, and returns them with the drop count. The
+// sampler, when not nil, sees each of them.
+func collect(w *watch.Watcher, filter watch.Filter, d time.Duration, stream string, stdout io.Writer, sampler *attachSampler) ([]watch.Event, uint64, error) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
@@ -239,6 +250,7 @@ func collect(w *watch.Watcher, filter watch.Filter, d time.Duration, stream stri
 		if !filter.Match(&e) {
 			continue
 		}
+		sampler.saw(&e)
 		if k, ok := watch.Judged(&e); ok && !seen[k] && len(seen) < maxJudged {
 			seen[k] = true
 			events = append(events, e)
@@ -277,7 +289,7 @@ func expectedChannels(paths []string) ([]audit.Expected, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s:%d: channel %s: %v: ftok cannot use its key file", c.File, c.Line, c.Name, err)
 			}
-			x := audit.Expected{Name: c.Name, Key: key, Owner: c.Owner}
+			x := audit.Expected{Name: c.Name, Key: key, Owner: c.Owner, Exes: c.Exes}
 			if c.Owner != "" {
 				uid, err := ipcscan.LookupOwner(c.Owner)
 				if err != nil {
@@ -308,4 +320,136 @@ func prepareLearnt(path string, outs []output) (*outfile.Target, error) {
 		}
 	}
 	return t, nil
+}
+
+// attachSampler samples, while --learn watches, how many processes are
+// attached to each segment: the count scan --live holds a manifest's
+// nattch to (audit.AttachCount: distinct processes when every mapping's
+// process is known, the kernel's nattch otherwise), so that the learnt
+// range passes scan on the same system. The calls cannot tell it (a fork
+// inherits an attachment without a call, an exit detaches without one),
+// so the tables and maps are read: when the watch starts, after the shm
+// calls watched (at most once every sampleEvery, and once more after the
+// last of a burst), and when it ends.
+//
+// Its own IPC namespace is read directly. Another namespace a shm call
+// came from is read through the last process seen calling in it
+// (ipcscan.SnapshotOf enters the namespace, which needs CAP_SYS_ADMIN), as
+// long as that process lives and is still in it; a namespace that could
+// never be read leaves its segments' nattch unset.
+type attachSampler struct {
+	fs      ipcscan.FS
+	self    uint32
+	ranges  *watch.NattchRanges
+	kick    chan struct{} // a shm call was seen
+	stop    chan struct{}
+	stopped chan struct{}
+
+	mu      sync.Mutex
+	callers map[uint32]int // a pid seen calling in each other namespace
+}
+
+// sampleEvery is the shortest time between two samples: a sample reads
+// the maps of processes, and a busy program makes thousands of calls a
+// second.
+const sampleEvery = 250 * time.Millisecond
+
+// startSampler takes the first sample and starts sampling after the calls.
+func startSampler(proc string) *attachSampler {
+	s := &attachSampler{fs: ipcscan.NewFS(proc), ranges: watch.NewNattchRanges(),
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}), callers: map[uint32]int{}}
+	if ns, err := s.fs.IPCNamespace("self"); err == nil {
+		s.self = uint32(ns)
+	}
+	s.sample()
+	go s.loop()
+	return s
+}
+
+// saw notes a watched call: a shm call asks for a sample.
+func (s *attachSampler) saw(e *watch.Event) {
+	if s == nil || e.Kind.Facility() != "shm" {
+		return
+	}
+	if e.IPCNS != s.self && e.PID > 0 {
+		s.mu.Lock()
+		s.callers[e.IPCNS] = e.PID
+		s.mu.Unlock()
+	}
+	select {
+	case s.kick <- struct{}{}:
+	default: // a sample is asked for already
+	}
+}
+
+func (s *attachSampler) loop() {
+	defer close(s.stopped)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
+		}
+		s.sample()
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(sampleEvery):
+		}
+	}
+}
+
+// finish stops the sampling, takes the last sample and returns them all
+// (nil for a nil sampler).
+func (s *attachSampler) finish() *watch.NattchRanges {
+	if s == nil {
+		return nil
+	}
+	select {
+	case <-s.stopped:
+		return s.ranges
+	default:
+	}
+	close(s.stop)
+	<-s.stopped
+	s.sample()
+	return s.ranges
+}
+
+// sample reads the segments of its own namespace and of the others seen.
+func (s *attachSampler) sample() {
+	if snap, err := s.fs.Snapshot(); err == nil {
+		s.add(snap)
+	}
+	s.mu.Lock()
+	callers := maps.Clone(s.callers)
+	s.mu.Unlock()
+	var attach *ipcscan.Attachments // one scan of the maps serves every namespace
+	for ns, pid := range callers {
+		if attach == nil {
+			a, err := s.fs.Attachments()
+			if err != nil {
+				return
+			}
+			attach = a
+		}
+		snap, err := s.fs.SnapshotOf(pid, attach)
+		if err != nil || uint32(snap.NS) != ns {
+			continue // it ended, or the pid is another process's now
+		}
+		s.add(snap)
+	}
+}
+
+// add records a snapshot's segments; removed ones (key 0) have no key a
+// channel could name.
+func (s *attachSampler) add(snap *ipcscan.Snapshot) {
+	for i := range snap.Shm {
+		sg := &snap.Shm[i]
+		if sg.Key == 0 {
+			continue
+		}
+		n, _ := audit.AttachCount(snap, sg)
+		s.ranges.Add(uint32(snap.NS), sg.Key, n)
+	}
 }

@@ -247,15 +247,18 @@ func TestWatchLearnSemaphore(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The warm-up segment, whose key came from ftok too, is a channel.
+	// alpha attaches nothing: its segments' nattch is 0. The set's users
+	// are both executables, sorted.
+	sorted := slices.Sorted(slices.Values([]string{writer, pub}))
 	wantM := fmt.Sprintf(`# learnt by ipckeys watch: the channels seen derived with ftok and used
-# name  path  proj  type  nattch  owner
-# used by %s
-alpha-shm %s 0x1 shm - root
-# used by %s
-alpha-shm-2 %s 0x6d shm - root
-# used by %s, %s
-writer-sem %s 0x73 sem - root
-`, alpha, warm, alpha, seg, writer, pub, lock)
+# name  path  proj  type  nattch  owner  exe=...
+# used by %[1]s
+alpha-shm %[2]s 0x1 shm 0 root exe=%[1]s
+# used by %[1]s
+alpha-shm-2 %[3]s 0x6d shm 0 root exe=%[1]s
+# used by %[4]s, %[5]s
+writer-sem %[6]s 0x73 sem - root exe=%[7]s exe=%[8]s
+`, alpha, warm, seg, writer, pub, lock, sorted[0], sorted[1])
 	if string(m) != wantM {
 		t.Errorf("learnt manifest:\n%s\nwant:\n%s", m, wantM)
 	}
@@ -294,6 +297,237 @@ writer-sem %s 0x73 sem - root
 	drift := fmt.Sprintf("warning: key-drift 0x%s: semaphore set id %s has key 0x%s: the proj and device byte of channel writer-sem (%s, proj 115 's'", semKey, semID, semKey, lock)
 	if code != exitFindings || !strings.Contains(stdout.String(), drift) {
 		t.Errorf("scan --live -m learnt after lock.key was replaced: exit %d, want 1 and %q\n%s%s", code, drift, stdout.String(), stderr.String())
+	}
+}
+
+// TestWatchLearnSegment learns a segment's channel while processes of one
+// program attach it: one attached before the watch started, then another
+// that attaches and forks, so that one, then three processes hold it. The
+// learnt line names that program's executable and the range 1-3, and
+// scan --live passes on it. Then a process of another executable (a copy
+// of the same program) attaching the segment is an unexpected-user,
+// named by its executable: from watch -m, which sees its calls, and from
+// scan, which sees its attachment.
+func TestWatchLearnSegment(t *testing.T) {
+	if !nstest.RunIsolated(t) {
+		return
+	}
+	holder := nstest.BuildC(t, "holder/holder.c")
+	alpha := nstest.BuildC(t, "../watch/testdata/alpha.c")
+	dir := publicDir(t)
+	seg, warm := touch(t, dir, "seg.key"), touch(t, dir, "warm")
+	app, intruder := filepath.Join(dir, "app"), filepath.Join(dir, "intruder")
+	copyFile(t, holder, app)
+	copyFile(t, holder, intruder)
+	learnt := filepath.Join(dir, "learnt.manifest")
+	steps := []string{"shmftok", seg, "120", "4096", "0600", "attach", "last"}
+
+	first := holdAt(t, app, steps...) // attached before the watch: 1 process
+	w := startWatch(t, "watch", "--for", "50s", "--learn", "-o", "manifest="+learnt, "-o", "jsonl")
+	untilSeen(t, func() string { return show("ipckeys watch", w.out, &w.stderr) }, func() { runC(t, alpha, warm, "1", "64") },
+		func() bool { return w.out.has(`"path":"` + warm + `"`) })
+	second := holdAt(t, app, append(steps, "fork")...) // and 2 more: 3
+	if len(second.pids) != 2 || second.key != first.key || second.shm != first.shm {
+		t.Fatalf("the holders did not share one segment: %+v, %+v", first, second)
+	}
+	w.waitFor(t, `"call":"shmat"`, fmt.Sprintf(`"pid":%d,`, second.pid()))
+	code, werr := w.stop(t)
+	if code != exitClean || werr != "" {
+		t.Fatalf("watch --learn: exit %d, stderr %q", code, werr)
+	}
+	m, err := os.ReadFile(learnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Processes of app were attached from 1 (first alone) to 3 (first,
+	// second and its child) while the watch ran; only second's calls
+	// were seen, and they name app.
+	wantM := fmt.Sprintf(`# learnt by ipckeys watch: the channels seen derived with ftok and used
+# name  path  proj  type  nattch  owner  exe=...
+# used by %[1]s
+alpha-shm %[2]s 0x1 shm 0 root exe=%[1]s
+# used by %[3]s
+app-shm %[4]s 0x78 shm 1-3 root exe=%[3]s
+`, alpha, warm, app, seg)
+	if string(m) != wantM {
+		t.Errorf("learnt manifest:\n%s\nwant:\n%s", m, wantM)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"scan", "--live", "-m", learnt}, nil, &stdout, &stderr); code != exitClean {
+		t.Errorf("scan --live -m learnt: exit %d, want 0\n%s%s", code, stdout.String(), stderr.String())
+	}
+
+	// first goes, a process of another executable comes: still 3
+	// attached, one of them not app.
+	first.stop(t)
+	w = startWatch(t, "watch", "--for", "50s", "-m", learnt, "--fail-on", "warning", "-o", "jsonl", "-o", "text")
+	untilSeen(t, func() string { return show("ipckeys watch", w.out, &w.stderr) }, func() { runC(t, alpha, warm, "1", "64") },
+		func() bool { return w.out.has(`"path":"` + warm + `"`) })
+	other := holdAt(t, intruder, steps...)
+	w.waitFor(t, `"call":"shmat"`, fmt.Sprintf(`"pid":%d,`, other.pid()))
+	code, werr = w.stop(t)
+	if code != exitFindings || werr != "" {
+		t.Errorf("watch -m learnt, intruder attaching: exit %d, stderr %q; want 1", code, werr)
+	}
+	key := fmt.Sprintf("0x%08x", uint32(first.key))
+	byWatch := fmt.Sprintf("warning: unexpected-user %s: channel app-shm (key %s, exe=%s) was used by %s (pid %d, intruder, user root): shmget from %s, not a declared executable",
+		key, key, app, intruder, other.pid(), intruder)
+	if !w.out.has(byWatch) {
+		t.Errorf("watch names no unexpected-user %q:\n%s", byWatch, strings.Join(w.out.all(), "\n"))
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	code = run([]string{"scan", "--live", "-m", learnt, "-o", "json"}, nil, &stdout, &stderr)
+	var rep struct {
+		Findings []struct{ Code, Severity, Key, Message string }
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || code != exitClean {
+		t.Fatalf("scan --live -m learnt -o json: exit %d (want 0: the findings are warnings), %v\n%s%s", code, err, stdout.String(), stderr.String())
+	}
+	var codes []string
+	for _, f := range rep.Findings {
+		codes = append(codes, f.Code)
+		if f.Code != "unexpected-user" {
+			continue
+		}
+		head := fmt.Sprintf("channel app-shm (%s, proj 120 'x', ", seg)
+		tail := fmt.Sprintf(") declares exe=%s, but process %d (intruder, exe %s) is attached to its segment id %d (key %s): another program uses the channel's key (it computes the same key, or was given the segment's id); find out why, or add exe=%s to the channel if it is one of the channel's programs",
+			app, other.pid(), intruder, first.shm, key, intruder)
+		if f.Severity != "warning" || f.Key != key || !strings.HasPrefix(f.Message, head) || !strings.HasSuffix(f.Message, tail) {
+			t.Errorf("scan's unexpected-user: %s %s %s\nwant warning %s %s…%s", f.Severity, f.Key, f.Message, key, head, tail)
+		}
+	}
+	// The warm-up segment, which nothing attaches and whose creator has
+	// ended, is leaked; the app segment's 3 processes are within 1-3.
+	slices.Sort(codes)
+	if want := []string{"stale-object", "unexpected-user"}; !slices.Equal(codes, want) {
+		t.Errorf("scan's findings %v, want %v:\n%s", codes, want, stdout.String())
+	}
+}
+
+// TestWatchLearnOtherNamespace learns a segment of another IPC namespace
+// than the watch's: its attach count is read by entering that namespace
+// through the process seen calling there. Two processes hold the segment
+// from before the watch; the one seen only looks it up, so the count is 2
+// throughout.
+func TestWatchLearnOtherNamespace(t *testing.T) {
+	if !nstest.RunIsolated(t) {
+		return
+	}
+	for _, tool := range []string{"unshare", "nsenter"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s (util-linux) makes and enters the other IPC namespace: %v", tool, err)
+		}
+	}
+	holder := nstest.BuildC(t, "holder/holder.c")
+	alpha := nstest.BuildC(t, "../watch/testdata/alpha.c")
+	dir := publicDir(t)
+	far, warm := touch(t, dir, "far.key"), touch(t, dir, "warm")
+	app := filepath.Join(dir, "app")
+	copyFile(t, holder, app)
+	learnt := filepath.Join(dir, "learnt.manifest")
+
+	// unshare executes app in the process it started: the holder is that
+	// process, in a namespace of its own, with the child it forks.
+	pair := holdAt(t, "unshare", "--ipc", app, "shmftok", far, "120", "4096", "0600", "attach", "last", "fork")
+	w := startWatch(t, "watch", "--for", "50s", "--learn", "-o", "manifest="+learnt, "-o", "jsonl")
+	untilSeen(t, func() string { return show("ipckeys watch", w.out, &w.stderr) }, func() { runC(t, alpha, warm, "1", "64") },
+		func() bool { return w.out.has(`"path":"` + warm + `"`) })
+	look := holdAt(t, "nsenter", fmt.Sprintf("--ipc=/proc/%d/ns/ipc", pair.pid()), app, "shmftok", far, "120", "4096", "0600")
+	if look.shm != pair.shm || look.key != pair.key {
+		t.Fatalf("the holders did not share one segment: %+v, %+v", pair, look)
+	}
+	w.waitFor(t, `"call":"shmget"`, fmt.Sprintf(`"pid":%d,`, look.pid()))
+	code, werr := w.stop(t)
+	if code != exitClean || werr != "" {
+		t.Fatalf("watch --learn: exit %d, stderr %q", code, werr)
+	}
+	m, err := os.ReadFile(learnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantM := fmt.Sprintf(`# learnt by ipckeys watch: the channels seen derived with ftok and used
+# name  path  proj  type  nattch  owner  exe=...
+# used by %[1]s
+alpha-shm %[2]s 0x1 shm 0 root exe=%[1]s
+# used by %[3]s
+app-shm %[4]s 0x78 shm 2 root exe=%[3]s
+`, alpha, warm, app, far)
+	if string(m) != wantM {
+		t.Errorf("learnt manifest:\n%s\nwant:\n%s", m, wantM)
+	}
+}
+
+// heldAt is a holder process (testdata/holder/holder.c) run from a copy
+// of the program at a path of the test's choosing, so that it runs that
+// executable, and the children it forked.
+type heldAt struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	pids  []int // the holder and its forked children, in the order they got ready
+	key   int32 // the key shmftok computed
+	shm   int   // the segment it got
+}
+
+// holdAt starts bin with the holder's steps and waits until it and every
+// child it forked are ready; it ends when the test does.
+func holdAt(t *testing.T, bin string, steps ...string) *heldAt {
+	t.Helper()
+	h := &heldAt{cmd: exec.Command(bin, steps...)}
+	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	h.cmd.Stderr = os.Stderr
+	var err error
+	if h.stdin, err = h.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.stop(t) })
+	want := 1 << strings.Count(strings.Join(steps, " ")+" ", "fork ")
+	sc := bufio.NewScanner(out)
+	for len(h.pids) < want && sc.Scan() {
+		f := strings.Fields(sc.Text())
+		n, err := 0, error(nil)
+		if len(f) == 2 {
+			n, err = strconv.Atoi(f[1])
+		}
+		if len(f) != 2 || err != nil {
+			t.Fatalf("%s printed %q", bin, sc.Text())
+		}
+		switch f[0] {
+		case "ready":
+			h.pids = append(h.pids, n)
+		case "key":
+			h.key = int32(n)
+		case "shm":
+			h.shm = n
+		}
+	}
+	if len(h.pids) < want {
+		t.Fatalf("%s %v: %d of %d processes got ready", bin, steps, len(h.pids), want)
+	}
+	go io.Copy(io.Discard, out)
+	return h
+}
+
+// pid is the holder's, the process that made the calls before any fork.
+func (h *heldAt) pid() int { return h.cmd.Process.Pid }
+
+// stop closes the holder's stdin, which ends it and its children.
+func (h *heldAt) stop(t *testing.T) {
+	if h.stdin == nil {
+		return
+	}
+	h.stdin.Close()
+	h.stdin = nil
+	if err := h.cmd.Wait(); err != nil {
+		t.Errorf("%s: %v", h.cmd.Path, err)
 	}
 }
 
