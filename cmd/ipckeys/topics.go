@@ -46,8 +46,8 @@ const manifestHelp = `The manifest names the System V IPC channels a deployment 
 line. Fields are separated by white space, # starts a comment and - leaves
 an optional field unset:
 
-  # name     path                   proj  type  nattch  owner  flags
-  orders     /etc/app/orders.conf   l     shm   2       app    config
+  # name     path                   proj  type  nattch  owner  flags   exe=...
+  orders     /etc/app/orders.conf   l     shm   2       app    config  exe=/usr/bin/w
   audit-q    /etc/app/audit.conf    0x41  msg   -       -
   locks      /etc/app/locks.conf    '1'
 
@@ -64,6 +64,11 @@ an optional field unset:
           object
   flags   optional: config, the key file is a configuration file that
           deploys and editors rewrite (key-file-replaceable)
+  exe=PATH
+          optional, repeatable, after the other fields: an executable that
+          may use the channel, as /proc/PID/exe shows it (escaped like the
+          path); a process attached to its segment, or a watched call, from
+          another one is unexpected-user
 
 A line whose second field starts with tcp:, tcp6:, udp:, udp6: or unix:
 declares a listening socket and the program that must hold it (exe= its

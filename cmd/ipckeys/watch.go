@@ -29,7 +29,7 @@ import (
 var watchCommand = &command{
 	name:    "watch",
 	summary: "see which programs derive and use which keys, as they do",
-	usage: `Usage: ipckeys watch [--pid PID] [--exe PATH] [--cgroup NAME] [--for DURATION] [-m MANIFEST]... [flags]
+	usage: `Usage: ipckeys watch [--pid PID] [--exe PATH] [--cgroup NAME] [--ipc-ns NS] [--for DURATION] [-m MANIFEST]... [flags]
 
 Watches, through eBPF, every call of ftok in the C libraries the processes
 map (glibc's libc.so.6, musl's loader) and the System V IPC system calls:
@@ -54,6 +54,9 @@ Flags:
       --exe PATH         only the calls of programs running this executable
       --cgroup NAME      only the calls of processes whose cgroup path,
                          systemd unit or container contains NAME
+      --ipc-ns NS        only the calls made in this IPC namespace:
+                         ipc:[INODE] as /proc/PID/ns/ipc shows it, the
+                         inode, or a path to it (/proc/PID/ns/ipc)
       --for DURATION     stop after DURATION (10s, 5m); default: until
                          SIGINT or SIGTERM
   -m, --manifest FILE    channel manifest, repeatable: calls using a
@@ -93,6 +96,7 @@ func runWatch(c *command, args []string, stdout, stderr io.Writer) int {
 	pid := fs.Int("pid", 0, "")
 	exe := fs.String("exe", "", "")
 	cgroup := fs.String("cgroup", "", "")
+	ipcNS := fs.String("ipc-ns", "", "")
 	duration := fs.Duration("for", 0, "")
 	manifests := fs.StringArrayP("manifest", "m", nil, "")
 	learn := fs.Bool("learn", false, "")
@@ -102,7 +106,14 @@ func runWatch(c *command, args []string, stdout, stderr io.Writer) int {
 		return exitFor(stderr, err)
 	}
 	if fs.NArg() > 0 {
-		return fail(stderr, usagef("watch takes no arguments: filter with --pid, --exe or --cgroup"))
+		return fail(stderr, usagef("watch takes no arguments: filter with --pid, --exe, --cgroup or --ipc-ns"))
+	}
+	var ns uint32
+	if *ipcNS != "" {
+		var err error
+		if ns, err = watch.ParseIPCNamespace(*ipcNS); err != nil {
+			return fail(stderr, usagef("watch: --ipc-ns: %v", err))
+		}
 	}
 	if *duration < 0 {
 		return fail(stderr, usagef("watch: --for %s: give a positive duration (10s, 5m)", *duration))
@@ -173,7 +184,7 @@ func runWatch(c *command, args []string, stdout, stderr io.Writer) int {
 	if learnt != nil {
 		sampler = startSampler(ipcscan.DefaultRoot)
 	}
-	filter := watch.Filter{PID: *pid, Exe: *exe, Cgroup: *cgroup}
+	filter := watch.Filter{PID: *pid, Exe: *exe, Cgroup: *cgroup, IPCNS: ns}
 	events, dropped, err := collect(w, filter, *duration, stream, stdout, sampler)
 	attached := sampler.finish()
 	if err != nil {

@@ -34,7 +34,9 @@ func TestWatchUsage(t *testing.T) {
 		want string // the whole of stderr
 	}{
 		{[]string{"watch", "--for", "-1s"}, "ipckeys: watch: --for -1s: give a positive duration (10s, 5m)\n"},
-		{[]string{"watch", "extra"}, "ipckeys: watch takes no arguments: filter with --pid, --exe or --cgroup\n"},
+		{[]string{"watch", "extra"}, "ipckeys: watch takes no arguments: filter with --pid, --exe, --cgroup or --ipc-ns\n"},
+		{[]string{"watch", "--ipc-ns", "net:[4026531840]"}, "ipckeys: watch: --ipc-ns: IPC namespace \"net:[4026531840]\": give it as ipc:[INODE] (as ls -l /proc/PID/ns/ipc shows it), its inode number, or a path such as /proc/PID/ns/ipc\n"},
+		{[]string{"watch", "--ipc-ns", "/proc/self/ns/net"}, "ipckeys: watch: --ipc-ns: IPC namespace \"/proc/self/ns/net\": not an IPC namespace (give /proc/PID/ns/ipc or a bind mount of one)\n"},
 		{[]string{"watch", "-o", "manifest=" + same}, "ipckeys: watch: -o manifest=FILE writes what --learn learnt: give --learn and a file\n"},
 		{[]string{"watch", "--learn", "-o", "manifest=-"}, "ipckeys: watch: -o manifest=FILE writes what --learn learnt: give --learn and a file\n"},
 		{[]string{"watch", "--learn"}, "ipckeys: watch: --learn needs -o manifest=FILE, where the manifest is written\n"},
@@ -893,4 +895,52 @@ func asNobody(t *testing.T, argv ...string) string {
 		t.Fatalf("%s as nobody: %v", argv, err)
 	}
 	return string(out)
+}
+
+// TestWatchIPCNamespaceFilter: --ipc-ns keeps the calls made in one IPC
+// namespace, here given as the bind mount unshare made of it (a path,
+// checked to be an IPC namespace), and drops another namespace's.
+func TestWatchIPCNamespaceFilter(t *testing.T) {
+	if !nstest.RunIsolated(t) {
+		return
+	}
+	for _, tool := range []string{"unshare", "nsenter"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s (util-linux) makes and enters the IPC namespaces: %v", tool, err)
+		}
+	}
+	alpha := nstest.BuildC(t, "../watch/testdata/alpha.c")
+	dir := publicDir(t)
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "mode=0755"); err != nil {
+		t.Fatalf("a private mount for the namespace file: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	if err := unix.Mount("", dir, "", unix.MS_PRIVATE, ""); err != nil {
+		t.Fatal(err)
+	}
+	nsFile := touch(t, dir, "ipcns")
+	runC(t, "unshare", "--ipc="+nsFile, "true")
+	t.Cleanup(func() { unix.Unmount(nsFile, unix.MNT_DETACH) })
+	kept, dropped := touch(t, dir, "kept.key"), touch(t, dir, "dropped.key")
+	w := startWatch(t, "watch", "--for", "50s", "--ipc-ns", nsFile, "-o", "jsonl")
+	round := func(warm string) {
+		untilSeen(t, func() string { return show("ipckeys watch", w.out, &w.stderr) }, func() {
+			runC(t, "unshare", "--ipc", alpha, dropped, "1", "64")
+			runC(t, "nsenter", "--ipc="+nsFile, alpha, warm, "1", "64")
+		}, func() bool { return w.out.has(`"path":"` + warm + `"`) })
+	}
+	round(kept)
+	// A second round: the other namespace's calls of this one were made
+	// with every probe attached, before the kept calls that were seen.
+	again := touch(t, dir, "again.key")
+	round(again)
+	code, werr := w.stop(t)
+	if code != exitClean || werr != "" {
+		t.Fatalf("watch: exit %d, stderr %q", code, werr)
+	}
+	for _, l := range w.out.all() {
+		if strings.Contains(l, dropped) {
+			t.Errorf("a call of the other IPC namespace was kept: %s", l)
+		}
+	}
 }
