@@ -7,11 +7,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
-
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/internal/display"
+	"github.com/ipckeys/ipckeys/internal/texttable"
 )
 
 // Schema names the JSON document WriteJSON writes.
@@ -20,12 +18,7 @@ const Schema = "ipckeys/rekey/v1"
 // WriteTable writes the result as a table for people, one row per path
 // and proj id, and the notes after it.
 func WriteTable(w io.Writer, r *Result) error {
-	t := tablewriter.NewTable(w,
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-	)
-	t.Header([]string{"PATH", "PROJ", "OLD INODE", "OLD KEY", "NEW INODE", "NEW KEY", "TRIES"})
+	t := texttable.New(w, "PATH", "PROJ", "OLD INODE", "OLD KEY", "NEW INODE", "NEW KEY", "TRIES")
 	for _, f := range r.Files {
 		for _, kc := range f.Keys {
 			newIno, newKey, tries := "-", "-", "-"

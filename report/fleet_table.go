@@ -209,7 +209,7 @@ type fleetTable struct {
 	names map[string]bool // the host names, never broken
 }
 
-// tableFrame is what tablewriter's borders take: a column takes 3
+// tableFrame is what the table's borders take: a column takes 3
 // characters besides its text ("│ " and " "), the table one more.
 func tableFrame(cols int) int { return 3*cols + 1 }
 

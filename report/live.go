@@ -13,8 +13,8 @@ import (
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/internal/display"
+	"github.com/ipckeys/ipckeys/internal/texttable"
 	"github.com/ipckeys/ipckeys/ipcscan"
-	"github.com/olekukonko/tablewriter/pkg/twwidth"
 )
 
 // LsSchema names the version of the `ipckeys ls` JSON document.
@@ -373,7 +373,7 @@ func listLines(parts []string) string {
 	var b strings.Builder
 	line := 0
 	for i, p := range parts {
-		w := twwidth.Width(p)
+		w := texttable.Width(p)
 		switch {
 		case i == 0:
 		case line+2+w > listWidth:

@@ -9,24 +9,15 @@ import (
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/internal/display"
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/ipckeys/ipckeys/internal/texttable"
 )
 
 // messageWidth is where the findings table wraps its message column.
 const messageWidth = 72
 
-// newTable returns a table with left-aligned cells and headers kept as
-// written, the same look everywhere.
-func newTable(w io.Writer, header ...string) *tablewriter.Table {
-	t := tablewriter.NewTable(w,
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-		tablewriter.WithRowAutoWrap(tw.WrapNormal),
-	)
-	t.Header(header)
-	return t
+// newTable returns a table, drawn the same way by every human format.
+func newTable(w io.Writer, header ...string) *texttable.Table {
+	return texttable.New(w, header...)
 }
 
 // cells returns the columns the entry tables share.
@@ -148,7 +139,7 @@ func Table(w io.Writer, r *Result, st Style) error {
 			fmt.Fprintln(w)
 		}
 		ft := newTable(w, "SEVERITY", "CODE", "KEY", "MESSAGE")
-		ft.Options(tablewriter.WithColumnWidths(tw.NewMapper[int, int]().Set(3, messageWidth)))
+		ft.SetWidth(3, messageWidth)
 		for _, f := range findings {
 			key := "-"
 			if f.Key != nil {

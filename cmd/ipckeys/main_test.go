@@ -61,7 +61,8 @@ func scriptParams(dir string) testscript.Params {
 		Dir:           filepath.Join("..", "..", "testdata", dir),
 		UpdateScripts: *update,
 		Setup: func(env *testscript.Env) error {
-			// tablewriter measures widths by locale; pin it.
+			// A fixed locale, so that nothing the tests run depends on the
+			// one they were started in.
 			env.Setenv("LANG", "C.UTF-8")
 			env.Setenv("LC_ALL", "C.UTF-8")
 			env.Setenv("NO_COLOR", "1")
