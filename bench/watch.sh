@@ -4,14 +4,16 @@
 # private IPC namespace, in rounds, without and with a watch attached; the
 # median difference per iteration, divided by three, is the time the watch
 # adds to one traced call (goal: under 5 µs). A loop of getppid, a system
-# call the watch does not record but whose exit still passes its
-# in-kernel number check, shows the effect on untraced calls. Last, one
-# watch runs for LONG seconds while the ftok loop runs without pause, and
-# its peak memory (VmHWM) is printed.
+# call the watch does not record, shows the effect on untraced calls: with
+# the per-call tracepoints each still passes the kernel's check for traced
+# calls, with the raw tracepoint sys_exit the watch's program runs on its
+# exit and checks its number. Last, one watch runs for LONG seconds while
+# the ftok loop runs without pause, and its peak memory (VmHWM) is printed.
 #
 # usage: bench/watch.sh [ROUNDS] [LONG]   (default 5 rounds, LONG 10 seconds)
 #        ITERS=N (default 100000) and CALLS=N (default 1000000) set the
-#        loop lengths.
+#        loop lengths; IPCKEYS_WATCH_HOOKS=raw measures the raw tracepoint
+#        the watch falls back to when the per-call ones cannot be used.
 set -euo pipefail
 cd "$(dirname "$(realpath "$0")")/.."
 rounds=${1:-5}
@@ -22,6 +24,7 @@ calls=${CALLS:-1000000}
 [ "$(id -u)" = 0 ] || { echo "bench/watch.sh: needs root (eBPF and a private IPC namespace)" >&2; exit 2; }
 tmp=$(mktemp -d)
 watcher=
+hooks_shown=
 cleanup() {
 	if [ -n "$watcher" ]; then kill -INT "$watcher" 2>/dev/null || true; wait "$watcher" 2>/dev/null || true; fi
 	rm -rf "$tmp"
@@ -83,16 +86,35 @@ gcc -O2 -o "$tmp/loop" "$tmp/loop.c"
 # loop ARGS runs the loop in a private IPC namespace; prints ns/iteration.
 loop() { unshare --ipc "$tmp/loop" "$@" "$tmp/key"; }
 
+# links PID prints the BPF links of process PID as the kernel describes
+# them in fdinfo: "tracepoint NAME", "raw_tracepoint NAME", "uprobe FILE"
+# or "uretprobe FILE".
+links() {
+	local fd
+	for fd in /proc/"$1"/fd/*; do
+		[ "$(readlink "$fd" 2>/dev/null)" = anon_inode:bpf_link ] || continue
+		awk -F'\t' '/^(link|event)_type:/ { t = $2 } /^(tp_)?name:/ { n = $2 } END { print t, n }' \
+			"/proc/$1/fdinfo/${fd##*/}" 2>/dev/null || true
+	done
+}
+
 # start_watch starts a watch that prints nothing as it goes, and waits
-# until its probes are attached: its links to sys_exit and to ftok's
-# entry and return (three bpf_link descriptors at least).
+# until its probes are attached: the system call hooks first, then ftok's
+# entry and return in each C library. The first time, it prints the hooks.
 start_watch() {
 	"$tmp/ipckeys" watch -o none -o "json=$tmp/report.json" >/dev/null 2>"$tmp/watch.err" &
 	watcher=$!
-	local i links
+	local i
 	for ((i = 0; i < 300; i++)); do
-		links=$(ls -l "/proc/$watcher/fd" 2>/dev/null | grep -c 'bpf_link' || true)
-		[ "$links" -ge 3 ] && { sleep 0.3; return; }
+		if links "$watcher" | grep -q '^uretprobe '; then
+			sleep 0.3
+			if [ -z "$hooks_shown" ]; then
+				hooks_shown=1
+				links "$watcher" | awk '/^(raw_)?tracepoint / { n[$1]++ }
+					END { printf "system call hooks: %d per-call tracepoints, %d raw tracepoint\n", n["tracepoint"], n["raw_tracepoint"] }'
+			fi
+			return
+		fi
 		kill -0 "$watcher" 2>/dev/null || { cat "$tmp/watch.err" >&2; exit 1; }
 		sleep 0.1
 	done

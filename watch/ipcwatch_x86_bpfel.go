@@ -45,6 +45,7 @@ const (
 	ipcwatchProgFtokEnter  = "ftok_enter"
 	ipcwatchProgFtokExit   = "ftok_exit"
 	ipcwatchProgSysExit    = "sys_exit"
+	ipcwatchProgSysExitIpc = "sys_exit_ipc"
 	ipcwatchVarPidnsDev    = "pidns_dev"
 	ipcwatchVarPidnsIno    = "pidns_ino"
 	ipcwatchVarUnusedEvent = "unused_event"
@@ -92,9 +93,10 @@ type ipcwatchSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ipcwatchProgramSpecs struct {
-	FtokEnter *ebpf.ProgramSpec `ebpf:"ftok_enter"`
-	FtokExit  *ebpf.ProgramSpec `ebpf:"ftok_exit"`
-	SysExit   *ebpf.ProgramSpec `ebpf:"sys_exit"`
+	FtokEnter  *ebpf.ProgramSpec `ebpf:"ftok_enter"`
+	FtokExit   *ebpf.ProgramSpec `ebpf:"ftok_exit"`
+	SysExit    *ebpf.ProgramSpec `ebpf:"sys_exit"`
+	SysExitIpc *ebpf.ProgramSpec `ebpf:"sys_exit_ipc"`
 }
 
 // ipcwatchMapSpecs contains maps before they are loaded into the kernel.
@@ -161,9 +163,10 @@ type ipcwatchVariables struct {
 //
 // It can be passed to loadIpcwatchObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ipcwatchPrograms struct {
-	FtokEnter *ebpf.Program `ebpf:"ftok_enter"`
-	FtokExit  *ebpf.Program `ebpf:"ftok_exit"`
-	SysExit   *ebpf.Program `ebpf:"sys_exit"`
+	FtokEnter  *ebpf.Program `ebpf:"ftok_enter"`
+	FtokExit   *ebpf.Program `ebpf:"ftok_exit"`
+	SysExit    *ebpf.Program `ebpf:"sys_exit"`
+	SysExitIpc *ebpf.Program `ebpf:"sys_exit_ipc"`
 }
 
 func (p *ipcwatchPrograms) Close() error {
@@ -171,6 +174,7 @@ func (p *ipcwatchPrograms) Close() error {
 		p.FtokEnter,
 		p.FtokExit,
 		p.SysExit,
+		p.SysExitIpc,
 	)
 }
 

@@ -22,17 +22,21 @@ import (
 // in their low 16 bits, and shmget it; the second asks for a larger
 // segment. The watch sees both ftok calls and both shmgets, and the
 // findings are one runtime-collision naming both files and programs and
-// one ipc-error EINVAL naming the second program.
+// one ipc-error EINVAL naming the second program. It runs with each of
+// the system call hooks.
 func TestWatchCollision(t *testing.T) {
+	for _, mode := range hookModes {
+		t.Run(string(mode), func(t *testing.T) { testCollision(t, mode) })
+	}
+}
+
+func testCollision(t *testing.T, mode watch.HookMode) {
 	if !nstest.RunIsolated(t) {
 		return
 	}
 	alpha, beta := build(t, "alpha.c"), build(t, "beta.c")
 	a, b := makeCollision(t, t.TempDir())
-	w, err := watch.Start(watch.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := startIn(t, mode)
 	var mu sync.Mutex
 	var events []watch.Event
 	done := make(chan error, 1)

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
@@ -23,12 +24,18 @@ type Options struct {
 	// Libraries are C library files to probe besides those the running
 	// processes map (for programs that start later with another libc).
 	Libraries []string
+	// Hooks forces how the system calls are observed; HookAuto leaves it
+	// to HooksEnv, else to Start (the per-call tracepoints when it can
+	// attach them, the raw tracepoint when not).
+	Hooks HookMode
 }
 
 // Watcher holds what Start attached. Next and Dropped are for one
 // goroutine; Close may be called from another, and ends a waiting Next.
 type Watcher struct {
-	objs      ipcwatchObjects
+	objs      objects
+	syscalls  *ebpf.Program // sys_exit_ipc or sys_exit
+	hooks     string
 	links     []link.Link
 	rd        *ringbuf.Reader
 	offset    time.Duration
@@ -37,11 +44,29 @@ type Watcher struct {
 	libraries []Library
 }
 
+// objects are the maps and ftok's programs. The system call program is
+// loaded apart, once the hook is chosen, and shares the maps.
+type objects struct {
+	ipcwatchMaps
+	FtokEnter *ebpf.Program `ebpf:"ftok_enter"`
+	FtokExit  *ebpf.Program `ebpf:"ftok_exit"`
+}
+
+func (o *objects) Close() error {
+	return errors.Join(o.FtokEnter.Close(), o.FtokExit.Close(), o.ipcwatchMaps.Close())
+}
+
 // Start checks the requirements, loads the programs and attaches them:
-// a uprobe and uretprobe on ftok in each C library found, and the raw
-// tracepoint sys_exit. On error nothing stays attached.
-func Start(opt Options) (w *Watcher, err error) {
+// a uprobe and uretprobe on ftok in each C library found, and for the
+// system calls the per-call tracepoints syscalls:sys_exit_NAME of the
+// twelve IPC calls or, when they cannot be used (see HookMode), the raw
+// tracepoint sys_exit; Hooks says which. On error nothing stays attached.
+func Start(opt Options) (_ *Watcher, err error) {
 	if err := Requirements(); err != nil {
+		return nil, err
+	}
+	mode, chosenBy, err := chooseHooks(opt.Hooks)
+	if err != nil {
 		return nil, err
 	}
 	proc := opt.Proc
@@ -66,21 +91,18 @@ func Start(opt Options) (w *Watcher, err error) {
 	if err := spec.Variables["pidns_ino"].Set(ns.Ino); err != nil {
 		return nil, err
 	}
-	w = &Watcher{procs: newProcCache(proc), objects: newTracker(proc), libraries: libs}
+	w := &Watcher{procs: newProcCache(proc), objects: newTracker(proc), libraries: libs}
 	if err := spec.LoadAndAssign(&w.objs, nil); err != nil {
 		return nil, fmt.Errorf("load the BPF programs: %v", hint(err))
 	}
 	defer func() {
 		if err != nil {
 			w.Close()
-			w = nil
 		}
 	}()
-	l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sys_exit", Program: w.objs.SysExit})
-	if err != nil {
-		return nil, fmt.Errorf("attach to the raw tracepoint sys_exit: %v", hint(err))
+	if err := w.attachSyscalls(spec, mode, chosenBy); err != nil {
+		return nil, err
 	}
-	w.links = append(w.links, l)
 	for i := range w.libraries {
 		lib := &w.libraries[i]
 		ex, err := link.OpenExecutable(lib.Open)
@@ -104,6 +126,85 @@ func Start(opt Options) (w *Watcher, err error) {
 	w.offset = clockOffset()
 	return w, nil
 }
+
+// attachSyscalls attaches the system call hook mode asks for. HookAuto
+// tries the per-call tracepoints and falls back to the raw tracepoint,
+// keeping why in the description Hooks returns.
+func (w *Watcher) attachSyscalls(spec *ebpf.CollectionSpec, mode HookMode, chosenBy string) error {
+	if mode != HookRaw {
+		err := w.attachPerCall(spec)
+		if err == nil {
+			w.hooks = perCallNote
+			return nil
+		}
+		if mode == HookPerCall {
+			return fmt.Errorf("attach to the per-call syscall tracepoints: %v", err)
+		}
+		chosenBy = "per-call tracepoints unavailable: " + strings.ReplaceAll(err.Error(), "\n", "; ")
+	}
+	var raw struct {
+		Program *ebpf.Program `ebpf:"sys_exit"`
+	}
+	if err := spec.LoadAndAssign(&raw, w.sharedMaps()); err != nil {
+		return fmt.Errorf("load the BPF program sys_exit: %v", hint(err))
+	}
+	w.syscalls = raw.Program
+	l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: "sys_exit", Program: raw.Program})
+	if err != nil {
+		return fmt.Errorf("attach to the raw tracepoint sys_exit: %v", hint(err))
+	}
+	w.links = append(w.links, l)
+	w.hooks = fmt.Sprintf(rawNote, chosenBy)
+	return nil
+}
+
+// attachPerCall runs sys_exit_ipc on the tracepoints syscalls:sys_exit_NAME
+// of the IPC calls. On error it leaves nothing loaded or attached.
+func (w *Watcher) attachPerCall(spec *ebpf.CollectionSpec) (err error) {
+	ids, err := syscallExitIDs()
+	if err != nil {
+		return err
+	}
+	var perCall struct {
+		Program *ebpf.Program `ebpf:"sys_exit_ipc"`
+	}
+	if err := spec.LoadAndAssign(&perCall, w.sharedMaps()); err != nil {
+		return fmt.Errorf("load the BPF program sys_exit_ipc: %v", err)
+	}
+	links := make([]link.Link, 0, len(ids))
+	defer func() {
+		if err != nil {
+			for _, l := range links {
+				l.Close()
+			}
+			perCall.Program.Close()
+		}
+	}()
+	for i, id := range ids {
+		l, err := attachTracepoint(id, perCall.Program)
+		if err != nil {
+			return fmt.Errorf("attach to syscalls:sys_exit_%s: %v", ipcSyscalls[i], err)
+		}
+		links = append(links, l)
+	}
+	w.syscalls = perCall.Program
+	w.links = append(w.links, links...)
+	return nil
+}
+
+// sharedMaps makes a system call program write to the maps loaded with
+// ftok's programs.
+func (w *Watcher) sharedMaps() *ebpf.CollectionOptions {
+	return &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
+		"events": w.objs.Events,
+		"drops":  w.objs.Drops,
+	}}
+}
+
+// Hooks describes in one line how the system calls are observed and what
+// that costs the other system calls on the host; for the raw tracepoint,
+// also why it is used.
+func (w *Watcher) Hooks() string { return w.hooks }
 
 // Libraries returns the C libraries whose ftok is probed.
 func (w *Watcher) Libraries() []Library { return w.libraries }
@@ -155,7 +256,7 @@ func (w *Watcher) Close() error {
 		errs = append(errs, l.Close())
 	}
 	w.links = nil
-	errs = append(errs, w.objs.Close())
+	errs = append(errs, w.syscalls.Close(), w.objs.Close())
 	return errors.Join(errs...)
 }
 

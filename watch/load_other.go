@@ -11,6 +11,7 @@ import (
 type Options struct {
 	Proc      string
 	Libraries []string
+	Hooks     HookMode
 }
 
 // Watcher is not available on this architecture.
@@ -35,6 +36,9 @@ func (w *Watcher) Dropped() (uint64, error) { return 0, errArch }
 
 // Libraries is never reached.
 func (w *Watcher) Libraries() []Library { return nil }
+
+// Hooks is never reached.
+func (w *Watcher) Hooks() string { return "" }
 
 // Close is never reached.
 func (w *Watcher) Close() error { return nil }

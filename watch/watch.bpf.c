@@ -4,11 +4,29 @@
 // the System V IPC calls, and of the C library's ftok, into fixed events on
 // a ring buffer. Everything else (names, units, judgement) is done in Go.
 //
-// Hooks: a uprobe and uretprobe on ftok in each C library, and the raw
-// tracepoint sys_exit, which sees a system call's arguments (still in the
-// saved registers) and its result in one place. Raw tracepoints are
-// attached by name through the bpf() system call: no tracefs, nothing
-// written anywhere, and they go away with the last file descriptor.
+// Hooks: a uprobe and uretprobe on ftok in each C library, and one of two
+// programs for the system calls. Both run as a call returns and read its
+// arguments from the caller's registers as saved on entry, still there at
+// exit, so one hook sees a call's arguments and result:
+//
+//   - sys_exit_ipc, attached to the per-call tracepoints
+//     syscalls:sys_exit_shmget ... sys_exit_msgctl of the twelve calls. The
+//     kernel runs it for those calls only; the others pay only the syscall
+//     tracepoints' slow path and the check of a bitmap, a few ns. The
+//     loader needs the events' ids, which only tracefs publishes: it reads
+//     them from a tracefs mount attached nowhere (fsmount), closed at once.
+//   - sys_exit, attached to the raw tracepoint sys_exit when the per-call
+//     ones cannot be used. It needs no tracefs, but runs on the exit of
+//     every system call on the host and filters by number: some 30 ns on
+//     every call.
+//
+// No entry hook keeps the arguments until exit: the registers hold them,
+// and one entry program for the twelve events could not be attached
+// anyway, since the kernel refuses a tracepoint program that reads past
+// an event's last field (shmdt has one argument, semtimedop four).
+//
+// Everything is attached through file descriptors and goes away with the
+// last of them: nothing is pinned, nothing written to tracefs.
 
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -193,15 +211,11 @@ int ftok_exit(struct pt_regs *ctx)
 	return 0;
 }
 
-// sys_exit(struct pt_regs *regs, long ret): the registers are the caller's
-// as saved on entry, so the arguments are still there. The control calls
-// are kept for IPC_RMID (0) and IPC_SET (1) only; the command may carry
-// IPC_64 (0x100).
-SEC("raw_tp/sys_exit")
-int sys_exit(struct bpf_raw_tracepoint_args *ctx)
+// emit_syscall records system call nr, with the arguments in the caller's
+// saved registers, and its result. The control calls are kept for
+// IPC_RMID (0) and IPC_SET (1) only; the command may carry IPC_64 (0x100).
+static __always_inline int emit_syscall(long nr, struct pt_regs *regs, long ret)
 {
-	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-	long nr = BPF_CORE_READ(regs, orig_ax);
 	__u32 kind;
 	unsigned long cmd = 0;
 	switch (nr) {
@@ -228,7 +242,34 @@ int sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	e->arg[1] = BPF_CORE_READ(regs, si);
 	e->arg[2] = BPF_CORE_READ(regs, dx);
 	e->arg[3] = BPF_CORE_READ(regs, r10);
-	e->ret = (long)ctx->args[1];
+	e->ret = ret;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
+}
+
+// The record of a syscalls:sys_exit_* event, as its format file in tracefs
+// describes it: the common fields, then the call's number and result.
+struct syscall_exit {
+	__u64 common;
+	int nr;
+	long ret;
+};
+
+// sys_exit_ipc runs on the per-call tracepoints syscalls:sys_exit_NAME of
+// the twelve IPC calls; the record holds the number and result, the
+// task's saved registers the arguments (bpf_task_pt_regs, Linux 5.15).
+SEC("tracepoint")
+int sys_exit_ipc(struct syscall_exit *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	return emit_syscall(ctx->nr, regs, ctx->ret);
+}
+
+// sys_exit(struct pt_regs *regs, long ret) runs on the exit of every
+// system call: the number is in the saved orig_ax.
+SEC("raw_tp/sys_exit")
+int sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	return emit_syscall(BPF_CORE_READ(regs, orig_ax), regs, (long)ctx->args[1]);
 }

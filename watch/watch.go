@@ -8,18 +8,21 @@
 // ipcwatch_x86_bpfel.o) copies each call's arguments, result, pid, thread,
 // uid, cgroup id, IPC namespace and command into a fixed event on a ring
 // buffer; ftok is seen through a uprobe and uretprobe on each C library
-// file, the system calls through the raw tracepoint sys_exit, filtered by
-// system call number in the kernel. Neither needs tracefs: raw
-// tracepoints attach by name through bpf(2), uprobes through the perf
-// uprobe PMU. Go decodes the events into Event values and enriches them
-// from /proc (executable, user, systemd unit or container); judging them
-// is package audit's work.
+// file (through the perf uprobe PMU), the system calls through the
+// per-call tracepoints syscalls:sys_exit_NAME of the twelve calls, whose
+// ids are read from a tracefs mount attached to no directory. Where those
+// cannot be used, the raw tracepoint sys_exit, filtered by system call
+// number in the kernel, takes their place at a cost to every system call
+// (see HookMode and Watcher.Hooks). Go decodes the events into Event
+// values and enriches them from /proc (executable, user, systemd unit or
+// container); judging them is package audit's work.
 //
 // Start needs CAP_BPF and CAP_PERFMON (or root) and the kernel's BTF. All
 // it attaches is held by file descriptors: Close, or the end of the
 // process however it ends, detaches everything; nothing is pinned, no
-// tracefs is mounted and no probe is registered by name. Events the ring
-// buffer had no room for are counted (Dropped), never lost silently.
+// mount table ever shows a tracefs and no probe is registered by name.
+// Events the ring buffer had no room for are counted (Dropped), never
+// lost silently.
 package watch
 
 import (
