@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/internal/cbuild"
 	"github.com/ipckeys/ipckeys/internal/nstest"
@@ -115,13 +117,26 @@ func testCollision(t *testing.T, mode watch.HookMode) {
 // what is missing.
 func TestRequirementsWithoutCapabilities(t *testing.T) {
 	if os.Getenv("WATCH_TEST_UNPRIVILEGED") == "1" {
+		if os.Getenv("WATCH_TEST_DROP") != "" {
+			// root with every capability but CAP_SYS_ADMIN, as
+			// capsh --drop=cap_sys_admin runs it.
+			hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+			var data [2]unix.CapUserData
+			if err := unix.Capget(&hdr, &data[0]); err != nil {
+				t.Fatal(err)
+			}
+			data[0].Effective &^= 1 << unix.CAP_SYS_ADMIN
+			if err := unix.Capset(&hdr, &data[0]); err != nil {
+				t.Fatal(err)
+			}
+		}
 		err := watch.Requirements()
 		fmt.Printf("requirement: %v\n", err)
 		return
 	}
 	if os.Geteuid() != 0 {
 		if err := watch.Requirements(); err == nil {
-			t.Skip("this user has CAP_BPF and CAP_PERFMON")
+			t.Skip("this user has CAP_SYS_ADMIN")
 		}
 		return
 	}
@@ -142,13 +157,22 @@ func TestRequirementsWithoutCapabilities(t *testing.T) {
 	if err := os.WriteFile(bin, self, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-test.run=^TestRequirementsWithoutCapabilities$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "WATCH_TEST_UNPRIVILEGED=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, _ := cmd.CombinedOutput()
-	want := "requirement: watch needs CAP_BPF and CAP_PERFMON: run as root, or give ipckeys CAP_BPF and CAP_PERFMON (setcap cap_bpf,cap_perfmon+ep)\n"
-	if !strings.HasPrefix(string(out), want) {
-		t.Errorf("as nobody:\n%s\nwant it to start with:\n%s", out, want)
+	want := "requirement: watch needs CAP_SYS_ADMIN: run as root, or give ipckeys CAP_SYS_ADMIN (the kernel opens the uprobe on ftok only with it; CAP_BPF and CAP_PERFMON are not enough)\n"
+	for _, as := range []struct {
+		name string
+		cred *syscall.Credential
+		env  string
+	}{
+		{"nobody", &syscall.Credential{Uid: 65534, Gid: 65534}, ""},
+		{"root without CAP_SYS_ADMIN", nil, "WATCH_TEST_DROP=1"},
+	} {
+		cmd := exec.Command(bin, "-test.run=^TestRequirementsWithoutCapabilities$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "WATCH_TEST_UNPRIVILEGED=1", as.env)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as.cred}
+		out, _ := cmd.CombinedOutput()
+		if !strings.HasPrefix(string(out), want) {
+			t.Errorf("as %s:\n%s\nwant it to start with:\n%s", as.name, out, want)
+		}
 	}
 }
 

@@ -271,44 +271,32 @@ func clockOffset() time.Duration {
 func hint(err error) error {
 	switch {
 	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
-		return fmt.Errorf("%v (run as root, or give ipckeys CAP_BPF and CAP_PERFMON)", err)
+		return fmt.Errorf("%v (run as root, or give ipckeys CAP_SYS_ADMIN)", err)
 	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ESRCH):
 		return fmt.Errorf("%v (the kernel lacks the hook: it needs BTF, uprobes and syscall tracepoints)", err)
 	}
 	return err
 }
 
-// Capabilities Start needs: CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN,
-// which implies both.
-const (
-	capSysAdmin = 21
-	capPerfmon  = 38
-	capBPF      = 39
-)
+// capSysAdmin is the capability Start needs. CAP_BPF and CAP_PERFMON load
+// the programs and open the tracepoints, but the kernel opens a uprobe
+// (the one on ftok) through the perf_uprobe PMU only with CAP_SYS_ADMIN:
+// without it, EACCES. So does fsopen, for the per-call tracepoints' ids.
+const capSysAdmin = 21
 
 // BTFPath is where the kernel publishes its type information.
 const BTFPath = "/sys/kernel/btf/vmlinux"
 
 // Requirements returns an error naming what is missing to watch: the
-// capabilities (CAP_BPF and CAP_PERFMON, or root) or the kernel's BTF.
+// capability (CAP_SYS_ADMIN: root has it) or the kernel's BTF.
 func Requirements() error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("read this process's capabilities: %v", err)
 	}
-	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
-	var missing []string
-	if !has(capSysAdmin) {
-		if !has(capBPF) {
-			missing = append(missing, "CAP_BPF")
-		}
-		if !has(capPerfmon) {
-			missing = append(missing, "CAP_PERFMON")
-		}
-	}
-	if len(missing) > 0 {
-		return &RequirementError{Missing: strings.Join(missing, " and "), Fix: "run as root, or give ipckeys CAP_BPF and CAP_PERFMON (setcap cap_bpf,cap_perfmon+ep)"}
+	if data[capSysAdmin/32].Effective&(1<<(capSysAdmin%32)) == 0 {
+		return &RequirementError{Missing: "CAP_SYS_ADMIN", Fix: "run as root, or give ipckeys CAP_SYS_ADMIN (the kernel opens the uprobe on ftok only with it; CAP_BPF and CAP_PERFMON are not enough)"}
 	}
 	if _, err := os.Stat(BTFPath); err != nil {
 		return &RequirementError{Missing: "the kernel's BTF (" + BTFPath + ")", Fix: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y"}

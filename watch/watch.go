@@ -17,7 +17,7 @@
 // values and enriches them from /proc (executable, user, systemd unit or
 // container); judging them is package audit's work.
 //
-// Start needs CAP_BPF and CAP_PERFMON (or root) and the kernel's BTF. All
+// Start needs CAP_SYS_ADMIN (root) and the kernel's BTF. All
 // it attaches is held by file descriptors: Close, or the end of the
 // process however it ends, detaches everything; nothing is pinned, no
 // mount table ever shows a tracefs and no probe is registered by name.

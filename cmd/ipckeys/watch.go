@@ -43,8 +43,9 @@ written in the report formats:
   unexpected-user    a manifest channel's key used by another user than
                      its owner, or another executable than its exe=
 
-Needs root, or CAP_BPF and CAP_PERFMON, and the kernel's BTF
-(/sys/kernel/btf/vmlinux); without them it exits 2 naming what is missing.
+Needs root (CAP_SYS_ADMIN: the kernel opens the uprobe on ftok only with
+it) and the kernel's BTF (/sys/kernel/btf/vmlinux); without them it exits 2
+naming what is missing.
 Everything it attaches goes away when it exits or is killed. Events the
 kernel could not hand over (a full ring buffer) are counted, and make a
 check-incomplete warning.
@@ -195,7 +196,9 @@ func runWatch(c *command, args []string, stdout, stderr io.Writer) int {
 	host := hostinfo.Read("/proc", "/etc")
 	host.Time = result.Time.UTC().Format(time.RFC3339)
 	result.Host = &host
-	result.Live = report.LiveSummary{Reason: "watch"}
+	// What was watched, and at what cost to the host: the notes say which
+	// kernel hooks saw the system calls.
+	result.Live = report.LiveSummary{Checked: true, Source: "the IPC calls seen through eBPF", Notes: []string{w.Hooks()}}
 	result.Findings = audit.CheckRuntime(audit.Runtime{Events: events, Expected: expected})
 	if dropped > 0 {
 		result.Findings = append(result.Findings, audit.Finding{Code: audit.CheckIncomplete, Severity: audit.Warning,

@@ -86,7 +86,7 @@ func TestWatchUnprivileged(t *testing.T) {
 		t.Skip("needs root to run ipckeys as nobody")
 	}
 	code, stdout, stderr := unprivileged(t)("watch", "--for", "1s")
-	want := "ipckeys: watch needs CAP_BPF and CAP_PERFMON: run as root, or give ipckeys CAP_BPF and CAP_PERFMON (setcap cap_bpf,cap_perfmon+ep)\n"
+	want := "ipckeys: watch needs CAP_SYS_ADMIN: run as root, or give ipckeys CAP_SYS_ADMIN (the kernel opens the uprobe on ftok only with it; CAP_BPF and CAP_PERFMON are not enough)\n"
 	if code != exitUsage || stderr != want || stdout != "" {
 		t.Errorf("watch as nobody: exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, want)
 	}
