@@ -333,14 +333,7 @@ func TestWatchLearnSegment(t *testing.T) {
 		t.Fatalf("the holders did not share one segment: %+v, %+v", first, second)
 	}
 	w.waitFor(t, `"call":"shmat"`, fmt.Sprintf(`"pid":%d,`, second.pid()))
-	code, werr := w.stop(t)
-	if code != exitClean || werr != "" {
-		t.Fatalf("watch --learn: exit %d, stderr %q", code, werr)
-	}
-	m, err := os.ReadFile(learnt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := w.learnt(t, learnt)
 	// Processes of app were attached from 1 (first alone) to 3 (first,
 	// second and its child) while the watch ran; only second's calls
 	// were seen, and they name app.
@@ -367,7 +360,7 @@ app-shm %[4]s 0x78 shm 1-3 root exe=%[3]s
 		func() bool { return w.out.has(`"path":"` + warm + `"`) })
 	other := holdAt(t, intruder, steps...)
 	w.waitFor(t, `"call":"shmat"`, fmt.Sprintf(`"pid":%d,`, other.pid()))
-	code, werr = w.stop(t)
+	code, werr := w.stop(t)
 	if code != exitFindings || werr != "" {
 		t.Errorf("watch -m learnt, intruder attaching: exit %d, stderr %q; want 1", code, werr)
 	}
@@ -441,14 +434,7 @@ func TestWatchLearnOtherNamespace(t *testing.T) {
 		t.Fatalf("the holders did not share one segment: %+v, %+v", pair, look)
 	}
 	w.waitFor(t, `"call":"shmget"`, fmt.Sprintf(`"pid":%d,`, look.pid()))
-	code, werr := w.stop(t)
-	if code != exitClean || werr != "" {
-		t.Fatalf("watch --learn: exit %d, stderr %q", code, werr)
-	}
-	m, err := os.ReadFile(learnt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := w.learnt(t, learnt)
 	wantM := fmt.Sprintf(`# learnt by ipckeys watch: the channels seen derived with ftok and used
 # name  path  proj  type  nattch  owner  exe=...
 # used by %[1]s
@@ -614,6 +600,21 @@ func (w *watchRun) stop(t *testing.T) (int, string) {
 		t.Fatalf("watch did not end within 20s of SIGINT")
 	}
 	return 0, ""
+}
+
+// learnt stops a watch --learn, which must pass, and returns the
+// manifest it wrote.
+func (w *watchRun) learnt(t *testing.T, path string) string {
+	t.Helper()
+	code, werr := w.stop(t)
+	if code != exitClean || werr != "" {
+		t.Fatalf("watch --learn: exit %d, stderr %q", code, werr)
+	}
+	m, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(m)
 }
 
 // lineLog collects the lines a process prints.
