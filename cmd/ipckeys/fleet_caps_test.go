@@ -28,25 +28,9 @@ const fleetDataLimit = 512 << 20
 // cap; zeros are not JSON, and leave a host not checked.
 func TestFleetCaps(t *testing.T) {
 	prlimit := reftool.Need(t, "prlimit", "util-linux")
-	gocmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build ipckeys with")
-	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "ipckeys")
-	if out, err := exec.Command(gocmd, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	sparse := func(name string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Truncate(p, 2<<30); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	bin := builtBinary(t, dir)
+	sparse := func(name string) string { return sparseFile(t, dir, name, "") }
 	report := sparse("h07.json")
 	reports := filepath.Join(dir, "reports")
 	if err := os.Mkdir(reports, 0o755); err != nil {

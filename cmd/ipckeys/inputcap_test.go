@@ -32,29 +32,12 @@ const dataLimit = 512 << 20
 func TestInputCaps(t *testing.T) {
 	prlimit := reftool.Need(t, "prlimit", "util-linux")
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "ipckeys")
-	gocmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to build ipckeys with")
-	}
-	build := exec.Command(gocmd, "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := builtBinary(t, dir)
 	manifest := filepath.Join(dir, "app.manifest")
 	if err := os.WriteFile(manifest, []byte("orders "+manifest+" l\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sparse := func(name string, head string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(head), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Truncate(p, 2<<30); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	sparse := func(name, head string) string { return sparseFile(t, dir, name, head) }
 	bigManifest := sparse("big.manifest", "")
 	bigIgnore := sparse("big.ignore", "")
 	// A config's first 64 KiB decide that it is one: text, and an
