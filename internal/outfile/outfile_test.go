@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -18,51 +15,6 @@ import (
 )
 
 const nobody = 65534
-
-// privateTree mounts a tmpfs (mode 0755) on a new temporary directory, in
-// the private mount namespace nstest.RunIsolated made, and lets other
-// users reach it.
-func privateTree(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
-		t.Fatalf("mount a tmpfs on %s: %v", dir, err)
-	}
-	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
-	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// plant makes link → target as uid, by that user's own process.
-func plant(t *testing.T, uid int, target, link string) {
-	t.Helper()
-	if uid == 0 {
-		if err := os.Symlink(target, link); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	cmd := exec.Command("ln", "-s", target, link)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ln -s %s %s as uid %d: %v: %s", target, link, uid, err, out)
-	}
-}
-
-func mkdir(t *testing.T, dir string, mode os.FileMode, uid int) {
-	t.Helper()
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(dir, uid, uid); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, mode); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // mkfile makes a file with exact content, owner and mode (set-id bits too).
 func mkfile(t *testing.T, name, content string, uid, gid int, mode uint32) {
@@ -126,14 +78,14 @@ func TestPlantedLinks(t *testing.T) {
 	if !nstest.RunIsolated(t) {
 		return
 	}
-	r := privateTree(t)
-	mkdir(t, r+"/sticky", os.ModeSticky|0o777, 0)
-	mkdir(t, r+"/priv", 0o700, 0)
-	mkdir(t, r+"/dir", 0o755, 0)
+	r := nstest.PrivateTree(t)
+	nstest.Mkdir(t, r+"/sticky", os.ModeSticky|0o777, 0)
+	nstest.Mkdir(t, r+"/priv", 0o700, 0)
+	nstest.Mkdir(t, r+"/dir", 0o755, 0)
 	mkfile(t, r+"/secret", "secret\n", 0, 0, 0o600)
-	plant(t, nobody, r+"/secret", r+"/sticky/report.json")
-	plant(t, nobody, r+"/priv/new.json", r+"/sticky/dangling.json")
-	plant(t, nobody, r+"/dir", r+"/sticky/dirlink")
+	nstest.Plant(t, nobody, r+"/secret", r+"/sticky/report.json")
+	nstest.Plant(t, nobody, r+"/priv/new.json", r+"/sticky/dangling.json")
+	nstest.Plant(t, nobody, r+"/dir", r+"/sticky/dirlink")
 
 	refused := func(link string) string {
 		return fmt.Sprintf("%s/sticky/%s is a symbolic link owned by nobody in the sticky world-writable directory %s/sticky: not followed (the kernel's protected_symlinks rule); remove it or name another path", r, link, r)
@@ -171,19 +123,19 @@ func TestAllowedLinks(t *testing.T) {
 	if !nstest.RunIsolated(t) {
 		return
 	}
-	r := privateTree(t)
-	mkdir(t, r+"/sticky", os.ModeSticky|0o777, 0)
-	mkdir(t, r+"/nsticky", os.ModeSticky|0o777, nobody) // nobody's own
-	mkdir(t, r+"/plain", 0o755, nobody)
-	mkdir(t, r+"/open", 0o777, 0)
-	mkdir(t, r+"/dir", 0o755, 0)
+	r := nstest.PrivateTree(t)
+	nstest.Mkdir(t, r+"/sticky", os.ModeSticky|0o777, 0)
+	nstest.Mkdir(t, r+"/nsticky", os.ModeSticky|0o777, nobody) // nobody's own
+	nstest.Mkdir(t, r+"/plain", 0o755, nobody)
+	nstest.Mkdir(t, r+"/open", 0o777, 0)
+	nstest.Mkdir(t, r+"/dir", 0o755, 0)
 	mkfile(t, r+"/a", "old a\n", 1234, 5678, 0o640)
 	mkfile(t, r+"/b", "old b\n", 0, 0, 0o600)
 	mkfile(t, r+"/c", "old c\n", nobody, nobody, 0o644)
-	plant(t, 0, r+"/a", r+"/sticky/root.json")
-	plant(t, nobody, r+"/b", r+"/nsticky/own.json")
-	plant(t, nobody, r+"/c", r+"/plain/link.json")
-	plant(t, nobody, r+"/dir", r+"/open/dirlink")
+	nstest.Plant(t, 0, r+"/a", r+"/sticky/root.json")
+	nstest.Plant(t, nobody, r+"/b", r+"/nsticky/own.json")
+	nstest.Plant(t, nobody, r+"/c", r+"/plain/link.json")
+	nstest.Plant(t, nobody, r+"/dir", r+"/open/dirlink")
 
 	for _, tc := range []struct{ path, file, want string }{
 		{r + "/sticky/root.json", r + "/a", fmt.Sprintf("%q 1234:5678 100640", report)},
@@ -205,7 +157,7 @@ func TestAllowedLinks(t *testing.T) {
 	}
 
 	// A dangling link is not followed to make a file, whoever owns it.
-	plant(t, 0, r+"/dir/missing.json", r+"/sticky/dangling.json")
+	nstest.Plant(t, 0, r+"/dir/missing.json", r+"/sticky/dangling.json")
 	err := write(r + "/sticky/dangling.json")
 	want := fmt.Sprintf("%s/sticky/dangling.json is a symbolic link to %s/dir/missing.json, which does not exist: a link is never followed to create a file; remove it or name another path", r, r)
 	if err == nil || err.Error() != want {

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -17,57 +15,6 @@ import (
 )
 
 const nobody = 65534
-
-// privateTree mounts a tmpfs (mode 0755) on a new temporary directory, in
-// the private mount namespace nstest.RunIsolated made, and lets other
-// users reach it.
-func privateTree(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
-		t.Fatalf("mount a tmpfs on %s: %v", dir, err)
-	}
-	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
-	// The test's own temporary directory (0700) must let nobody through.
-	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// plant makes the symbolic link link → target as uid: as another user, by
-// that user's own process, the way an attacker would.
-func plant(t *testing.T, uid int, target, link string) {
-	t.Helper()
-	if uid == 0 {
-		if err := os.Symlink(target, link); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	cmd := exec.Command("ln", "-s", target, link)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ln -s %s %s as uid %d: %v: %s", target, link, uid, err, out)
-	}
-	var st unix.Stat_t
-	if err := unix.Lstat(link, &st); err != nil || st.Uid != uint32(uid) {
-		t.Fatalf("%s: owner %d, %v: want a link owned by %d", link, st.Uid, err, uid)
-	}
-}
-
-func mkdir(t *testing.T, dir string, mode os.FileMode, uid int) {
-	t.Helper()
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(dir, uid, uid); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, mode); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func writeFile(t *testing.T, name, content string, mode os.FileMode) {
 	t.Helper()
@@ -89,29 +36,29 @@ func TestRules(t *testing.T) {
 	if !nstest.RunIsolated(t) {
 		return
 	}
-	r := privateTree(t)
-	mkdir(t, r+"/sticky", os.ModeSticky|0o777, 0)
-	mkdir(t, r+"/nsticky", os.ModeSticky|0o777, nobody) // nobody's own sticky directory
-	mkdir(t, r+"/plain", 0o755, nobody)
-	mkdir(t, r+"/open", 0o777, 0) // world-writable, not sticky
-	mkdir(t, r+"/priv", 0o700, 0)
-	mkdir(t, r+"/dir", 0o755, 0)
+	r := nstest.PrivateTree(t)
+	nstest.Mkdir(t, r+"/sticky", os.ModeSticky|0o777, 0)
+	nstest.Mkdir(t, r+"/nsticky", os.ModeSticky|0o777, nobody) // nobody's own sticky directory
+	nstest.Mkdir(t, r+"/plain", 0o755, nobody)
+	nstest.Mkdir(t, r+"/open", 0o777, 0) // world-writable, not sticky
+	nstest.Mkdir(t, r+"/priv", 0o700, 0)
+	nstest.Mkdir(t, r+"/dir", 0o755, 0)
 	writeFile(t, r+"/secret.txt", "secret\n", 0o600)
 	writeFile(t, r+"/dir/f", "f\n", 0o644)
 
-	plant(t, nobody, r+"/secret.txt", r+"/sticky/tofile")
-	plant(t, nobody, r+"/priv/new.json", r+"/sticky/dangling")
-	plant(t, nobody, "../dir", r+"/sticky/todir")
-	plant(t, 0, r+"/secret.txt", r+"/sticky/rootlink")
-	plant(t, nobody, r+"/secret.txt", r+"/nsticky/own")
-	plant(t, nobody, r+"/secret.txt", r+"/plain/link")
-	plant(t, nobody, r+"/dir", r+"/open/link")
+	nstest.Plant(t, nobody, r+"/secret.txt", r+"/sticky/tofile")
+	nstest.Plant(t, nobody, r+"/priv/new.json", r+"/sticky/dangling")
+	nstest.Plant(t, nobody, "../dir", r+"/sticky/todir")
+	nstest.Plant(t, 0, r+"/secret.txt", r+"/sticky/rootlink")
+	nstest.Plant(t, nobody, r+"/secret.txt", r+"/nsticky/own")
+	nstest.Plant(t, nobody, r+"/secret.txt", r+"/plain/link")
+	nstest.Plant(t, nobody, r+"/dir", r+"/open/link")
 	// A second path to the sticky directory: the rule applies to where
 	// the link is, whatever the spelling.
-	plant(t, 0, "sticky", r+"/via")
-	plant(t, 0, "sticky/tofile", r+"/chain")
+	nstest.Plant(t, 0, "sticky", r+"/via")
+	nstest.Plant(t, 0, "sticky/tofile", r+"/chain")
 	// A link owned by a uid without a name.
-	plant(t, 0, r+"/secret.txt", r+"/sticky/unnamed")
+	nstest.Plant(t, 0, r+"/secret.txt", r+"/sticky/unnamed")
 	if err := unix.Lchown(r+"/sticky/unnamed", 54321, 54321); err != nil {
 		t.Fatal(err)
 	}
