@@ -26,6 +26,32 @@ import (
 // namesShown is how many host names a line lists before "and N more".
 const namesShown = 10
 
+// fixLines are a finding's fix commands as the formats with room for a
+// line each show them: "fix: HOST: ipckeys rekey PATH", for the hosts it
+// is on (not suppressed there), at most namesShown hosts, then how many
+// more hosts have some (-o text and -o json list every one).
+func fixLines(f *fleet.Finding) []string {
+	var lines []string
+	hosts, more := 0, 0
+	for _, on := range f.PerHost {
+		if on.Suppressed != nil || len(on.Fixes) == 0 {
+			continue
+		}
+		if hosts == namesShown {
+			more++
+			continue
+		}
+		hosts++
+		for _, c := range on.Fixes {
+			lines = append(lines, "fix: "+on.Host+": "+c)
+		}
+	}
+	if more > 0 {
+		lines = append(lines, fmt.Sprintf("and fixes for %d more %s (-o text lists them)", more, plural(more, "host", "hosts")))
+	}
+	return lines
+}
+
 // fieldNames are the compared fields as people read them.
 var fieldNames = map[string]string{"present": "present", "key": "key", "dev": "dev", "fs_type": "fs", "live": "live", "error": "error"}
 
@@ -280,6 +306,9 @@ func FleetGitHub(w io.Writer, v *fleet.View) error {
 				break
 			}
 		}
+		for _, l := range fixLines(f) {
+			msg += "\n" + l
+		}
 		fmt.Fprintf(bw, "::%s %s::%s\n", cmd, strings.Join(props, ","), ghData(msg))
 	}
 	cmd := "error"
@@ -407,6 +436,9 @@ func FleetJUnit(w io.Writer, v *fleet.View) error {
 				text := on.Message
 				if on.Key != "" {
 					text = "key " + on.Key + ": " + text
+				}
+				for _, c := range on.Fixes {
+					text += "\nfix: " + c
 				}
 				c.Failures = append(c.Failures, junitFailure{Type: f.Code, Message: on.Message, Text: text})
 			} else {

@@ -104,6 +104,17 @@ func FleetSARIF(w io.Writer, v *fleet.View, version Version, sourceRoot string) 
 		if len(keys) > 0 {
 			res.Properties["keys"] = keys
 		}
+		// The commands that fix it, per host: SARIF's own fixes are
+		// edits of files, not commands to run.
+		fixes := map[string][]string{}
+		for _, on := range f.PerHost {
+			if on.Suppressed == nil && len(on.Fixes) > 0 {
+				fixes[on.Host] = on.Fixes
+			}
+		}
+		if len(fixes) > 0 {
+			res.Properties["fixes"] = fixes
+		}
 		if len(f.SuppressedOn) > 0 {
 			res.Properties["suppressedOn"] = f.SuppressedOn
 		}

@@ -35,6 +35,9 @@ func FleetTableWidth(w io.Writer, v *fleet.View, st Style, width int) error {
 					break
 				}
 			}
+			if fixes := fixLines(f); len(fixes) > 0 {
+				msg += "\n" + strings.Join(fixes, "\n")
+			}
 			s.rows = append(s.rows, []string{st.paint(f.Rank()), f.Code, strings.Join(f.Concerns, ", "), f.HostsPhrase(len(v.Hosts), namesShown), msg})
 		}
 		if err := ft.render(s); err != nil {

@@ -1,8 +1,10 @@
 package report
 
 import (
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,5 +104,30 @@ func BenchmarkWrapLong(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// fixLines names the fix commands of at most namesShown hosts, skips the
+// hosts where the finding is suppressed or has no fix, and counts the rest.
+func TestFixLines(t *testing.T) {
+	f := &fleet.Finding{}
+	for i := range 13 {
+		on := fleet.OnHost{Host: fmt.Sprintf("h%02d", i), Fixes: []string{fmt.Sprintf("ipckeys rekey /k%d", i)}}
+		switch i {
+		case 0:
+			on.Suppressed = &fleet.Suppressed{Reason: "accepted"}
+		case 1:
+			on.Fixes = nil
+		}
+		f.PerHost = append(f.PerHost, on)
+	}
+	got := fixLines(f)
+	var want []string
+	for i := 2; i < 12; i++ {
+		want = append(want, fmt.Sprintf("fix: h%02d: ipckeys rekey /k%d", i, i))
+	}
+	want = append(want, "and fixes for 1 more host (-o text lists them)")
+	if !slices.Equal(got, want) {
+		t.Errorf("fixLines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
