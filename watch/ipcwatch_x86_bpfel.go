@@ -44,6 +44,7 @@ const (
 	ipcwatchMapFtokCalls   = "ftok_calls"
 	ipcwatchProgFtokEnter  = "ftok_enter"
 	ipcwatchProgFtokExit   = "ftok_exit"
+	ipcwatchProgIpcSite    = "ipc_site"
 	ipcwatchProgSysExit    = "sys_exit"
 	ipcwatchProgSysExitIpc = "sys_exit_ipc"
 	ipcwatchVarPidnsDev    = "pidns_dev"
@@ -95,6 +96,7 @@ type ipcwatchSpecs struct {
 type ipcwatchProgramSpecs struct {
 	FtokEnter  *ebpf.ProgramSpec `ebpf:"ftok_enter"`
 	FtokExit   *ebpf.ProgramSpec `ebpf:"ftok_exit"`
+	IpcSite    *ebpf.ProgramSpec `ebpf:"ipc_site"`
 	SysExit    *ebpf.ProgramSpec `ebpf:"sys_exit"`
 	SysExitIpc *ebpf.ProgramSpec `ebpf:"sys_exit_ipc"`
 }
@@ -165,6 +167,7 @@ type ipcwatchVariables struct {
 type ipcwatchPrograms struct {
 	FtokEnter  *ebpf.Program `ebpf:"ftok_enter"`
 	FtokExit   *ebpf.Program `ebpf:"ftok_exit"`
+	IpcSite    *ebpf.Program `ebpf:"ipc_site"`
 	SysExit    *ebpf.Program `ebpf:"sys_exit"`
 	SysExitIpc *ebpf.Program `ebpf:"sys_exit_ipc"`
 }
@@ -173,6 +176,7 @@ func (p *ipcwatchPrograms) Close() error {
 	return _IpcwatchClose(
 		p.FtokEnter,
 		p.FtokExit,
+		p.IpcSite,
 		p.SysExit,
 		p.SysExitIpc,
 	)

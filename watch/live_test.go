@@ -24,8 +24,9 @@ import (
 // in their low 16 bits, and shmget it; the second asks for a larger
 // segment. The watch sees both ftok calls and both shmgets, and the
 // findings are one runtime-collision naming both files and programs and
-// one ipc-error EINVAL naming the second program. It runs with each of
-// the system call hooks.
+// one ipc-error EINVAL naming the second program. It runs with each way
+// of observing the system calls: the uprobes in the C library, the
+// per-call tracepoints and the raw one.
 func TestWatchCollision(t *testing.T) {
 	for _, mode := range hookModes {
 		t.Run(string(mode), func(t *testing.T) { testCollision(t, mode) })

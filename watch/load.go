@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,8 +27,8 @@ type Options struct {
 	// processes map (for programs that start later with another libc).
 	Libraries []string
 	// Hooks forces how the system calls are observed; HookAuto leaves it
-	// to HooksEnv, else to Start (the per-call tracepoints when it can
-	// attach them, the raw tracepoint when not).
+	// to HooksEnv, else to Start (HookLibc: uprobes in the C libraries,
+	// the system call hooks when no library can be probed).
 	Hooks HookMode
 }
 
@@ -34,14 +36,18 @@ type Options struct {
 // goroutine; Close may be called from another, and ends a waiting Next.
 type Watcher struct {
 	objs      objects
-	syscalls  *ebpf.Program // sys_exit_ipc or sys_exit
+	syscalls  *ebpf.Program // ipc_site, sys_exit_ipc or sys_exit
 	hooks     string
 	links     []link.Link
 	rd        *ringbuf.Reader
 	offset    time.Duration
+	proc      string
 	procs     *procCache
 	objects   *tracker
 	libraries []Library
+	probed    []Library // those whose system call sites are probed (HookLibc)
+	multi     bool      // in one uprobe_multi link per library
+	gaps      []string
 }
 
 // objects are the maps and ftok's programs. The system call program is
@@ -56,11 +62,14 @@ func (o *objects) Close() error {
 	return errors.Join(o.FtokEnter.Close(), o.FtokExit.Close(), o.ipcwatchMaps.Close())
 }
 
-// Start checks the requirements, loads the programs and attaches them:
-// a uprobe and uretprobe on ftok in each C library found, and for the
-// system calls the per-call tracepoints syscalls:sys_exit_NAME of the
-// twelve IPC calls or, when they cannot be used (see HookMode), the raw
-// tracepoint sys_exit; Hooks says which. On error nothing stays attached.
+// Start checks the requirements, loads the programs and attaches them: a
+// uprobe and uretprobe on ftok in each C library found, and for the
+// system calls what the hook mode says (see HookMode): by default a
+// uprobe after each system call instruction of the IPC functions of
+// those libraries; else, or when no library can be probed, the per-call
+// tracepoints syscalls:sys_exit_NAME of the twelve IPC calls or, when
+// they cannot be used, the raw tracepoint sys_exit. Hooks says which. On
+// error nothing stays attached.
 func Start(opt Options) (_ *Watcher, err error) {
 	if err := Requirements(); err != nil {
 		return nil, err
@@ -91,7 +100,7 @@ func Start(opt Options) (_ *Watcher, err error) {
 	if err := spec.Variables["pidns_ino"].Set(ns.Ino); err != nil {
 		return nil, err
 	}
-	w := &Watcher{procs: newProcCache(proc), objects: newTracker(proc), libraries: libs}
+	w := &Watcher{proc: proc, procs: newProcCache(proc), objects: newTracker(proc), libraries: libs}
 	if err := spec.LoadAndAssign(&w.objs, nil); err != nil {
 		return nil, fmt.Errorf("load the BPF programs: %v", hint(err))
 	}
@@ -100,25 +109,14 @@ func Start(opt Options) (_ *Watcher, err error) {
 			w.Close()
 		}
 	}()
-	if err := w.attachSyscalls(spec, mode, chosenBy); err != nil {
+	unprobed, err := w.attachLibraries(spec, mode == HookLibc)
+	if err != nil {
 		return nil, err
 	}
-	for i := range w.libraries {
-		lib := &w.libraries[i]
-		ex, err := link.OpenExecutable(lib.Open)
-		if err != nil {
-			return nil, fmt.Errorf("open the C library %s: %v", lib.Path, err)
+	if mode != HookLibc || unprobed != "" {
+		if err := w.attachSyscalls(spec, mode, chosenBy, unprobed); err != nil {
+			return nil, err
 		}
-		enter, err := ex.Uprobe("ftok", w.objs.FtokEnter, nil)
-		if err != nil {
-			return nil, fmt.Errorf("probe ftok in %s: %v", lib.Path, hint(err))
-		}
-		w.links = append(w.links, enter)
-		exit, err := ex.Uretprobe("ftok", w.objs.FtokExit, nil)
-		if err != nil {
-			return nil, fmt.Errorf("probe ftok's return in %s: %v", lib.Path, hint(err))
-		}
-		w.links = append(w.links, exit)
 	}
 	if w.rd, err = ringbuf.NewReader(w.objs.Events); err != nil {
 		return nil, fmt.Errorf("read the event ring buffer: %v", err)
@@ -127,20 +125,174 @@ func Start(opt Options) (_ *Watcher, err error) {
 	return w, nil
 }
 
-// attachSyscalls attaches the system call hook mode asks for. HookAuto
-// tries the per-call tracepoints and falls back to the raw tracepoint,
-// keeping why in the description Hooks returns.
-func (w *Watcher) attachSyscalls(spec *ebpf.CollectionSpec, mode HookMode, chosenBy string) error {
+// attachLibraries puts the ftok probes on each library and, with sites,
+// ipc_site at the system call sites of their IPC functions. When no
+// library's sites can be probed, it unloads ipc_site and returns why.
+func (w *Watcher) attachLibraries(spec *ebpf.CollectionSpec, sites bool) (unprobed string, err error) {
+	var site *ebpf.Program
+	if sites {
+		if w.multi = uprobeMulti(); w.multi {
+			spec.Programs["ipc_site"].AttachType = ebpf.AttachTraceUprobeMulti
+		}
+		var prog struct {
+			Program *ebpf.Program `ebpf:"ipc_site"`
+		}
+		if err := spec.LoadAndAssign(&prog, w.sharedMaps()); err != nil {
+			return "", fmt.Errorf("load the BPF program ipc_site: %v", hint(err))
+		}
+		site, w.syscalls = prog.Program, prog.Program
+	}
+	var why []string
+	n := 0
+	for i := range w.libraries {
+		probed, err := w.attachLibrary(&w.libraries[i], site)
+		var none noSitesError
+		switch {
+		case errors.As(err, &none):
+			why = append(why, none.Error())
+			w.gaps = append(w.gaps, fmt.Sprintf("the IPC calls made through %s are not seen: %s", none.lib, none.why))
+		case err != nil:
+			return "", err
+		}
+		n += probed
+	}
+	if !sites {
+		return "", nil
+	}
+	if len(w.probed) == 0 {
+		w.syscalls.Close()
+		w.syscalls, w.gaps = nil, nil
+		return "no C library's IPC functions can be probed: " + strings.Join(why, "; "), nil
+	}
+	libs := "libraries"
+	if len(w.probed) == 1 {
+		libs = "library"
+	}
+	w.hooks = fmt.Sprintf(libcNote, n, len(w.probed), libs)
+	return "", nil
+}
+
+// attachLibrary puts the ftok probes on lib and, when site is not nil,
+// site after each IPC system call of its IPC functions; it returns how
+// many sites it probes, or a noSitesError when it probes none.
+//
+// The file is opened once: its sites are read from the descriptor, and
+// the probes attached through /proc/self/fd/N, to the very file read. A
+// path could name another file by then (an upgrade replaces the C
+// library), and a uprobe at an offset read from another file would put
+// a breakpoint in the middle of an instruction of every process using it.
+func (w *Watcher) attachLibrary(lib *Library, site *ebpf.Program) (int, error) {
+	f, err := os.Open(lib.Open)
+	if err != nil {
+		return 0, fmt.Errorf("open the C library %s: %v", lib.Path, err)
+	}
+	defer f.Close()
+	ex, err := link.OpenExecutable(filepath.Join(w.proc, "self", "fd", strconv.Itoa(int(f.Fd()))))
+	if err != nil {
+		return 0, fmt.Errorf("open the C library %s: %v", lib.Path, err)
+	}
+	enter, err := ex.Uprobe("ftok", w.objs.FtokEnter, nil)
+	if err != nil {
+		return 0, fmt.Errorf("probe ftok in %s: %v", lib.Path, hint(err))
+	}
+	w.links = append(w.links, enter)
+	exit, err := ex.Uretprobe("ftok", w.objs.FtokExit, nil)
+	if err != nil {
+		return 0, fmt.Errorf("probe ftok's return in %s: %v", lib.Path, hint(err))
+	}
+	w.links = append(w.links, exit)
+	if site == nil {
+		return 0, nil
+	}
+	rep, err := FindSyscallSites(f)
+	if err != nil {
+		return 0, noSitesError{lib.Path, err.Error()}
+	}
+	if len(rep.Sites) == 0 {
+		return 0, noSitesError{lib.Path, noSites(rep)}
+	}
+	links, err := w.attachSites(ex, site, emulatedSites(f, rep.Sites))
+	if err != nil {
+		return 0, noSitesError{lib.Path, err.Error()}
+	}
+	w.links = append(w.links, links...)
+	w.probed = append(w.probed, *lib)
+	w.gaps = append(w.gaps, siteGaps(lib.Path, rep)...)
+	return len(rep.Sites), nil
+}
+
+// attachSites runs site at each of sites of the library ex, with the
+// number of the call made there as the attach cookie: in one uprobe_multi
+// link (Linux 6.6) or, on older kernels, a uprobe each. One link detaches
+// all its uprobes in one grace period of the kernel's: a uprobe each
+// would take some 80 ms each, seconds for a C library's two dozen sites.
+func (w *Watcher) attachSites(ex *link.Executable, site *ebpf.Program, sites []SyscallSite) ([]link.Link, error) {
+	if w.multi {
+		offsets, cookies := make([]uint64, len(sites)), make([]uint64, len(sites))
+		for i, s := range sites {
+			offsets[i], cookies[i] = s.Offset, uint64(s.Nr)
+		}
+		l, err := ex.UprobeMulti(nil, site, &link.UprobeMultiOptions{Addresses: offsets, Cookies: cookies})
+		if err != nil {
+			return nil, fmt.Errorf("probe the system calls of its IPC functions: %v", hint(err))
+		}
+		return []link.Link{l}, nil
+	}
+	links := make([]link.Link, 0, len(sites))
+	for _, s := range sites {
+		l, err := ex.Uprobe(s.Func, site, &link.UprobeOptions{Address: s.Offset, Cookie: uint64(s.Nr)})
+		if err != nil {
+			for _, l := range links {
+				l.Close()
+			}
+			return nil, fmt.Errorf("probe %s's system call at offset %#x: %v", s.Func, s.Offset, hint(err))
+		}
+		links = append(links, l)
+	}
+	return links, nil
+}
+
+// noSites says why a library has no site.
+func noSites(rep SiteReport) string {
+	for _, m := range rep.Missing {
+		if m.Addr != 0 {
+			return "none of its IPC functions makes its system call where a uprobe sees it"
+		}
+	}
+	return "it defines none of the IPC functions"
+}
+
+// noSitesError says why a library's system call sites are not probed.
+type noSitesError struct{ lib, why string }
+
+func (e noSitesError) Error() string { return e.lib + ": " + e.why }
+
+// attachSyscalls attaches the system call hook mode asks for;
+// HookSyscalls, and HookLibc when Start falls back from it (unprobed says
+// why), try the per-call tracepoints and fall back to the raw tracepoint.
+// The description Hooks returns keeps why a hook was used: what chose it
+// (chosenBy), or what could not be used.
+func (w *Watcher) attachSyscalls(spec *ebpf.CollectionSpec, mode HookMode, chosenBy, unprobed string) error {
+	if unprobed != "" {
+		chosenBy = unprobed
+	}
 	if mode != HookRaw {
 		err := w.attachPerCall(spec)
 		if err == nil {
-			w.hooks = perCallNote
+			why := ""
+			if unprobed != "" {
+				why = " (" + unprobed + ")"
+			}
+			w.hooks = fmt.Sprintf(perCallNote, why)
 			return nil
 		}
 		if mode == HookPerCall {
 			return fmt.Errorf("attach to the per-call syscall tracepoints: %v", err)
 		}
 		chosenBy = "per-call tracepoints unavailable: " + strings.ReplaceAll(err.Error(), "\n", "; ")
+		if unprobed != "" {
+			chosenBy = unprobed + "; " + chosenBy
+		}
 	}
 	var raw struct {
 		Program *ebpf.Program `ebpf:"sys_exit"`
@@ -202,9 +354,31 @@ func (w *Watcher) sharedMaps() *ebpf.CollectionOptions {
 }
 
 // Hooks describes in one line how the system calls are observed and what
-// that costs the other system calls on the host; for the raw tracepoint,
-// also why it is used.
+// that costs the other system calls on the host; for a system call hook
+// Start fell back to, also why it is used.
 func (w *Watcher) Hooks() string { return w.hooks }
+
+// Gaps names, one line per reason and C library, the IPC functions whose
+// calls the uprobes do not see (musl's msgsnd and msgrcv make theirs in a
+// helper shared with every cancellable call), and the libraries found
+// whose sites could not be probed. Nil with the system call hooks, which
+// see every call.
+func (w *Watcher) Gaps() []string { return w.gaps }
+
+// Uncovered returns the processes running now, under the procfs at proc
+// ("" is the watch's), that map none of the C libraries whose system call
+// sites are probed: their IPC calls are not seen. Kernel threads, the
+// watcher and processes that end meanwhile are left out. Nil with the
+// system call hooks. It reads each process's maps once.
+func (w *Watcher) Uncovered(proc string) ([]UncoveredProcess, error) {
+	if w.probed == nil {
+		return nil, nil
+	}
+	if proc == "" {
+		proc = w.proc
+	}
+	return newCoverage(proc, w.probed).uncovered(selfPID(proc))
+}
 
 // Libraries returns the C libraries whose ftok is probed.
 func (w *Watcher) Libraries() []Library { return w.libraries }

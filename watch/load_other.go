@@ -40,5 +40,11 @@ func (w *Watcher) Libraries() []Library { return nil }
 // Hooks is never reached.
 func (w *Watcher) Hooks() string { return "" }
 
+// Gaps is never reached.
+func (w *Watcher) Gaps() []string { return nil }
+
+// Uncovered is never reached.
+func (w *Watcher) Uncovered(string) ([]UncoveredProcess, error) { return nil, errArch }
+
 // Close is never reached.
 func (w *Watcher) Close() error { return nil }

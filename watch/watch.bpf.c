@@ -4,26 +4,40 @@
 // the System V IPC calls, and of the C library's ftok, into fixed events on
 // a ring buffer. Everything else (names, units, judgement) is done in Go.
 //
-// Hooks: a uprobe and uretprobe on ftok in each C library, and one of two
-// programs for the system calls. Both run as a call returns and read its
-// arguments from the caller's registers as saved on entry, still there at
-// exit, so one hook sees a call's arguments and result:
+// Hooks: a uprobe and uretprobe on ftok in each C library, and one of three
+// programs for the system calls. Each sees a call as it returns, its
+// arguments still in the caller's registers, so one hook sees a call's
+// arguments and result:
 //
+//   - ipc_site, the default, a uprobe on the instruction right after each
+//     syscall instruction of the IPC functions (shmget ... msgctl) of each
+//     C library, or on the branch that follows it when only a cmp or test
+//     comes between (glibc's ja to its error path: the kernel emulates a
+//     branch, where it single-steps a cmp, a trap that costs some 15 µs
+//     under a hypervisor). The loader finds those sites in the library's
+//     code and gives each probe the number of the call made there as its
+//     attach cookie. The kernel runs it for those calls only: no other
+//     system call pays anything. It sees only the calls made through a
+//     probed C library: not those of static or Go programs, nor those a
+//     library makes in a helper shared with other calls (musl's msgsnd,
+//     msgrcv).
 //   - sys_exit_ipc, attached to the per-call tracepoints
-//     syscalls:sys_exit_shmget ... sys_exit_msgctl of the twelve calls. The
-//     kernel runs it for those calls only; the others pay only the syscall
-//     tracepoints' slow path and the check of a bitmap, a few ns. The
-//     loader needs the events' ids, which only tracefs publishes: it reads
-//     them from a tracefs mount attached nowhere (fsmount), closed at once.
+//     syscalls:sys_exit_shmget ... sys_exit_msgctl of the twelve calls. It
+//     sees every call, and runs for those calls only; but with a syscall
+//     tracepoint in use, every system call on the host takes the kernel's
+//     slow path and the check of a bitmap, some 6-11 ns. The loader needs
+//     the events' ids, which only tracefs publishes: it reads them from a
+//     tracefs mount attached nowhere (fsmount), closed at once.
 //   - sys_exit, attached to the raw tracepoint sys_exit when the per-call
 //     ones cannot be used. It needs no tracefs, but runs on the exit of
 //     every system call on the host and filters by number: some 30 ns on
 //     every call.
 //
-// No entry hook keeps the arguments until exit: the registers hold them,
-// and one entry program for the twelve events could not be attached
-// anyway, since the kernel refuses a tracepoint program that reads past
-// an event's last field (shmdt has one argument, semtimedop four).
+// All three fill the same event in one function, emit_call. No entry hook
+// keeps the arguments until exit: the registers hold them, and one entry
+// program for the twelve tracepoints could not be attached anyway, since
+// the kernel refuses a tracepoint program that reads past an event's last
+// field (shmdt has one argument, semtimedop four).
 //
 // Everything is attached through file descriptors and goes away with the
 // last of them: nothing is pinned, nothing written to tracefs.
@@ -103,7 +117,7 @@ struct event {
 	__u64 time_ns;  // CLOCK_MONOTONIC
 	__u64 cgroup;   // cgroup v2 id
 	__s64 ret;      // the call's result: key, id, address, 0, or -errno
-	__u64 arg[4];   // the call's arguments, as the kernel got them
+	__u64 arg[4];   // the registers the arguments were passed in, whole
 	__u32 pid;      // tgid, as the watcher's pid namespace sees it
 	__u32 tid;
 	__u32 uid;
@@ -211,11 +225,42 @@ int ftok_exit(struct pt_regs *ctx)
 	return 0;
 }
 
-// emit_syscall records system call nr, with the arguments in the caller's
-// saved registers, and its result. The control calls are kept for
-// IPC_RMID (0) and IPC_SET (1) only; the command may carry IPC_64 (0x100).
-static __always_inline int emit_syscall(long nr, struct pt_regs *regs, long ret)
+// Where a hook finds the caller's registers: in its own context (a uprobe
+// runs in the calling task, on its registers), or in kernel memory it
+// copies them from (the tracepoints get a pointer to the saved ones).
+enum regs_at {
+	REGS_CTX,
+	REGS_KERNEL,
+};
+
+// emit_call records system call nr, whose arguments are in the caller's
+// registers regs, and its result ret: the one place the three system call
+// programs fill and submit an event. It is inlined with a constant at, so
+// each program keeps only its own kind of read. From kernel memory, each
+// register costs a copy: the number is checked first, so the raw
+// tracepoint copies nothing more for the calls it does not record. From
+// a context, the four are read at once, at fixed offsets, as the verifier
+// wants (it refuses a read through a pointer computed from the context,
+// which the switch could otherwise make of the command's register).
+//
+// The control calls are kept for IPC_RMID (0) and IPC_SET (1) only; the
+// command may carry IPC_64 (0x100). The registers are copied whole: the
+// kernel uses only the low 32 bits of an int argument, and a C library
+// may leave the others undefined (Go decodes them as the kernel does).
+static __always_inline int emit_call(long nr, struct pt_regs *regs, enum regs_at at, long ret)
 {
+	unsigned long held[4] = {};
+	if (at == REGS_CTX) {
+		held[0] = regs->di;
+		held[1] = regs->si;
+		held[2] = regs->dx;
+		held[3] = regs->r10;
+		barrier_var(held[0]);
+		barrier_var(held[1]);
+		barrier_var(held[2]);
+		barrier_var(held[3]);
+	}
+#define ARG(i, r) (at == REGS_CTX ? held[i] : BPF_CORE_READ(regs, r))
 	__u32 kind;
 	unsigned long cmd = 0;
 	switch (nr) {
@@ -228,9 +273,9 @@ static __always_inline int emit_syscall(long nr, struct pt_regs *regs, long ret)
 	case NR_SEMTIMEDOP: kind = KIND_SEMTIMEDOP; break;
 	case NR_MSGSND: kind = KIND_MSGSND; break;
 	case NR_MSGRCV: kind = KIND_MSGRCV; break;
-	case NR_SHMCTL: kind = KIND_SHMCTL; cmd = BPF_CORE_READ(regs, si); break;
-	case NR_MSGCTL: kind = KIND_MSGCTL; cmd = BPF_CORE_READ(regs, si); break;
-	case NR_SEMCTL: kind = KIND_SEMCTL; cmd = BPF_CORE_READ(regs, dx); break;
+	case NR_SHMCTL: kind = KIND_SHMCTL; cmd = ARG(1, si); break;
+	case NR_MSGCTL: kind = KIND_MSGCTL; cmd = ARG(1, si); break;
+	case NR_SEMCTL: kind = KIND_SEMCTL; cmd = ARG(2, dx); break;
 	default: return 0;
 	}
 	if ((cmd & 0xff) > 1)
@@ -238,13 +283,26 @@ static __always_inline int emit_syscall(long nr, struct pt_regs *regs, long ret)
 	struct event *e = reserve(kind);
 	if (!e)
 		return 0;
-	e->arg[0] = BPF_CORE_READ(regs, di);
-	e->arg[1] = BPF_CORE_READ(regs, si);
-	e->arg[2] = BPF_CORE_READ(regs, dx);
-	e->arg[3] = BPF_CORE_READ(regs, r10);
+	e->arg[0] = ARG(0, di);
+	e->arg[1] = ARG(1, si);
+	e->arg[2] = ARG(2, dx);
+	e->arg[3] = ARG(3, r10);
+#undef ARG
 	e->ret = ret;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
+}
+
+// ipc_site runs as a uprobe on the instruction right after a syscall
+// instruction in a C library's IPC function, or on a branch that only a
+// cmp or test separates from it; the attach cookie is the number of the
+// call made there. syscall clobbers only rcx and r11, so the registers
+// still hold the arguments, and rax holds the kernel's result (-errno on
+// failure) before the library turns it into errno.
+SEC("uprobe")
+int ipc_site(struct pt_regs *ctx)
+{
+	return emit_call(bpf_get_attach_cookie(ctx), ctx, REGS_CTX, ctx->ax);
 }
 
 // The record of a syscalls:sys_exit_* event, as its format file in tracefs
@@ -262,7 +320,7 @@ SEC("tracepoint")
 int sys_exit_ipc(struct syscall_exit *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	return emit_syscall(ctx->nr, regs, ctx->ret);
+	return emit_call(ctx->nr, regs, REGS_KERNEL, ctx->ret);
 }
 
 // sys_exit(struct pt_regs *regs, long ret) runs on the exit of every
@@ -271,5 +329,5 @@ SEC("raw_tp/sys_exit")
 int sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-	return emit_syscall(BPF_CORE_READ(regs, orig_ax), regs, (long)ctx->args[1]);
+	return emit_call(BPF_CORE_READ(regs, orig_ax), regs, REGS_KERNEL, (long)ctx->args[1]);
 }

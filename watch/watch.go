@@ -8,14 +8,24 @@
 // ipcwatch_x86_bpfel.o) copies each call's arguments, result, pid, thread,
 // uid, cgroup id, IPC namespace and command into a fixed event on a ring
 // buffer; ftok is seen through a uprobe and uretprobe on each C library
-// file (through the perf uprobe PMU), the system calls through the
-// per-call tracepoints syscalls:sys_exit_NAME of the twelve calls, whose
-// ids are read from a tracefs mount attached to no directory. Where those
-// cannot be used, the raw tracepoint sys_exit, filtered by system call
-// number in the kernel, takes their place at a cost to every system call
-// (see HookMode and Watcher.Hooks). Go decodes the events into Event
-// values and enriches them from /proc (executable, user, systemd unit or
-// container); judging them is package audit's work.
+// file (through the perf uprobe PMU). The system calls are seen, by
+// default, through uprobes in those same C libraries, on the instruction
+// right after each syscall instruction of their IPC functions (found in
+// the library's code by FindSyscallSites), where the registers still hold
+// the call's arguments and its result: the other system calls on the host
+// pay nothing. Those uprobes see only the calls made through a probed C
+// library: Gaps names the functions whose calls they cannot see (musl's
+// msgsnd and msgrcv), and Uncovered the running processes that map no
+// probed library (static and Go programs), whose calls they do not see.
+// Asked to, or where no C library can be probed, the watch uses the
+// system call hooks instead, which see every call at a cost to every
+// system call: the per-call tracepoints syscalls:sys_exit_NAME of the
+// twelve calls, whose ids are read from a tracefs mount attached to no
+// directory, or, where those cannot be used, the raw tracepoint sys_exit,
+// filtered by system call number in the kernel (see HookMode and
+// Watcher.Hooks). Go decodes the events into Event values and enriches
+// them from /proc (executable, user, systemd unit or container); judging
+// them is package audit's work.
 //
 // Start needs CAP_SYS_ADMIN (root) and the kernel's BTF. All
 // it attaches is held by file descriptors: Close, or the end of the
@@ -110,7 +120,8 @@ type Event struct {
 	KeyKnown bool
 	// ID is the object id: a get call's result, or the other calls' id
 	// argument (-1 for shmdt, which names an address). Size is shmget's
-	// size, semget's nsems, semop's nsops, msgsnd's and msgrcv's size.
+	// size, semget's nsems and semop's nsops (32 bits, as the kernel
+	// reads them), msgsnd's and msgrcv's size.
 	// Flags are the get calls' and shmat's flags; Cmd the control calls'
 	// command (IPCRmid, IPCSet).
 	ID    int
@@ -201,10 +212,17 @@ func Decode(raw []byte, offset time.Duration) (Event, error) {
 	if e.Ret < 0 && e.Ret >= -4095 {
 		e.Errno = syscall.Errno(-e.Ret)
 	}
+	// The arguments are the registers they were passed in, whole. The
+	// kernel reads only the low 32 bits of an int or unsigned one, whose
+	// upper bits the caller may have left undefined (glibc) or filled
+	// with the sign (musl): so do these.
 	switch e.Kind {
-	case ShmGet, SemGet:
+	case ShmGet:
 		e.Key, e.KeyKnown = int32(a[0]), true
 		e.Size, e.Flags = a[1], int(int32(a[2]))
+	case SemGet:
+		e.Key, e.KeyKnown = int32(a[0]), true
+		e.Size, e.Flags = uint64(uint32(a[1])), int(int32(a[2]))
 	case MsgGet:
 		e.Key, e.KeyKnown = int32(a[0]), true
 		e.Flags = int(int32(a[1]))
@@ -212,7 +230,9 @@ func Decode(raw []byte, offset time.Duration) (Event, error) {
 		e.ID, e.Flags = int(int32(a[0])), int(int32(a[2]))
 	case ShmDt:
 		e.ID = -1
-	case SemOp, SemTimedOp, MsgSnd, MsgRcv:
+	case SemOp, SemTimedOp:
+		e.ID, e.Size = int(int32(a[0])), uint64(uint32(a[2]))
+	case MsgSnd, MsgRcv:
 		e.ID, e.Size = int(int32(a[0])), a[2]
 	case ShmCtl, MsgCtl:
 		e.ID, e.Cmd = int(int32(a[0])), int(int32(a[1]))&0xff
