@@ -26,6 +26,19 @@ type UncoveredProcess struct {
 	Exe  string `json:"exe,omitempty"` // empty when /proc did not say
 }
 
+// Coverage is what the C library hooks could not see, as it stands when
+// the watch ends.
+type Coverage struct {
+	// Uncovered are the processes running that map none of the probed
+	// C libraries (see Uncovered).
+	Uncovered []UncoveredProcess
+	// Gaps are the lines of Gaps about a C library that a process mapped
+	// when the watch started or maps now; Idle those about a library no
+	// process was seen to map (the host's musl, found on disk): a program
+	// that started and ended meanwhile may have used it.
+	Gaps, Idle []string
+}
+
 // mappedFile is a file a process maps, as /proc/PID/maps names it: the
 // device and inode of the file the kernel maps, and its path.
 type mappedFile struct {
@@ -89,15 +102,16 @@ func parseMapsLine(line []byte) (mappedFile, bool) {
 
 // coverage tells whether a process maps one of the probed libraries.
 type coverage struct {
-	proc  string
-	keys  map[fileKey]bool   // the libraries as maps names them
-	stats map[[2]uint64]bool // and as stat(2) names them
+	proc   string
+	keys   map[fileKey][2]uint64 // the libraries as maps names them, to their stat(2) identity
+	stats  map[[2]uint64]bool    // the libraries as stat(2) names them
+	mapped map[[2]uint64]bool    // the libraries a process was found mapping
 }
 
 func newCoverage(proc string, libs []Library) *coverage {
-	c := &coverage{proc: proc, keys: map[fileKey]bool{}, stats: map[[2]uint64]bool{}}
+	c := &coverage{proc: proc, keys: map[fileKey][2]uint64{}, stats: map[[2]uint64]bool{}, mapped: map[[2]uint64]bool{}}
 	for _, l := range libs {
-		c.keys[fileKey{unix.Major(l.Dev), unix.Minor(l.Dev), l.Ino}] = true
+		c.keys[fileKey{unix.Major(l.Dev), unix.Minor(l.Dev), l.Ino}] = [2]uint64{l.Dev, l.Ino}
 		c.stats[[2]uint64{l.Dev, l.Ino}] = true
 	}
 	return c
@@ -112,7 +126,8 @@ func newCoverage(proc string, libs []Library) *coverage {
 // the new file does not see it.
 func (c *coverage) covers(dir string, files []mappedFile) bool {
 	for _, f := range files {
-		if c.keys[f.fileKey] {
+		if id, ok := c.keys[f.fileKey]; ok {
+			c.mapped[id] = true
 			return true
 		}
 	}
@@ -122,7 +137,9 @@ func (c *coverage) covers(dir string, files []mappedFile) bool {
 		}
 		var st syscall.Stat_t
 		if err := syscall.Stat(filepath.Join(dir, "root", f.path), &st); err == nil && c.stats[[2]uint64{st.Dev, st.Ino}] {
-			c.keys[f.fileKey] = true
+			id := [2]uint64{st.Dev, st.Ino}
+			c.keys[f.fileKey] = id
+			c.mapped[id] = true
 			return true
 		}
 	}

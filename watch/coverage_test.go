@@ -112,8 +112,11 @@ func TestUncovered(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
-	if !c.keys[fileKey{0, 0x2a, 99}] {
+	if _, ok := c.keys[fileKey{0, 0x2a, 99}]; !ok {
 		t.Error("the overlay library's key, as the process maps it, was not learnt")
+	}
+	if want := map[[2]uint64]bool{{glibc.Dev, glibc.Ino}: true, {overlay.Dev, overlay.Ino}: true}; !reflect.DeepEqual(c.mapped, want) {
+		t.Errorf("the libraries seen mapped: %v, want both, %v", c.mapped, want)
 	}
 	if _, err := newCoverage(filepath.Join(proc, "none"), nil).uncovered(0); err == nil {
 		t.Error("no error without a procfs")

@@ -17,10 +17,11 @@ import (
 // to the file (its inode), so every process mapping it is covered,
 // including those that start later.
 type Library struct {
-	Path string // as the processes map it, in their own root
-	Open string // where the watcher reaches it: Path, or under /proc/PID/root
-	Dev  uint64
-	Ino  uint64
+	Path   string // as the processes map it, in their own root
+	Open   string // where the watcher reaches it: Path, or under /proc/PID/root
+	Dev    uint64
+	Ino    uint64
+	Mapped bool // a process mapped it when the libraries were found
 }
 
 // hostLibraries are where the host's own C library is, for a host on
@@ -70,7 +71,7 @@ func ParseMapsLibraries(r io.Reader) ([]string, error) {
 func FindLibraries(proc string, extra []string) ([]Library, error) {
 	var libs []Library
 	seen := map[[2]uint64]bool{}
-	add := func(path, open string) error {
+	add := func(path, open string, mapped bool) error {
 		var st syscall.Stat_t
 		if err := syscall.Stat(open, &st); err != nil {
 			return err
@@ -80,15 +81,22 @@ func FindLibraries(proc string, extra []string) ([]Library, error) {
 			seen[id] = true
 			libs = append(libs, Library{Path: path, Open: open, Dev: st.Dev, Ino: st.Ino})
 		}
+		if mapped {
+			for i := range libs {
+				if libs[i].Dev == st.Dev && libs[i].Ino == st.Ino {
+					libs[i].Mapped = true
+				}
+			}
+		}
 		return nil
 	}
 	for _, p := range extra {
-		if err := add(p, p); err != nil {
+		if err := add(p, p, false); err != nil {
 			return nil, fmt.Errorf("--libc %s: %v", p, err)
 		}
 	}
 	for _, p := range hostLibraries {
-		_ = add(p, p) // the host may use another layout
+		_ = add(p, p, false) // the host may use another layout
 	}
 	dirs, err := os.ReadDir(proc)
 	if err != nil {
@@ -110,7 +118,7 @@ func FindLibraries(proc string, extra []string) ([]Library, error) {
 		paths, _ := ParseMapsLibraries(f)
 		f.Close()
 		for _, p := range paths {
-			_ = add(p, filepath.Join(dir, "root", p)) // the process may have ended
+			_ = add(p, filepath.Join(dir, "root", p), true) // the process may have ended
 		}
 	}
 	if len(libs) == 0 {

@@ -47,7 +47,13 @@ type Watcher struct {
 	libraries []Library
 	probed    []Library // those whose system call sites are probed (HookLibc)
 	multi     bool      // in one uprobe_multi link per library
-	gaps      []string
+	gaps      []libraryGap
+}
+
+// libraryGap is a line of Gaps, with the C library it is about.
+type libraryGap struct {
+	lib  Library
+	text string
 }
 
 // objects are the maps and ftok's programs. The system call program is
@@ -150,7 +156,7 @@ func (w *Watcher) attachLibraries(spec *ebpf.CollectionSpec, sites bool) (unprob
 		switch {
 		case errors.As(err, &none):
 			why = append(why, none.Error())
-			w.gaps = append(w.gaps, fmt.Sprintf("the IPC calls made through %s are not seen: %s", none.lib, none.why))
+			w.gaps = append(w.gaps, libraryGap{w.libraries[i], fmt.Sprintf("the IPC calls made through %s are not seen: %s", none.lib, none.why)})
 		case err != nil:
 			return "", err
 		}
@@ -217,7 +223,9 @@ func (w *Watcher) attachLibrary(lib *Library, site *ebpf.Program) (int, error) {
 	}
 	w.links = append(w.links, links...)
 	w.probed = append(w.probed, *lib)
-	w.gaps = append(w.gaps, siteGaps(lib.Path, rep)...)
+	for _, g := range siteGaps(lib.Path, rep) {
+		w.gaps = append(w.gaps, libraryGap{*lib, g})
+	}
 	return len(rep.Sites), nil
 }
 
@@ -363,7 +371,39 @@ func (w *Watcher) Hooks() string { return w.hooks }
 // helper shared with every cancellable call), and the libraries found
 // whose sites could not be probed. Nil with the system call hooks, which
 // see every call.
-func (w *Watcher) Gaps() []string { return w.gaps }
+func (w *Watcher) Gaps() []string {
+	var out []string
+	for _, g := range w.gaps {
+		out = append(out, g.text)
+	}
+	return out
+}
+
+// Coverage returns what the C library hooks could not see, reading the
+// processes under the procfs at proc ("" is the watch's) once. It is the
+// zero Coverage with the system call hooks.
+func (w *Watcher) Coverage(proc string) (Coverage, error) {
+	if w.probed == nil {
+		return Coverage{}, nil
+	}
+	if proc == "" {
+		proc = w.proc
+	}
+	c := newCoverage(proc, w.probed)
+	var cov Coverage
+	var err error
+	if cov.Uncovered, err = c.uncovered(selfPID(proc)); err != nil {
+		return Coverage{}, err
+	}
+	for _, g := range w.gaps {
+		if g.lib.Mapped || c.mapped[[2]uint64{g.lib.Dev, g.lib.Ino}] {
+			cov.Gaps = append(cov.Gaps, g.text)
+		} else {
+			cov.Idle = append(cov.Idle, g.text)
+		}
+	}
+	return cov, nil
+}
 
 // Uncovered returns the processes running now, under the procfs at proc
 // ("" is the watch's), that map none of the C libraries whose system call

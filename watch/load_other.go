@@ -43,6 +43,9 @@ func (w *Watcher) Hooks() string { return "" }
 // Gaps is never reached.
 func (w *Watcher) Gaps() []string { return nil }
 
+// Coverage is never reached.
+func (w *Watcher) Coverage(string) (Coverage, error) { return Coverage{}, errArch }
+
 // Uncovered is never reached.
 func (w *Watcher) Uncovered(string) ([]UncoveredProcess, error) { return nil, errArch }
 

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/hostinfo"
+	"github.com/ipckeys/ipckeys/internal/display"
 	"github.com/ipckeys/ipckeys/internal/outfile"
 	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/ipckeys/ipckeys/manifest"
@@ -29,7 +31,7 @@ import (
 var watchCommand = &command{
 	name:    "watch",
 	summary: "see which programs derive and use which keys, as they do",
-	usage: `Usage: ipckeys watch [--pid PID] [--exe PATH] [--cgroup NAME] [--ipc-ns NS] [--for DURATION] [-m MANIFEST]... [flags]
+	usage: `Usage: ipckeys watch [--pid PID] [--exe PATH] [--cgroup NAME] [--ipc-ns NS] [--hooks MODE] [--for DURATION] [-m MANIFEST]... [flags]
 
 Watches, through eBPF, every call of ftok in the C libraries the processes
 map (glibc's libc.so.6, musl's loader) and the System V IPC system calls:
@@ -58,6 +60,14 @@ Flags:
       --ipc-ns NS        only the calls made in this IPC namespace:
                          ipc:[INODE] as /proc/PID/ns/ipc shows it, the
                          inode, or a path to it (/proc/PID/ns/ipc)
+      --hooks MODE       how the system calls are seen. libc (the default):
+                         uprobes after the system call in the C libraries'
+                         IPC functions, which cost other system calls
+                         nothing, but miss programs that use no probed C
+                         library (static and Go programs, named in a
+                         check-incomplete warning); syscalls: the system
+                         call tracepoints, which see every program and add
+                         about 10 ns to every system call of the host
       --for DURATION     stop after DURATION (10s, 5m); default: until
                          SIGINT or SIGTERM
   -m, --manifest FILE    channel manifest, repeatable: calls using a
@@ -98,6 +108,7 @@ func runWatch(c *command, args []string, stdout, stderr io.Writer) int {
 	exe := fs.String("exe", "", "")
 	cgroup := fs.String("cgroup", "", "")
 	ipcNS := fs.String("ipc-ns", "", "")
+	hooks := fs.String("hooks", "", "") // "": libc, or what IPCKEYS_WATCH_HOOKS says
 	duration := fs.Duration("for", 0, "")
 	manifests := fs.StringArrayP("manifest", "m", nil, "")
 	learn := fs.Bool("learn", false, "")
@@ -108,6 +119,10 @@ func runWatch(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		return fail(stderr, usagef("watch takes no arguments: filter with --pid, --exe, --cgroup or --ipc-ns"))
+	}
+	mode := watch.HookMode(*hooks)
+	if !slices.Contains([]watch.HookMode{watch.HookAuto, watch.HookLibc, watch.HookSyscalls, watch.HookPerCall, watch.HookRaw}, mode) {
+		return fail(stderr, usagef("watch: --hooks %s: give libc (the default) or syscalls", display.Quote(*hooks)))
 	}
 	var ns uint32
 	if *ipcNS != "" {
@@ -176,7 +191,7 @@ func runWatch(c *command, args []string, stdout, stderr io.Writer) int {
 			learnt.Close()
 		}
 	}
-	w, err := watch.Start(watch.Options{Libraries: *libc})
+	w, err := watch.Start(watch.Options{Libraries: *libc, Hooks: mode})
 	if err != nil {
 		abandon()
 		return fail(stderr, err)
@@ -204,6 +219,9 @@ func runWatch(c *command, args []string, stdout, stderr io.Writer) int {
 		result.Findings = append(result.Findings, audit.Finding{Code: audit.CheckIncomplete, Severity: audit.Warning,
 			Message: fmt.Sprintf("%d events were lost (the kernel's ring buffer was full), so the findings may miss what they showed: watch fewer processes, or read faster", dropped)})
 	}
+	missed, notes := unseen(w)
+	result.Findings = append(result.Findings, missed...)
+	result.Live.Notes = append(result.Live.Notes, notes...)
 	audit.Sort(result.Findings)
 	if learnt != nil {
 		if err := learnt.Write(func(w io.Writer) error { return watch.WriteManifest(w, watch.Learn(events, attached)) }); err != nil {
@@ -466,4 +484,46 @@ func (s *attachSampler) add(snap *ipcscan.Snapshot) {
 		n, _ := audit.AttachCount(snap, sg)
 		s.ranges.Add(uint32(snap.NS), sg.Key, n)
 	}
+}
+
+// uncoveredShown is how many unwatched processes a finding names.
+const uncoveredShown = 5
+
+// unseen says what the hooks could not see: as check-incomplete warnings,
+// the IPC functions of a C library a process maps that make their call
+// elsewhere, and the processes running now that use no probed C library
+// (static and Go programs); as notes, the same functions of a library no
+// process was seen to map (the host's musl, found on disk).
+func unseen(w *watch.Watcher) (findings []audit.Finding, notes []string) {
+	const remedy = "watch with --hooks syscalls to see them (the system call tracepoints, about 10 ns on every system call of the host)"
+	cov, err := w.Coverage("")
+	if err != nil {
+		return []audit.Finding{{Code: audit.CheckIncomplete, Severity: audit.Warning,
+			Message: fmt.Sprintf("which processes the C library hooks cover could not be read: %v", err)}}, nil
+	}
+	for _, g := range cov.Gaps {
+		findings = append(findings, audit.Finding{Code: audit.CheckIncomplete, Severity: audit.Warning, Message: g + ": " + remedy})
+	}
+	for _, g := range cov.Idle {
+		notes = append(notes, g+" (no running process was seen to map it)")
+	}
+	procs := cov.Uncovered
+	if len(procs) == 0 {
+		return findings, notes
+	}
+	names := make([]string, 0, uncoveredShown+1)
+	for i, p := range procs {
+		if i == uncoveredShown {
+			names = append(names, fmt.Sprintf("and %d more", len(procs)-i))
+			break
+		}
+		exe := p.Exe
+		if exe == "" {
+			exe = "exe unknown"
+		}
+		names = append(names, fmt.Sprintf("%d %s (%s)", p.PID, p.Comm, exe))
+	}
+	return append(findings, audit.Finding{Code: audit.CheckIncomplete, Severity: audit.Warning,
+		Message: fmt.Sprintf("the System V IPC calls of %d running %s using no C library the watch probes (static or Go programs) were not seen: %s; %s",
+			len(procs), pluralWord(len(procs), "process", "processes"), strings.Join(names, ", "), remedy)}), notes
 }

@@ -21,7 +21,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ipckeys/ipckeys/internal/cbuild"
 	"github.com/ipckeys/ipckeys/internal/nstest"
+	"github.com/ipckeys/ipckeys/internal/reftool"
 )
 
 // TestWatchUsage asserts watch's usage errors: exit 2 and one line saying
@@ -942,6 +944,59 @@ func TestWatchIPCNamespaceFilter(t *testing.T) {
 	for _, l := range w.out.all() {
 		if strings.Contains(l, dropped) {
 			t.Errorf("a call of the other IPC namespace was kept: %s", l)
+		}
+	}
+}
+
+// TestWatchNamesUnseenPrograms: a statically linked program maps no C
+// library, so the default hooks (uprobes in the C libraries) cannot see
+// its calls; the watch says so, naming it, in a check-incomplete warning
+// (exit 0 at the default --fail-on error, 1 at warning). With --hooks
+// syscalls every program is seen and nothing is said.
+func TestWatchNamesUnseenPrograms(t *testing.T) {
+	if !nstest.RunIsolated(t) {
+		return
+	}
+	gcc := reftool.Need(t, "gcc", "gcc")
+	static := filepath.Join(t.TempDir(), "static")
+	if out, err := exec.Command(gcc, "-O2", "-static", "-o", static, cbuild.Source("../watch/testdata/static.c")).CombinedOutput(); err != nil {
+		t.Fatalf("gcc -static: %v\n%s", err, out)
+	}
+	p := nstest.StartProc(t, nil, nil, nil, static, "5eed")
+	if got := p.Expect(t, "shmget"); got[1] != 0 {
+		t.Fatalf("shmget failed: errno %d", got[1])
+	}
+	want := fmt.Sprintf("the System V IPC calls of 1 running process using no C library the watch probes (static or Go programs) were not seen: %d static (%s); watch with --hooks syscalls to see them (the system call tracepoints, about 10 ns on every system call of the host)", p.Cmd.Process.Pid, static)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want []string // the check-incomplete messages
+	}{
+		{nil, exitClean, []string{want}},
+		{[]string{"--fail-on", "warning"}, exitFindings, []string{want}},
+		{[]string{"--hooks", "syscalls"}, exitClean, nil},
+	} {
+		w := startWatch(t, append([]string{"watch", "--for", "1s", "-o", "none", "-o", "json"}, tc.args...)...)
+		if err := w.cmd.Wait(); err != nil && tc.code == exitClean {
+			t.Fatalf("watch %v: %v, stderr %q", tc.args, err, w.stderr.String())
+		}
+		if code := w.cmd.ProcessState.ExitCode(); code != tc.code {
+			t.Errorf("watch %v: exit %d, want %d (stderr %q)", tc.args, code, tc.code, w.stderr.String())
+		}
+		var doc struct {
+			Findings []struct{ Code, Message string }
+		}
+		if err := json.Unmarshal([]byte(strings.Join(w.out.all(), "\n")), &doc); err != nil {
+			t.Fatalf("watch %v: %v", tc.args, err)
+		}
+		var got []string
+		for _, f := range doc.Findings {
+			if f.Code == "check-incomplete" {
+				got = append(got, f.Message)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("watch %v: check-incomplete %q, want %q", tc.args, got, tc.want)
 		}
 	}
 }
