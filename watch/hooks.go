@@ -73,6 +73,16 @@ func chooseHooks(opt HookMode) (mode HookMode, chosenBy string, err error) {
 	return "", "", fmt.Errorf("%s=%s: give %s, %s, %s or %s", HooksEnv, env, HookLibc, HookSyscalls, HookPerCall, HookRaw)
 }
 
+// ParseHookMode reads a hook mode as --hooks names it: libc or syscalls
+// (and per-call or raw, which force one of the tracepoints); "" is
+// HookAuto.
+func ParseHookMode(s string) (HookMode, error) {
+	if m := HookMode(s); m == HookAuto || m.valid() {
+		return m, nil
+	}
+	return "", fmt.Errorf("%q: give libc (the default) or syscalls", s)
+}
+
 func (m HookMode) valid() bool {
 	return m == HookLibc || m == HookSyscalls || m == HookPerCall || m == HookRaw
 }

@@ -153,6 +153,8 @@ var flagValues = map[string]completion.Values{
 	"color":       {Kind: completion.Words, Words: []string{"auto", "always", "never"}},
 	"output":      {Kind: completion.Words, Words: []string{"table", "json"}},
 	"channel":     {Kind: completion.Channels},
+	"hooks":       {Kind: completion.Words, Words: []string{"libc", "syscalls"}},
+	"libc":        files,
 	// scan writes several formats, each to stdout or to FORMAT=FILE.
 	"scan --output": {Kind: completion.Words, Words: formatNames(), Assign: true},
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/internal/completion"
 	"github.com/ipckeys/ipckeys/internal/manpage"
+	"github.com/ipckeys/ipckeys/watch"
 )
 
 // requireDocTools makes a missing groff or man a failure where the
@@ -106,6 +107,8 @@ func TestCompletedValuesAreAccepted(t *testing.T) {
 					_, err = audit.ParseThreshold(w)
 				case f.Long == "color":
 					_, err = useColor(w, &bytes.Buffer{})
+				case f.Long == "hooks":
+					_, err = watch.ParseHookMode(w)
 				case f.Long == "output":
 					var stderr bytes.Buffer
 					if code := run([]string{c.Name, "-o", w, "--bogus-flag"}, nil, &bytes.Buffer{}, &stderr); code != exitUsage || strings.Contains(stderr.String(), "-o") {

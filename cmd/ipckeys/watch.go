@@ -9,7 +9,6 @@ import (
 	"maps"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,7 +19,6 @@ import (
 	"github.com/ipckeys/ipckeys/audit"
 	"github.com/ipckeys/ipckeys/ftok"
 	"github.com/ipckeys/ipckeys/hostinfo"
-	"github.com/ipckeys/ipckeys/internal/display"
 	"github.com/ipckeys/ipckeys/internal/outfile"
 	"github.com/ipckeys/ipckeys/ipcscan"
 	"github.com/ipckeys/ipckeys/manifest"
@@ -120,9 +118,9 @@ func runWatch(c *command, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return fail(stderr, usagef("watch takes no arguments: filter with --pid, --exe, --cgroup or --ipc-ns"))
 	}
-	mode := watch.HookMode(*hooks)
-	if !slices.Contains([]watch.HookMode{watch.HookAuto, watch.HookLibc, watch.HookSyscalls, watch.HookPerCall, watch.HookRaw}, mode) {
-		return fail(stderr, usagef("watch: --hooks %s: give libc (the default) or syscalls", display.Quote(*hooks)))
+	mode, err := watch.ParseHookMode(*hooks)
+	if err != nil {
+		return fail(stderr, usagef("watch: --hooks %v", err))
 	}
 	var ns uint32
 	if *ipcNS != "" {

@@ -37,6 +37,7 @@ func TestWatchUsage(t *testing.T) {
 	}{
 		{[]string{"watch", "--for", "-1s"}, "ipckeys: watch: --for -1s: give a positive duration (10s, 5m)\n"},
 		{[]string{"watch", "extra"}, "ipckeys: watch takes no arguments: filter with --pid, --exe, --cgroup or --ipc-ns\n"},
+		{[]string{"watch", "--hooks", "kprobe"}, "ipckeys: watch: --hooks \"kprobe\": give libc (the default) or syscalls\n"},
 		{[]string{"watch", "--ipc-ns", "net:[4026531840]"}, "ipckeys: watch: --ipc-ns: IPC namespace \"net:[4026531840]\": give it as ipc:[INODE] (as ls -l /proc/PID/ns/ipc shows it), its inode number, or a path such as /proc/PID/ns/ipc\n"},
 		{[]string{"watch", "--ipc-ns", "/proc/self/ns/net"}, "ipckeys: watch: --ipc-ns: IPC namespace \"/proc/self/ns/net\": not an IPC namespace (give /proc/PID/ns/ipc or a bind mount of one)\n"},
 		{[]string{"watch", "-o", "manifest=" + same}, "ipckeys: watch: -o manifest=FILE writes what --learn learnt: give --learn and a file\n"},
