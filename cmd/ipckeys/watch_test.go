@@ -221,8 +221,7 @@ func TestWatchLearnSemaphore(t *testing.T) {
 	learnt := filepath.Join(dir, "learnt.manifest")
 
 	w := startWatch(t, "watch", "--for", "50s", "--learn", "-o", "manifest="+learnt, "-o", "jsonl")
-	untilSeen(t, func() string { return show("ipckeys watch", w.out, &w.stderr) }, func() { runC(t, alpha, warm, "1", "64") },
-		func() bool { return w.out.has(`"path":"` + warm + `"`) })
+	w.warmUp(t, alpha, warm)
 	outW := runC(t, writer, lock, "115", "666")
 	outR := runC(t, pub, lock, "115", "666")
 	outA := runC(t, alpha, seg, "109", "4096")
@@ -276,8 +275,7 @@ writer-sem %[6]s 0x73 sem - root exe=%[7]s exe=%[8]s
 
 	// A program on the set's key as another user: unexpected-user.
 	w = startWatch(t, "watch", "--for", "50s", "-m", learnt, "--fail-on", "warning", "-o", "jsonl", "-o", "text")
-	untilSeen(t, func() string { return show("ipckeys watch", w.out, &w.stderr) }, func() { runC(t, alpha, warm, "1", "64") },
-		func() bool { return w.out.has(`"path":"` + warm + `"`) })
+	w.warmUp(t, alpha, warm)
 	if out := asNobody(t, pub, lock, "115", "666"); out != outW {
 		t.Fatalf("reader as nobody: %q, want %q", out, outW)
 	}
@@ -329,8 +327,7 @@ func TestWatchLearnSegment(t *testing.T) {
 
 	first := holdAt(t, app, steps...) // attached before the watch: 1 process
 	w := startWatch(t, "watch", "--for", "50s", "--learn", "-o", "manifest="+learnt, "-o", "jsonl")
-	untilSeen(t, func() string { return show("ipckeys watch", w.out, &w.stderr) }, func() { runC(t, alpha, warm, "1", "64") },
-		func() bool { return w.out.has(`"path":"` + warm + `"`) })
+	w.warmUp(t, alpha, warm)
 	second := holdAt(t, app, append(steps, "fork")...) // and 2 more: 3
 	if len(second.pids) != 2 || second.key != first.key || second.shm != first.shm {
 		t.Fatalf("the holders did not share one segment: %+v, %+v", first, second)
@@ -359,8 +356,7 @@ app-shm %[4]s 0x78 shm 1-3 root exe=%[3]s
 	// attached, one of them not app.
 	first.stop(t)
 	w = startWatch(t, "watch", "--for", "50s", "-m", learnt, "--fail-on", "warning", "-o", "jsonl", "-o", "text")
-	untilSeen(t, func() string { return show("ipckeys watch", w.out, &w.stderr) }, func() { runC(t, alpha, warm, "1", "64") },
-		func() bool { return w.out.has(`"path":"` + warm + `"`) })
+	w.warmUp(t, alpha, warm)
 	other := holdAt(t, intruder, steps...)
 	w.waitFor(t, `"call":"shmat"`, fmt.Sprintf(`"pid":%d,`, other.pid()))
 	code, werr := w.stop(t)
@@ -430,8 +426,7 @@ func TestWatchLearnOtherNamespace(t *testing.T) {
 	// process, in a namespace of its own, with the child it forks.
 	pair := holdAt(t, "unshare", "--ipc", app, "shmftok", far, "120", "4096", "0600", "attach", "last", "fork")
 	w := startWatch(t, "watch", "--for", "50s", "--learn", "-o", "manifest="+learnt, "-o", "jsonl")
-	untilSeen(t, func() string { return show("ipckeys watch", w.out, &w.stderr) }, func() { runC(t, alpha, warm, "1", "64") },
-		func() bool { return w.out.has(`"path":"` + warm + `"`) })
+	w.warmUp(t, alpha, warm)
 	look := holdAt(t, "nsenter", fmt.Sprintf("--ipc=/proc/%d/ns/ipc", pair.pid()), app, "shmftok", far, "120", "4096", "0600")
 	if look.shm != pair.shm || look.key != pair.key {
 		t.Fatalf("the holders did not share one segment: %+v, %+v", pair, look)
@@ -547,6 +542,14 @@ func startWatch(t *testing.T, args ...string) *watchRun {
 		}
 	})
 	return w
+}
+
+// warmUp runs alpha's ftok and shmget of warm until the watch prints
+// them: its probes are attached.
+func (w *watchRun) warmUp(t *testing.T, alpha, warm string) {
+	t.Helper()
+	untilSeen(t, func() string { return show("ipckeys watch", w.out, &w.stderr) }, func() { runC(t, alpha, warm, "1", "64") },
+		func() bool { return w.out.has(`"path":"` + warm + `"`) })
 }
 
 // waitFor waits until a line of the watch holds every string.
