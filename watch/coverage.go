@@ -63,7 +63,6 @@ func parseMapsFiles(r io.Reader) ([]mappedFile, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for sc.Scan() {
-		// address perms offset dev inode path; the path may hold spaces.
 		f, ok := parseMapsLine(sc.Bytes())
 		if !ok || f.ino == 0 || seen[f.fileKey] {
 			continue
@@ -74,8 +73,9 @@ func parseMapsFiles(r io.Reader) ([]mappedFile, error) {
 	return out, sc.Err()
 }
 
-func parseMapsLine(line []byte) (mappedFile, bool) {
-	var fields [5][]byte
+// mapsFields splits a line of /proc/PID/maps into its first five fields
+// (address perms offset dev inode) and the path, which may hold spaces.
+func mapsFields(line []byte) (fields [5][]byte, path []byte) {
 	rest := line
 	for i := range fields {
 		rest = bytes.TrimLeft(rest, " ")
@@ -85,6 +85,11 @@ func parseMapsLine(line []byte) (mappedFile, bool) {
 		}
 		fields[i], rest = rest[:end], rest[end:]
 	}
+	return fields, bytes.TrimLeft(rest, " ")
+}
+
+func parseMapsLine(line []byte) (mappedFile, bool) {
+	fields, path := mapsFields(line)
 	major, minor, ok := bytes.Cut(fields[3], []byte(":"))
 	if !ok {
 		return mappedFile{}, false
@@ -95,7 +100,7 @@ func parseMapsLine(line []byte) (mappedFile, bool) {
 	if err1 != nil || err2 != nil || err3 != nil {
 		return mappedFile{}, false
 	}
-	f := mappedFile{fileKey: fileKey{uint32(maj), uint32(mnr), ino}, path: string(bytes.TrimLeft(rest, " "))}
+	f := mappedFile{fileKey: fileKey{uint32(maj), uint32(mnr), ino}, path: string(path)}
 	f.path, f.deleted = strings.CutSuffix(f.path, " (deleted)")
 	return f, true
 }

@@ -2,7 +2,6 @@ package watch
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -44,18 +43,8 @@ func ParseMapsLibraries(r io.Reader) ([]string, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for sc.Scan() {
-		// address perms offset dev inode path; the path may hold spaces.
-		line := sc.Bytes()
-		i := 0
-		for fields := 0; fields < 5 && i < len(line); fields++ {
-			for i < len(line) && line[i] == ' ' {
-				i++
-			}
-			for i < len(line) && line[i] != ' ' {
-				i++
-			}
-		}
-		path := strings.TrimSuffix(string(bytes.TrimLeft(line[i:], " ")), " (deleted)")
+		_, mapped := mapsFields(sc.Bytes())
+		path := strings.TrimSuffix(string(mapped), " (deleted)")
 		if !strings.HasPrefix(path, "/") || !IsCLibrary(path) || seen[path] {
 			continue
 		}
