@@ -127,7 +127,7 @@ var namingOptions = map[string][]string{
 // /srv/a.py", "/usr/bin/java -jar app.jar", "/bin/sh -c"), else the
 // command name.
 func ProgramOf(p *fdscan.Process) string {
-	exe := strings.TrimSuffix(p.Exe, " (deleted)")
+	exe := programPath(p.Exe)
 	if exe == "" {
 		return p.Comm
 	}
@@ -231,7 +231,7 @@ func (t *tree) program(pid int) string {
 // nonServer reports whether pid runs a shell, sleep or the like.
 func (t *tree) nonServer(pid int) bool {
 	p := t.snap.Processes[pid]
-	return p != nil && nonServers[filepath.Base(strings.TrimSuffix(p.Exe, " (deleted)"))]
+	return p != nil && nonServers[filepath.Base(programPath(p.Exe))]
 }
 
 // serviceManager reports whether pid is systemd as the init of its pid
@@ -246,7 +246,7 @@ func (t *tree) serviceManager(pid int) bool {
 	if nspid == 0 {
 		nspid = p.PID // not read: a process made by hand, or an old kernel
 	}
-	return nspid == 1 && filepath.Base(strings.TrimSuffix(p.Exe, " (deleted)")) == "systemd"
+	return nspid == 1 && filepath.Base(programPath(p.Exe)) == "systemd"
 }
 
 // Name is "comm (pid)" for messages.
@@ -816,7 +816,7 @@ func (t *tree) checkDeclared(l manifest.Listener, declared map[uint64]bool) []Fi
 		if p == nil {
 			return false
 		}
-		if l.Exe != "" && strings.TrimSuffix(p.Exe, " (deleted)") != l.Exe {
+		if l.Exe != "" && programPath(p.Exe) != l.Exe {
 			return false
 		}
 		return l.Unit == "" || p.Unit == l.Unit

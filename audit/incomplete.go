@@ -288,7 +288,7 @@ func (t *tree) listenerGap(l manifest.Listener, cause string) (Gap, bool) {
 		if p == nil {
 			return false
 		}
-		if l.Exe != "" && strings.TrimSuffix(p.Exe, " (deleted)") != l.Exe {
+		if l.Exe != "" && programPath(p.Exe) != l.Exe {
 			return false
 		}
 		return l.Unit == "" || p.Unit == l.Unit

@@ -575,19 +575,21 @@ func unexpectedHolders(e *Entry, o *liveObject, k int32, s *ipcscan.Snapshot, on
 		key := k
 		out = append(out, Finding{Code: UnexpectedUser, Severity: Warning, Key: &key, Entries: one(), Object: &o.ref,
 			Message: fmt.Sprintf("%s declares %s, but process %d (%s, exe %s) is attached to its segment id %d (key %s): another program uses the channel's key (it computes the same key, or was given the segment's id); find out why, or add exe=%s to the channel if it is one of the channel's programs",
-				describe(e), exeList(e.Channel.Exes), h.PID, h.Comm, display.Quote(exe), o.ref.ID, ftok.Hex(k), manifest.Escape(strings.TrimSuffix(exe, deleted)))})
+				describe(e), exeList(e.Channel.Exes), h.PID, h.Comm, display.Quote(exe), o.ref.ID, ftok.Hex(k), manifest.Escape(programPath(exe)))})
 	}
 	return out
 }
 
-// deleted ends the exe link of a process whose executable was replaced
-// or removed since it started: it still runs the program the path named.
-const deleted = " (deleted)"
+// programPath is the executable a /proc/PID/exe link names: without the
+// " (deleted)" the link ends with when the file was replaced or removed
+// since the process started (an upgrade), as it still runs the program
+// the path named.
+func programPath(exe string) string { return strings.TrimSuffix(exe, " (deleted)") }
 
 // declaredExe reports whether exe, as /proc/PID/exe shows it, is one of
 // the declared executables.
 func declaredExe(declared []string, exe string) bool {
-	return slices.Contains(declared, strings.TrimSuffix(exe, deleted))
+	return slices.Contains(declared, programPath(exe))
 }
 
 // exeList writes a channel's executables as its manifest line does:
