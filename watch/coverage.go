@@ -24,6 +24,9 @@ type UncoveredProcess struct {
 	PID  int    `json:"pid"`
 	Comm string `json:"comm"`
 	Exe  string `json:"exe,omitempty"` // empty when /proc did not say
+	// Unreadable: its maps could not be read (a process hidden even from
+	// root), so whether it maps a probed library is not known.
+	Unreadable bool `json:"unreadable,omitempty"`
 }
 
 // Coverage is what the C library hooks could not see, as it stands when
@@ -153,7 +156,8 @@ func (c *coverage) covers(dir string, files []mappedFile) bool {
 
 // uncovered lists the processes under c.proc that map none of the
 // libraries, but the watcher (self) and the kernel's threads, which map
-// nothing. Processes that end meanwhile are left out.
+// nothing. Processes that end meanwhile are left out; those whose maps
+// cannot be read are listed, marked Unreadable.
 func (c *coverage) uncovered(self int) ([]UncoveredProcess, error) {
 	entries, err := os.ReadDir(c.proc)
 	if err != nil {
@@ -173,17 +177,18 @@ func (c *coverage) uncovered(self int) ([]UncoveredProcess, error) {
 		if gone(err) {
 			continue
 		}
-		if err != nil {
+		unreadable := errors.Is(err, fs.ErrPermission)
+		if err != nil && !unreadable {
 			return nil, err
 		}
-		if len(files) == 0 || c.covers(dir, files) {
+		if !unreadable && (len(files) == 0 || c.covers(dir, files)) {
 			continue
 		}
 		comm, err := os.ReadFile(filepath.Join(dir, "comm"))
 		if gone(err) {
 			continue
 		}
-		p := UncoveredProcess{PID: pid, Comm: strings.TrimSuffix(string(comm), "\n")}
+		p := UncoveredProcess{PID: pid, Comm: strings.TrimSuffix(string(comm), "\n"), Unreadable: unreadable}
 		if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
 			p.Exe = strings.TrimSuffix(exe, " (deleted)")
 		}

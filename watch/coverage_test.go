@@ -2,9 +2,13 @@ package watch
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,7 +112,7 @@ func TestUncovered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []UncoveredProcess{{7, "static", "/usr/bin/static"}, {9, "old", "/usr/bin/old"}}
+	want := []UncoveredProcess{{PID: 7, Comm: "static", Exe: "/usr/bin/static"}, {PID: 9, Comm: "old", Exe: "/usr/bin/old"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
@@ -186,5 +190,56 @@ func TestSiteGaps(t *testing.T) {
 	}
 	if got := andList([]string{"a", "b", "c"}); got != "a, b and c" {
 		t.Errorf("andList = %q", got)
+	}
+}
+
+// A process whose maps cannot be read is listed as Unreadable, not taken
+// for covered nor stop the list: here the real /proc read by nobody, to
+// whom a sleep of root's hides its maps.
+func TestUncoveredUnreadable(t *testing.T) {
+	if pid := os.Getenv("WATCH_TEST_COVERAGE_PID"); pid != "" {
+		got, err := newCoverage("/proc", nil).uncovered(os.Getpid())
+		if err != nil {
+			fmt.Printf("error: %v\n", err)
+			return
+		}
+		for _, p := range got {
+			if strconv.Itoa(p.PID) == pid {
+				b, _ := json.Marshal(p)
+				fmt.Printf("found: %s\n", b)
+			}
+		}
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a copy of the test as nobody")
+	}
+	sleep := exec.Command("sleep", "30")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "watch.test")
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestUncoveredUnreadable$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "WATCH_TEST_COVERAGE_PID="+strconv.Itoa(sleep.Process.Pid))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, _ := cmd.CombinedOutput()
+	want := fmt.Sprintf(`found: {"pid":%d,"comm":"sleep","unreadable":true}`, sleep.Process.Pid)
+	if !strings.HasPrefix(string(out), want+"\n") {
+		t.Errorf("as nobody:\n%s\nwant it to start with:\n%s", out, want)
 	}
 }

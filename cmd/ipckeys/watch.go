@@ -505,10 +505,30 @@ func unseen(w *watch.Watcher) (findings []audit.Finding, notes []string) {
 	for _, g := range cov.Idle {
 		notes = append(notes, g+" (no running process was seen to map it)")
 	}
-	procs := cov.Uncovered
-	if len(procs) == 0 {
-		return findings, notes
+	var procs, unreadable []watch.UncoveredProcess
+	for _, p := range cov.Uncovered {
+		if p.Unreadable {
+			unreadable = append(unreadable, p)
+		} else {
+			procs = append(procs, p)
+		}
 	}
+	if len(procs) > 0 {
+		findings = append(findings, audit.Finding{Code: audit.CheckIncomplete, Severity: audit.Warning,
+			Message: fmt.Sprintf("the System V IPC calls of %d running %s using no C library the watch probes (static or Go programs) were not seen: %s; %s",
+				len(procs), pluralWord(len(procs), "process", "processes"), processList(procs), remedy)})
+	}
+	if len(unreadable) > 0 {
+		findings = append(findings, audit.Finding{Code: audit.CheckIncomplete, Severity: audit.Warning,
+			Message: fmt.Sprintf("whether the C library hooks see the System V IPC calls of %d %s is not known: %s could not be read (hidden even from root): %s; %s",
+				len(unreadable), pluralWord(len(unreadable), "process", "processes"), pluralWord(len(unreadable), "its maps", "their maps"), processList(unreadable), remedy)})
+	}
+	return findings, notes
+}
+
+// processList names the first uncoveredShown processes, "PID COMM (EXE)",
+// and counts the rest.
+func processList(procs []watch.UncoveredProcess) string {
 	names := make([]string, 0, uncoveredShown+1)
 	for i, p := range procs {
 		if i == uncoveredShown {
@@ -521,7 +541,5 @@ func unseen(w *watch.Watcher) (findings []audit.Finding, notes []string) {
 		}
 		names = append(names, fmt.Sprintf("%d %s (%s)", p.PID, p.Comm, exe))
 	}
-	return append(findings, audit.Finding{Code: audit.CheckIncomplete, Severity: audit.Warning,
-		Message: fmt.Sprintf("the System V IPC calls of %d running %s using no C library the watch probes (static or Go programs) were not seen: %s; %s",
-			len(procs), pluralWord(len(procs), "process", "processes"), strings.Join(names, ", "), remedy)}), notes
+	return strings.Join(names, ", ")
 }
